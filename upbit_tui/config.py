@@ -1,0 +1,322 @@
+"""Configuration: a TOML file plus UPBIT_* environment variables.
+
+Every section is a frozen dataclass with defaults, so a missing file means "use Upbit's real
+endpoints and the defaults". Errors name the file, the key (or the TOML line) and what was
+expected, because a trader editing a config at 3 a.m. needs to know exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import os
+import stat
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+UPBIT_WEBSOCKET_URL = "wss://api.upbit.com/websocket/v1"
+UPBIT_PRIVATE_WEBSOCKET_URL = "wss://api.upbit.com/websocket/v1/private"
+UPBIT_REST_URL = "https://api.upbit.com"
+
+ACCESS_KEY_ENV = "UPBIT_ACCESS_KEY"
+SECRET_KEY_ENV = "UPBIT_SECRET_KEY"
+CONFIG_PATH_ENV = "UPBIT_TUI_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded so the user can fix it without reading code."""
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    websocket_url: str = UPBIT_WEBSOCKET_URL
+    private_websocket_url: str = UPBIT_PRIVATE_WEBSOCKET_URL
+    # REST base without the /v1 suffix, as Upbit documents it ("https://api.upbit.com").
+    rest_url: str = UPBIT_REST_URL
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    access_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+
+    @property
+    def has_keys(self) -> bool:
+        return bool(self.access_key and self.secret_key)
+
+    def __repr__(self) -> str:
+        # Never show a secret, not even in a traceback or a debug log.
+        state = "set" if self.has_keys else "not set"
+        return f"AuthConfig(keys {state})"
+
+
+@dataclass(frozen=True)
+class WatchlistConfig:
+    symbols: tuple[str, ...] = ("KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE")
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """Timings of the WebSocket connections; every value in seconds."""
+
+    ping_interval: float = 30.0
+    ping_timeout: float = 10.0
+    open_timeout: float = 10.0
+    reconnect_initial_delay: float = 1.0
+    reconnect_max_delay: float = 60.0
+    reconnect_multiplier: float = 2.0
+    reconnect_jitter: float = 0.25
+    # A connection that stayed up this long resets the backoff.
+    reconnect_reset_after: float = 30.0
+    # Attempts after which health turns critical (the manager keeps trying).
+    reconnect_critical_after: int = 10
+    # A subscribed stream that sends nothing for this long is treated as dead.
+    stale_after: float = 60.0
+    # Subscribe calls inside this window become one request message.
+    batch_window: float = 0.05
+    # A symbol that lost its last subscriber stays subscribed this long.
+    unsubscribe_grace: float = 5.0
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """Per-subscriber queue defaults; each subscription may override them."""
+
+    queue_size: int = 1024
+    policy: str = "drop_oldest"
+    throttle_per_second: float = 10.0
+    # A callback running longer than this is reported as slow.
+    slow_callback: float = 0.5
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    error_rate_percent: float = 5.0
+    latency_ms: float = 1000.0
+
+
+@dataclass(frozen=True)
+class PrivateConfig:
+    # REST polling interval used when the private WebSocket is unavailable.
+    rest_poll_interval: float = 2.0
+
+
+@dataclass(frozen=True)
+class UIConfig:
+    table_refresh_hz: float = 8.0
+    chart_refresh_hz: float = 2.0
+    candle_timeframe: str = "1m"
+    orderbook_depth: int = 15
+    theme: str = "textual-dark"
+
+
+@dataclass(frozen=True)
+class HeadlessConfig:
+    types: tuple[str, ...] = ("ticker", "trade")
+    policy: str = "drop_oldest"
+    queue_size: int = 10000
+    health_interval: float = 30.0
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+    # Empty means the XDG state directory (~/.local/state/upbit-tui/upbit-tui.log).
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    exchange: ExchangeConfig = ExchangeConfig()
+    auth: AuthConfig = AuthConfig()
+    watchlist: WatchlistConfig = WatchlistConfig()
+    connection: ConnectionConfig = ConnectionConfig()
+    routing: RoutingConfig = RoutingConfig()
+    health: HealthConfig = HealthConfig()
+    private: PrivateConfig = PrivateConfig()
+    ui: UIConfig = UIConfig()
+    headless: HeadlessConfig = HeadlessConfig()
+    logging: LoggingConfig = LoggingConfig()
+    # Where the config came from, for error messages and for saving the watchlist back.
+    source: Path | None = None
+
+    def replace(self, **sections: Any) -> Config:
+        return dataclasses.replace(self, **sections)
+
+
+_SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Config)[f.name]
+    for f in dataclasses.fields(Config)
+    if f.name != "source"
+}
+
+
+def default_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "upbit-tui" / "config.toml"
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: typing.Mapping[str, str] | None = None,
+) -> Config:
+    """Read a TOML config (or the defaults when `path` is None) and apply UPBIT_* env vars.
+
+    Raises ConfigError with the file name and the offending key or line.
+    """
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    source: Path | None = None
+    if path is not None:
+        source = Path(path)
+        try:
+            raw = source.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: file not found") from None
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read ({exc.strerror})") from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(f"{source}: not UTF-8 text") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    config = _build(data, str(source) if source else "<defaults>")
+    auth = config.auth
+    access = env.get(ACCESS_KEY_ENV) or auth.access_key
+    secret = env.get(SECRET_KEY_ENV) or auth.secret_key
+    if source is not None and (auth.access_key or auth.secret_key):
+        _warn_if_readable_by_others(source)
+    return dataclasses.replace(
+        config, auth=AuthConfig(access_key=access, secret_key=secret), source=source
+    )
+
+
+def _warn_if_readable_by_others(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        log.warning(
+            "%s holds an API secret and other users can read it; run: chmod 600 %s", path, path
+        )
+
+
+def _build(data: dict[str, Any], where: str) -> Config:
+    sections: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{name}]{_suggest(name, _SECTIONS)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table, got {_kind(value)}")
+        sections[name] = _build_section(_SECTIONS[name], value, f"{where}: [{name}]")
+    config = Config(**sections)
+    _validate(config, where)
+    return config
+
+
+def _build_section(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where} unknown key '{key}'{_suggest(key, known)}")
+        kwargs[key] = _coerce(value, hints[key], f"{where} {key}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _coerce(value, options[0], where)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {_kind(value)}")
+        return tuple(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {_kind(value)}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {_kind(value)}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {_kind(value)}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {_kind(value)}")
+        return value
+    raise ConfigError(f"{where}: unsupported value {_kind(value)}")
+
+
+def _validate(config: Config, where: str) -> None:
+    from upbit_tui.symbols import SymbolError, normalize_symbol
+
+    try:
+        symbols = tuple(normalize_symbol(s) for s in config.watchlist.symbols)
+    except SymbolError as exc:
+        raise ConfigError(f"{where}: [watchlist] symbols: {exc}") from None
+    object.__setattr__(config.watchlist, "symbols", tuple(dict.fromkeys(symbols)))
+    for name in ("websocket_url", "private_websocket_url"):
+        url = getattr(config.exchange, name)
+        if not url.startswith(("ws://", "wss://")):
+            raise ConfigError(f"{where}: [exchange] {name}: expected a ws:// or wss:// URL, got '{url}'")
+    if not config.exchange.rest_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{where}: [exchange] rest_url: expected an http:// or https:// URL, "
+            f"got '{config.exchange.rest_url}'"
+        )
+    policies = ("drop_oldest", "coalesce_by_symbol", "throttle")
+    for section, policy in (("routing", config.routing.policy), ("headless", config.headless.policy)):
+        if policy not in policies:
+            raise ConfigError(
+                f"{where}: [{section}] policy: unknown policy '{policy}' "
+                f"(expected one of {', '.join(policies)})"
+            )
+    levels = ("DEBUG", "INFO", "WARNING", "ERROR")
+    if config.logging.level.upper() not in levels:
+        raise ConfigError(
+            f"{where}: [logging] level: unknown level '{config.logging.level}' "
+            f"(expected one of {', '.join(levels)})"
+        )
+    if config.ui.orderbook_depth not in (1, 5, 15, 30):
+        raise ConfigError(
+            f"{where}: [ui] orderbook_depth: expected 1, 5, 15 or 30, got {config.ui.orderbook_depth}"
+        )
+    for section_name in ("connection", "routing", "health", "private", "ui", "headless"):
+        section = getattr(config, section_name)
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise ConfigError(
+                    f"{where}: [{section_name}] {f.name}: expected a value >= 0, got {value}"
+                )
+
+
+def _suggest(name: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else f" (expected one of {', '.join(sorted(choices))})"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return type(value).__name__
