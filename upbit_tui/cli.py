@@ -16,7 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="upbit-tui",
         description="Real-time Upbit market data in the terminal.",
     )
-    parser.add_argument("--config", metavar="PATH", help="TOML config file (see config.example.toml)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="TOML config file (see config.example.toml)"
+    )
     parser.add_argument(
         "--demo",
         action="store_true",

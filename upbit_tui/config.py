@@ -274,14 +274,17 @@ def _validate(config: Config, where: str) -> None:
     for name in ("websocket_url", "private_websocket_url"):
         url = getattr(config.exchange, name)
         if not url.startswith(("ws://", "wss://")):
-            raise ConfigError(f"{where}: [exchange] {name}: expected a ws:// or wss:// URL, got '{url}'")
+            raise ConfigError(
+                f"{where}: [exchange] {name}: expected a ws:// or wss:// URL, got '{url}'"
+            )
     if not config.exchange.rest_url.startswith(("http://", "https://")):
         raise ConfigError(
             f"{where}: [exchange] rest_url: expected an http:// or https:// URL, "
             f"got '{config.exchange.rest_url}'"
         )
     policies = ("drop_oldest", "coalesce_by_symbol", "throttle")
-    for section, policy in (("routing", config.routing.policy), ("headless", config.headless.policy)):
+    for section in ("routing", "headless"):
+        policy = getattr(config, section).policy
         if policy not in policies:
             raise ConfigError(
                 f"{where}: [{section}] policy: unknown policy '{policy}' "
@@ -295,7 +298,8 @@ def _validate(config: Config, where: str) -> None:
         )
     if config.ui.orderbook_depth not in (1, 5, 15, 30):
         raise ConfigError(
-            f"{where}: [ui] orderbook_depth: expected 1, 5, 15 or 30, got {config.ui.orderbook_depth}"
+            f"{where}: [ui] orderbook_depth: expected 1, 5, 15 or 30, "
+            f"got {config.ui.orderbook_depth}"
         )
     for section_name in ("connection", "routing", "health", "private", "ui", "headless"):
         section = getattr(config, section_name)
@@ -309,7 +313,9 @@ def _validate(config: Config, where: str) -> None:
 
 def _suggest(name: str, choices: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else f" (expected one of {', '.join(sorted(choices))})"
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    return f" (expected one of {', '.join(sorted(choices))})"
 
 
 def _kind(value: Any) -> str:

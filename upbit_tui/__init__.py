@@ -1,0 +1,67 @@
+"""upbit-tui: one shared, self-healing Upbit WebSocket for many components.
+
+The public API is importable from here; names load lazily so that `import upbit_tui` stays cheap
+for bots (and the simulator CLI) that use only part of the package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from upbit_tui.config import Config, ConfigError, load_config
+from upbit_tui.events import (
+    Asset,
+    BalanceEvent,
+    CandleEvent,
+    DataType,
+    OrderbookEvent,
+    OrderbookUnit,
+    OrderEvent,
+    StreamType,
+    TickerEvent,
+    TradeEvent,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "GlobalWebSocketManager": "upbit_tui.manager",
+    "get_default_manager": "upbit_tui.manager",
+    "WebSocketClientProxy": "upbit_tui.proxy",
+    "SubscriptionStateManager": "upbit_tui.subscriptions",
+    "SubscriptionDiff": "upbit_tui.subscriptions",
+    "PerformanceMetrics": "upbit_tui.metrics",
+    "RecoveryEngine": "upbit_tui.recovery",
+    "EpochManager": "upbit_tui.recovery",
+    "GlobalRateLimiter": "upbit_tui.ratelimit",
+    "UpbitRestClient": "upbit_tui.rest",
+    "UpbitApiError": "upbit_tui.rest",
+    "ExchangeServer": "upbit_tui.exchange",
+}
+
+__all__ = [
+    "Asset",
+    "BalanceEvent",
+    "CandleEvent",
+    "Config",
+    "ConfigError",
+    "DataType",
+    "OrderEvent",
+    "OrderbookEvent",
+    "OrderbookUnit",
+    "StreamType",
+    "TickerEvent",
+    "TradeEvent",
+    "load_config",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'upbit_tui' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
