@@ -1,0 +1,464 @@
+"""`upbit-tui headless`: the shared, self-healing stream as JSON lines on stdout, for bots and jq.
+
+stdout carries only events, one JSON object per line, with Upbit's DEFAULT field names plus
+`epoch` and `received_at`; logs, health summaries and the final tally go to stderr. The run ends
+cleanly on --count, --duration, SIGINT, SIGTERM, or when the reader closes the pipe (`| head`),
+always flushing what it already accepted; usage and config errors exit 2 with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from upbit_tui.config import (
+    CONFIG_PATH_ENV,
+    AuthConfig,
+    Config,
+    ConfigError,
+    ExchangeConfig,
+    default_config_path,
+    load_config,
+)
+from upbit_tui.events import DataType, Event
+from upbit_tui.headless_options import HeadlessOptions, HeadlessUsageError, resolve_options
+from upbit_tui.headless_output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
+
+log = logging.getLogger("upbit_tui.headless")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+PROG = "upbit-tui headless"
+# What the simulator accepts in --demo; it never leaves the process.
+DEMO_ACCESS_KEY = "demo-access-key"
+DEMO_SECRET_KEY = "demo-secret-key"
+# How long a stopping run waits for a stalled reader to take the last buffered lines.
+FLUSH_TIMEOUT = 5.0
+# Bytes of encoded lines waiting for the writer thread (a few thousand events).
+OUTPUT_BUFFER_BYTES = 1 << 20
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """argparse's errors as one line (no usage block), so scripts can log the reason."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{PROG}: {message} (see {PROG} --help)\n")
+
+    def parse_known_args(  # type: ignore[override]  # typeshed's overloads; same behaviour
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        # Left over, unknown options would reach the top-level parser's multi-line usage error.
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+def add_headless_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `headless` subcommand to the `upbit-tui` parser (cli.py calls this)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "headless",
+        help="stream events as JSON lines on stdout (for bots, jq, log shippers)",
+        description=(
+            "Stream Upbit events as JSON lines on stdout: one object per event, Upbit's DEFAULT "
+            "field names plus epoch and received_at. Logs and health summaries go to stderr."
+        ),
+    )
+    parser.__class__ = _OneLineErrorParser
+    # The top-level --config/--demo also work after the subcommand; separate dests keep
+    # argparse from overwriting the top-level values with this parser's defaults.
+    parser.add_argument("--config", dest="headless_config", metavar="PATH", help="TOML config")
+    parser.add_argument(
+        "--demo",
+        dest="headless_demo",
+        action="store_true",
+        help="start the embedded Upbit simulator in-process and stream from it",
+    )
+    parser.add_argument(
+        "--symbols",
+        metavar="CODES",
+        help="comma-separated market codes (default: the config's watchlist)",
+    )
+    parser.add_argument(
+        "--types",
+        metavar="TYPES",
+        help=(
+            "comma-separated: ticker, trade, orderbook, candle.1s..candle.240m, balance, orders "
+            "(default: [headless] types)"
+        ),
+    )
+    parser.add_argument(
+        "--count", type=_positive_int, metavar="N", help="stop after exactly N events"
+    )
+    parser.add_argument(
+        "--duration", type=_positive_float, metavar="S", help="stop after S seconds"
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve Prometheus metrics on PORT (0 = any free port, printed on stderr)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address for --metrics-port (default 127.0.0.1)",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got '{text}'") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got '{text}'") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got '{text}'")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got '{text}'") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0..65535, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `upbit-tui headless`; returns the process exit code."""
+    try:
+        demo = bool(getattr(args, "demo", False) or getattr(args, "headless_demo", False))
+        config = load_config(_config_path(args))
+        options = resolve_options(
+            config,
+            symbols=args.symbols,
+            types=args.types,
+            count=args.count,
+            duration=args.duration,
+            metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host,
+        )
+        if options.private_types and not options.public_types and not demo:
+            _require_keys(config)
+    except (ConfigError, HeadlessUsageError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _configure_logging(config)
+    try:
+        return asyncio.run(run_headless(config, options, demo=demo))
+    except KeyboardInterrupt:
+        # A second Ctrl-C while stopping: give up on the flush, still not an error.
+        return EXIT_OK
+
+
+def _config_path(args: argparse.Namespace) -> str | None:
+    top = getattr(args, "config", None)
+    sub = getattr(args, "headless_config", None)
+    if top and sub and Path(top) != Path(sub):
+        raise HeadlessUsageError(f"--config given twice ('{top}' and '{sub}'): keep one")
+    chosen: str | None = sub or top or os.environ.get(CONFIG_PATH_ENV)
+    if chosen:
+        return chosen
+    default = default_config_path()
+    return str(default) if default.is_file() else None
+
+
+def _require_keys(config: Config) -> None:
+    if not config.auth.has_keys:
+        raise HeadlessUsageError(
+            "balance and orders need API keys (set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY, "
+            "or [auth] in the config), and no public type was asked for"
+        )
+
+
+def _configure_logging(config: Config) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.logging.level.upper())
+
+
+class _Stop:
+    """Why and when the run stops: the first reason wins."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.reason = ""
+
+    def __call__(self, reason: str) -> None:
+        if not self.reason:
+            self.reason = reason
+        self.event.set()
+
+
+@contextlib.contextmanager
+def _signals_stop(stop: _Stop) -> Iterator[None]:
+    """SIGINT and SIGTERM end the run like --count does: flush, then exit 0."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop, signum.name)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def run_headless(
+    config: Config, options: HeadlessOptions, *, demo: bool = False, fd: int | None = None
+) -> int:
+    """Stream `options` to `fd` (stdout by default) until a stop condition; the exit code."""
+    out_fd = sys.stdout.fileno() if fd is None else fd
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    writer = LineWriter(out_fd, max_buffer=OUTPUT_BUFFER_BYTES)
+    writer.start()
+    stop = _Stop()
+    sink = EventSink(writer, limit=options.count, on_limit=lambda: stop("count"))
+    started = time.monotonic()
+    code = EXIT_FAILURE
+    with _signals_stop(stop):
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if demo:
+                    config = await stack.enter_async_context(_demo_exchange(config))
+                code = await _stream(config, options, sink, stack, stop)
+        finally:
+            sink.closed = True
+            writer.close()
+            try:
+                async with asyncio.timeout(FLUSH_TIMEOUT):
+                    await writer.wait_finished()
+            except TimeoutError:
+                log.warning("the reader stopped reading; %d bytes not written", writer.buffered)
+            if writer.broken_pipe and out_fd == 1:
+                _silence_stdout()
+    if code != EXIT_OK:
+        return code
+    if writer.error is not None and not writer.broken_pipe:
+        log.error("writing to stdout failed: %s", writer.error)
+        return EXIT_FAILURE
+    elapsed = max(time.monotonic() - started, 1e-9)
+    log.info(
+        "stopped (%s): wrote %d events in %.1f s (%.0f/s)",
+        stop.reason or "done",
+        sink.written,
+        elapsed,
+        sink.written / elapsed,
+    )
+    return EXIT_OK
+
+
+async def _stream(
+    config: Config,
+    options: HeadlessOptions,
+    sink: EventSink,
+    stack: contextlib.AsyncExitStack,
+    stop: _Stop,
+) -> int:
+    from upbit_tui.manager import GlobalWebSocketManager
+    from upbit_tui.proxy import WebSocketClientProxy
+
+    manager = await stack.enter_async_context(GlobalWebSocketManager(config))
+    proxy = await stack.enter_async_context(WebSocketClientProxy("headless", manager))
+    if options.metrics_port is not None:
+        from upbit_tui.prometheus import MetricsExporter
+
+        exporter = MetricsExporter(manager, sink.stats, writer=sink.writer)
+        try:
+            port = await exporter.start(options.metrics_host, options.metrics_port)
+        except OSError as exc:
+            print(
+                f"{PROG}: --metrics-port: cannot listen on "
+                f"{options.metrics_host}:{options.metrics_port} ({exc.strerror or exc})",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        stack.push_async_callback(exporter.stop)
+        log.info("metrics: http://%s:%d/metrics", options.metrics_host, port)
+    types = await _subscribe(config, options, proxy, sink)
+    if not types:
+        print(f"{PROG}: nothing to stream (see the lines above)", file=sys.stderr)
+        return EXIT_USAGE
+    log.info(
+        "streaming %s for %s (policy %s, queue %d)",
+        ", ".join(types),
+        ", ".join(options.symbols),
+        config.headless.policy,
+        config.headless.queue_size,
+    )
+    waits: dict[asyncio.Task[Any], str] = {
+        asyncio.create_task(stop.event.wait()): "",
+        asyncio.create_task(sink.writer.wait_finished()): "output closed",
+    }
+    if options.duration is not None:
+        waits[asyncio.create_task(asyncio.sleep(options.duration))] = "duration"
+    if config.headless.health_interval > 0:
+        interval = config.headless.health_interval
+        waits[asyncio.create_task(_report_health(proxy, sink, interval))] = "health report failed"
+    try:
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+    for task in done:
+        if waits[task]:
+            stop(waits[task])
+    # Nothing more is written once stopping (another subscription may still deliver).
+    sink.closed = True
+    return EXIT_OK
+
+
+async def _subscribe(
+    config: Config, options: HeadlessOptions, proxy: Any, sink: EventSink
+) -> list[str]:
+    """Subscribe every requested type; returns the names of those that are streaming."""
+    queue = {"policy": config.headless.policy, "queue_size": config.headless.queue_size}
+    symbols = list(options.symbols)
+    streaming: list[str] = []
+    if options.private_types and not proxy.is_private_available():
+        reason = proxy.private_unavailable_reason or "no API keys configured"
+        names = ", ".join(t.value for t in options.private_types)
+        log.error("not streaming %s: %s", names, reason)
+    for data_type in options.types:
+        if data_type is DataType.TICKER:
+            await proxy.subscribe_ticker(symbols, sink.emit, **queue)
+        elif data_type is DataType.TRADE:
+            await proxy.subscribe_trade(symbols, sink.emit, **queue)
+        elif data_type is DataType.ORDERBOOK:
+            await proxy.subscribe_orderbook(symbols, sink.emit, **queue)
+        elif data_type.is_candle:
+            await proxy.subscribe_candle(
+                symbols, data_type.value.removeprefix("candle."), sink.emit, **queue
+            )
+        elif not proxy.is_private_available():
+            continue
+        elif data_type is DataType.BALANCE:
+            await proxy.subscribe_balance(sink.emit, **queue)
+        elif data_type is DataType.ORDER:
+            await proxy.subscribe_orders(sink.emit, symbols=symbols, **queue)
+        streaming.append(data_type.value)
+    return streaming
+
+
+async def _report_health(proxy: Any, sink: EventSink, interval: float) -> None:
+    """A one-line health summary on stderr every `interval` seconds."""
+    last_written = sink.written
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            health = await proxy.health_check()
+        except Exception as exc:  # a failed report must not end the stream
+            log.warning("health check failed: %s", exc)
+            continue
+        rate = (sink.written - last_written) / interval
+        last_written = sink.written
+        log.info(
+            "health: %s%s; written %d (%.1f/s); output stalls %d",
+            health.get("status", "unknown"),
+            _reasons(health),
+            sink.written,
+            rate,
+            sink.writer.stalls,
+        )
+
+
+def _reasons(health: dict[str, Any]) -> str:
+    reasons = health.get("reasons") or []
+    return f" ({'; '.join(str(r) for r in reasons)})" if reasons else ""
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point fd 1 at /dev/null so the interpreter's exit flush stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+    finally:
+        os.close(devnull)
+
+
+@contextlib.asynccontextmanager
+async def _demo_exchange(config: Config) -> AsyncIterator[Config]:
+    """Run the simulator in this process and point the config (and demo keys) at it."""
+    from upbit_tui.exchange import ExchangeServer
+
+    async with ExchangeServer(
+        host="127.0.0.1", port=0, api_keys={DEMO_ACCESS_KEY: DEMO_SECRET_KEY}
+    ) as sim:
+        log.info("demo: simulator at %s", sim.rest_url)
+        yield config.replace(
+            exchange=ExchangeConfig(
+                websocket_url=sim.websocket_url,
+                private_websocket_url=sim.private_websocket_url,
+                rest_url=sim.rest_url,
+            ),
+            auth=AuthConfig(access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY),
+        )
+
+
+class EventSink:
+    """The callback every subscription shares: encode, count, and hand to the writer.
+
+    Waits for room when the output is full, so the manager's per-subscriber queue (with the
+    configured policy) absorbs a slow reader. `limit` is exact: the check and the write happen
+    without an await in between, so concurrent subscriptions cannot overshoot it.
+    """
+
+    def __init__(self, writer: LineWriter, *, limit: int | None, on_limit: Any) -> None:
+        self.writer = writer
+        self.limit = limit
+        self.written = 0
+        self.closed = False
+        self.stats = OutputStats()
+        self._encoder = JsonLineEncoder()
+        self._on_limit = on_limit
+
+    async def emit(self, event: Event) -> None:
+        if self.closed:
+            return
+        writer = self.writer
+        try:
+            if not writer.has_room():
+                await writer.wait_for_room()
+                if self.closed:
+                    return
+            with writer.buffer_for_append() as buffer:
+                self._encoder.encode_into(event, buffer)
+        except OutputClosed:
+            self.closed = True
+            return
+        self.written += 1
+        self.stats.record(event)
+        if self.limit is not None and self.written >= self.limit:
+            self.closed = True
+            self._on_limit()
