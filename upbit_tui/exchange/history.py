@@ -1,0 +1,159 @@
+"""Deterministic synthetic history: a price path and a volume curve defined at any instant.
+
+The simulator starts with a past (so REST can serve 400+ candles of every interval at once)
+without generating millions of trades. The log price is a Brownian motion built with Lévy's
+construction (a sum of Schauder tent functions with hashed Gaussian coefficients) over a
+512-day span aligned to UTC midnight: its value at any instant costs ~26 hash evaluations and
+needs no state, and every interval's candles share the same path (a 5m candle opens where the
+enclosing 15m candle's price was at that instant). Cumulative volume is a strictly increasing
+curve built the same way, so volumes ARE additive across intervals (the 1m volumes of a day sum
+to that day's volume). Highs and lows extend each candle's open/close by a hashed excursion
+scaled to the candle's length: plausible, but not an exact max over the sub-candles (a synthetic
+5m high may exceed the high of the synthetic 15m candle around it). Traded value is volume times
+a typical price inside the candle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from upbit_tui.exchange.ticks import round_price
+
+DAY_S = 86_400
+SPAN_DAYS = 512  # a power of two times a day: day boundaries are dyadic points of the span
+_SPAN_MS = SPAN_DAYS * DAY_S * 1000
+_PRICE_LEVELS = 26  # finest tent ~0.66 s
+# Volume modulation on levels from ~256 days down to ~1 min (coarse levels make days differ).
+_VOLUME_LEVELS = range(1, 24)
+_VOLUME_AMPLITUDE = 0.04  # times the number of levels < 1: the curve stays strictly increasing
+_MASK = (1 << 64) - 1
+
+
+def _mix(value: int) -> int:
+    """splitmix64 finaliser: a fast, well-spread 64-bit hash of an integer."""
+    value = (value + 0x9E3779B97F4A7C15) & _MASK
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK
+    return value ^ (value >> 31)
+
+
+def hash_key(*parts: int) -> int:
+    """A 64-bit hash of a tuple of integers (order matters)."""
+    acc = 0x243F6A8885A308D3
+    for part in parts:
+        acc = _mix(acc ^ (part & _MASK))
+    return acc
+
+
+def gaussian(key: int) -> float:
+    """An approximately standard normal number from a hash (Irwin-Hall of four 16-bit parts)."""
+    total = (key & 0xFFFF) + ((key >> 16) & 0xFFFF) + ((key >> 32) & 0xFFFF) + (key >> 48)
+    return (total / 65535.0 - 2.0) * 1.7320508075688772
+
+
+def uniform(key: int) -> float:
+    """A uniform number in [0, 1) from a hash."""
+    return (key >> 11) * (1.0 / (1 << 53))
+
+
+def utc_midnight(epoch_s: float) -> int:
+    return int(epoch_s // DAY_S) * DAY_S
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticCandle:
+    start: int  # epoch seconds
+    end: int  # epoch seconds, exclusive (may be cut short by the end of history)
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    value: float
+    last_trade_ms: int
+
+
+class SyntheticHistory:
+    """The past of one market, up to `history_end` (epoch seconds), ending at `base_price`."""
+
+    def __init__(
+        self,
+        salt: int,
+        base_price: float,
+        history_end: int,
+        daily_volatility: float,
+        volume_per_second: float,
+    ) -> None:
+        self.salt = salt
+        self.history_end = history_end
+        self.span_start = utc_midnight(history_end) - (SPAN_DAYS - 12) * DAY_S
+        self._start_ms = self.span_start * 1000
+        self._sigma = daily_volatility * math.sqrt(SPAN_DAYS)
+        self._sigma_per_sqrt_s = daily_volatility / math.sqrt(DAY_S)
+        self._log_base = math.log(base_price)
+        self._volume_per_second = volume_per_second
+        self._offset = 0.0
+        self._offset = self._brownian(history_end * 1000)
+        self._price_cache: dict[int, float] = {}
+
+    def _brownian(self, t_ms: int) -> float:
+        """Standard Brownian motion on the span (W(0)=0, Var W(1)=1) at instant t_ms."""
+        x = t_ms - self._start_ms
+        x = min(max(x, 0), _SPAN_MS)
+        value = gaussian(hash_key(self.salt, 0)) * (x / _SPAN_MS)
+        scale = 1.0
+        for level in range(_PRICE_LEVELS):
+            numerator = x << level
+            index, rest = divmod(numerator, _SPAN_MS)
+            if rest == 0:
+                break  # a dyadic point of this level: every finer tent is zero here
+            frac = rest / _SPAN_MS
+            tent = 0.5 - abs(frac - 0.5)
+            value += gaussian(hash_key(self.salt, 1, level, index)) * tent * scale
+            scale *= 0.7071067811865476
+        return value
+
+    def price(self, epoch_s: int) -> float:
+        """The (unrounded) price at a whole second, cached: candle boundaries repeat a lot."""
+        cached = self._price_cache.get(epoch_s)
+        if cached is None:
+            w = self._brownian(epoch_s * 1000) - self._offset
+            cached = math.exp(self._log_base + self._sigma * w)
+            if len(self._price_cache) > 50_000:
+                self._price_cache.clear()
+            self._price_cache[epoch_s] = cached
+        return cached
+
+    def cumulative_volume(self, epoch_s: int) -> float:
+        """Volume traded from the start of the span to `epoch_s` (strictly increasing)."""
+        x = min(max(epoch_s * 1000 - self._start_ms, 0), _SPAN_MS)
+        u = x / _SPAN_MS
+        total = u
+        for level in _VOLUME_LEVELS:
+            index, rest = divmod(x << level, _SPAN_MS)
+            if rest == 0:
+                continue
+            sign = 1.0 if hash_key(self.salt, 2, level, index) & 1 else -1.0
+            frac = rest / _SPAN_MS
+            total += sign * _VOLUME_AMPLITUDE * (0.5 - abs(frac - 0.5)) / (1 << level)
+        return total * _SPAN_MS / 1000 * self._volume_per_second
+
+    def candle(self, start: int, length: int) -> SyntheticCandle:
+        """The synthetic candle [start, start+length), cut at the end of history."""
+        end = min(start + length, self.history_end)
+        open_ = round_price(self.price(start))
+        close = round_price(self.price(end))
+        excursion = self._sigma_per_sqrt_s * math.sqrt(max(end - start, 1)) * 0.6
+        key = hash_key(self.salt, 3, start, length)
+        up = abs(gaussian(key)) * excursion
+        down = abs(gaussian(_mix(key))) * excursion
+        high = max(round_price(max(open_, close) * math.exp(up)), open_, close)
+        low = min(round_price(min(open_, close) * math.exp(-down)), open_, close)
+        volume = self.cumulative_volume(end) - self.cumulative_volume(start)
+        volume = round(volume, 8)
+        typical = (open_ + high + low + close) / 4
+        last_ms = end * 1000 - 1 - (key >> 40) % min(1000, (end - start) * 1000)
+        return SyntheticCandle(
+            start, end, open_, high, low, close, volume, volume * typical, last_ms
+        )

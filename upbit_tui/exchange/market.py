@@ -1,0 +1,772 @@
+"""The simulated exchange's market model: deterministic KRW markets, trades, books, candles.
+
+Read API (what the REST and WebSocket renderers use; records are in `records.py`)
+-------------------------------------------------------------------------------
+    model = MarketModel(seed=1, markets=30, clock=time.time, api_keys=["test-access"])
+
+    model.markets() -> list[MarketInfo]             all listed markets, listing order
+    model.has_market(code) -> bool                  exact, uppercase code ("KRW-BTC")
+    model.ticker(code) -> Ticker                    current ticker state
+    model.orderbook(code, depth=30, level=0.0) -> Orderbook | None
+        depth: number of units (1..30); level: price aggregation step, 0 = native ticks;
+        None when `level` is not one of supported_levels(code) (Upbit sends no data then).
+    model.tick_size(code) -> float                  tick at the current price
+    model.supported_levels(code) -> list[float]     [0.0, 10**k ...]: powers of ten above the
+                                                    tick, up to the price (KRW-BTC: 0, 1e4..1e8)
+    model.candles(code, interval, to=None, count=200) -> list[Candle]
+        newest first; interval in INTERVALS ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m",
+        "240m", "1d"); `to` = epoch seconds, exclusive bound on the candle START (Upbit's `to`);
+        None = up to and including the current candle. Only buckets with trades exist in the
+        live era; the synthetic past has every bucket. Enough history for >= 400 of any interval.
+    model.latest_candle(code, interval) -> Candle   the most recent existing candle (snapshot rule)
+    model.trades(code, count=1, to_ms=None, cursor=None) -> list[Trade]
+        newest first; to_ms: exclusive bound on trade_timestamp (ms); cursor: exclusive bound on
+        sequential_id (Upbit's pagination cursor). Keeps the last MAX_TRADES per market.
+    model.accounts(access_key) -> list[Balance]     raises OrderRejected(401, ...) if unknown key
+    model.open_orders(access_key, market=None, states=("wait", "watch")) -> list[Order]
+        newest first; `states` may name "done"/"cancel" too (closed orders).
+    model.get_order(access_key, uuid=None, identifier=None) -> Order
+    model.has_account(access_key) -> bool
+    model.now_ms() -> int                            the injected clock, in ms
+
+Write API
+---------
+    model.generate_trade(code=None) -> Trade        one market trade now (random market if None,
+                                                    weighted by activity); fills resting orders
+    model.place_order(access_key, market, side, ord_type, price=None, volume=None,
+                      identifier=None, time_in_force=None) -> Order   raises OrderRejected
+    model.cancel_order(access_key, uuid=None, identifier=None) -> Order
+    model.add_listener(callback) -> remover         callback(Trade | OrderUpdate | AssetUpdate)
+    model.take_changed_candles() -> list[Candle]    candles changed since the last call (the
+                                                    WebSocket's once-a-second candle push)
+
+Determinism: everything (markets, history, trade sequence, book sizes, order uuids) follows from
+`seed` and the clock's readings. With a fixed clock and no generate_trade calls the model never
+changes. The clock is read once at construction to place "now": the synthetic history ends
+HISTORY_TRADES_S seconds before it (minute-aligned), and seeded trades fill the gap up to now, so
+REST serves recent trades and candles from the first request.
+
+Decisions where Upbit is silent (documented for the README):
+- `sequential_id` = trade_timestamp_ms * 10000 + a counter, strictly increasing over the whole
+  exchange (the docs' examples are all of that form); trade timestamps never go backwards even
+  if the clock does.
+- The price is a random walk on the tick table with a weak pull back to the listing's level, so
+  hour-long runs stay plausible; ask_bid is BID when a trade moves the price up (the buyer lifted
+  the ask), ASK when down. The book's best bid/ask sit on the last trade (one side at the trade
+  price, the other 1-3 ticks away); sizes are hashed per book version.
+- total_ask_size / total_bid_size sum the returned units only.
+- Aggregated books (`level` > 0): bucket prices are multiples of the level (asks rounded up,
+  bids down), sizes grow with the square root of the ticks per bucket.
+- Day candles and ticker days roll over at 00:00 UTC; the 52-week range spans the last 364 days
+  plus today.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT, Listing, listings
+from upbit_tui.exchange.history import (
+    DAY_S,
+    SyntheticHistory,
+    hash_key,
+    uniform,
+    utc_midnight,
+)
+from upbit_tui.exchange.ledger import OPEN_STATES, Ledger, OrderRejected
+from upbit_tui.exchange.records import (
+    KST_OFFSET_S,
+    AssetUpdate,
+    Balance,
+    Candle,
+    MarketInfo,
+    Order,
+    Orderbook,
+    OrderbookUnit,
+    OrderUpdate,
+    Ticker,
+    Trade,
+    utc_date,
+    utc_time,
+)
+from upbit_tui.exchange.ticks import price_decimals, round_price, tick_down, tick_size, tick_up
+
+__all__ = [
+    "INTERVALS",
+    "MarketModel",
+    "ModelEvent",
+    "OrderRejected",
+    "UnknownMarket",
+]
+
+Clock = Callable[[], float]
+ModelEvent = Trade | OrderUpdate | AssetUpdate
+
+INTERVALS: dict[str, int] = {
+    "1s": 1,
+    "1m": 60,
+    "3m": 180,
+    "5m": 300,
+    "10m": 600,
+    "15m": 900,
+    "30m": 1800,
+    "60m": 3600,
+    "240m": 14_400,
+    "1d": DAY_S,
+}
+HISTORY_TRADES_S = 300
+MAX_TRADES = 5_000
+MAX_BOOK_DEPTH = 30
+_MAX_BARS = {"1s": 3_600}
+_DEFAULT_MAX_BARS = 2_000
+_DAILY_VOLATILITY = 0.035
+_STABLE_DAILY_VOLATILITY = 0.004
+_STEP_VOLATILITY = 0.00025  # log-price standard deviation of one trade
+_STABLE_STEP_VOLATILITY = 0.00003
+_MEAN_REVERSION = 0.0001  # per trade, toward the listing's level
+
+
+class UnknownMarket(KeyError):
+    """The code is not a listed market (codes are exact and uppercase)."""
+
+
+class _Bar:
+    """A candle being built from trades (mutable; turned into a Candle on read)."""
+
+    __slots__ = ("close", "high", "last_ms", "low", "open", "start", "value", "volume")
+
+    def __init__(
+        self,
+        start: int,
+        open_: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: float,
+        value: float,
+        last_ms: int,
+    ) -> None:
+        self.start = start
+        self.open = open_
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
+        self.value = value
+        self.last_ms = last_ms
+
+
+@dataclass(slots=True)
+class _Week52:
+    day_start: int
+    high: float
+    high_date: str
+    low: float
+    low_date: str
+
+
+class _MarketState:
+    """Everything the model tracks for one market."""
+
+    def __init__(self, index: int, listing: Listing, seed: int, history_end: int) -> None:
+        self.index = index
+        self.listing = listing
+        self.code = listing.market
+        self.salt = hash_key(seed, index, *listing.market.encode())
+        self.rng = random.Random(f"{seed}:{listing.market}")
+        stable = listing.market == "KRW-USDT"
+        self.step_volatility = _STABLE_STEP_VOLATILITY if stable else _STEP_VOLATILITY
+        volume_per_second = listing.trades_per_minute / 60 * listing.trade_krw / listing.base_price
+        self.history = SyntheticHistory(
+            self.salt,
+            listing.base_price,
+            history_end,
+            _STABLE_DAILY_VOLATILITY if stable else _DAILY_VOLATILITY,
+            volume_per_second,
+        )
+        self.anchor = listing.base_price
+        self.last_price = round_price(self.history.price(history_end))
+        self.best_ask = tick_up(self.last_price)
+        self.best_bid = self.last_price
+        self.version = 0
+        self.last_trade: Trade | None = None
+        self.trades: deque[Trade] = deque(maxlen=MAX_TRADES)
+        self.bars: dict[str, list[_Bar]] = {interval: [] for interval in INTERVALS}
+        self.acc_day = utc_midnight(history_end)
+        self.acc_ask_volume = 0.0
+        self.acc_bid_volume = 0.0
+        self.minutes: deque[list[float]] = deque()  # [minute_start, volume, value], live era
+        self.volume_24h = 0.0
+        self.value_24h = 0.0
+        self.synthetic_24h: tuple[int, float, float] = (-1, 0.0, 0.0)
+        self.week52: _Week52 | None = None
+
+
+class MarketModel:
+    """Deterministic KRW markets plus the private ledger; see the module docstring."""
+
+    def __init__(
+        self,
+        seed: int = 1,
+        markets: int = DEFAULT_MARKET_COUNT,
+        clock: Clock | None = None,
+        api_keys: Iterable[str] = (),
+    ) -> None:
+        self.seed = seed
+        self._clock: Clock = clock or time.time
+        self._rng = random.Random(f"market-choice:{seed}")
+        self._listeners: list[Callable[[ModelEvent], None]] = []
+        self._last_sid = 0
+        self._last_ms = 0
+        self._changed: set[tuple[int, str]] = set()
+        now_s = self._clock()
+        self.history_end = int((now_s - HISTORY_TRADES_S) // 60 * 60)
+        self._states = [
+            _MarketState(i, listing, seed, self.history_end)
+            for i, listing in enumerate(listings(markets))
+        ]
+        self._by_code = {state.code: state for state in self._states}
+        self._weights = [state.listing.trades_per_minute for state in self._states]
+        self._cum_weights = [sum(self._weights[: i + 1]) for i in range(len(self._weights))]
+        for state in self._states:
+            self._open_partial_bars(state)
+        self._seed_recent_trades(int(now_s * 1000))
+        self._changed.clear()
+        self.ledger = Ledger(api_keys, seed, self._publish)
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _open_partial_bars(self, state: _MarketState) -> None:
+        """Start each interval's current bucket with the synthetic part before history_end."""
+        end = self.history_end
+        for interval, length in INTERVALS.items():
+            start = end // length * length
+            if start == end:
+                continue
+            synthetic = state.history.candle(start, length)
+            state.bars[interval].append(
+                _Bar(
+                    start,
+                    synthetic.open,
+                    synthetic.high,
+                    synthetic.low,
+                    synthetic.close,
+                    synthetic.volume,
+                    synthetic.value,
+                    synthetic.last_trade_ms,
+                )
+            )
+            if interval == "1d":
+                ask_share = 0.45 + 0.1 * uniform(hash_key(state.salt, 9, start))
+                state.acc_ask_volume = synthetic.volume * ask_share
+                state.acc_bid_volume = synthetic.volume - state.acc_ask_volume
+
+    def _seed_recent_trades(self, now_ms: int) -> None:
+        """Trades between the end of synthetic history and now, in time order."""
+        start_ms = self.history_end * 1000
+        arrivals: list[tuple[int, int]] = []
+        for state in self._states:
+            mean_gap_ms = 60_000 / state.listing.trades_per_minute
+            t = start_ms
+            count = 0
+            while True:
+                t += max(1, int(state.rng.expovariate(1.0) * mean_gap_ms))
+                if t >= now_ms:
+                    break
+                arrivals.append((t, state.index))
+                count += 1
+            if count == 0 and now_ms > start_ms:
+                arrivals.append((now_ms - 1, state.index))
+        arrivals.sort()
+        for t, index in arrivals:
+            self._trade(self._states[index], t)
+
+    # -- clock, listeners ----------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def add_listener(self, callback: Callable[[ModelEvent], None]) -> Callable[[], None]:
+        """Call `callback` for every new trade, myOrder and myAsset update; returns a remover."""
+        self._listeners.append(callback)
+
+        def remove() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return remove
+
+    def _publish(self, event: ModelEvent) -> None:
+        for callback in list(self._listeners):
+            callback(event)
+
+    # -- markets -------------------------------------------------------------------------------
+
+    def markets(self) -> list[MarketInfo]:
+        return [
+            MarketInfo(s.code, s.listing.korean_name, s.listing.english_name) for s in self._states
+        ]
+
+    def market_codes(self) -> list[str]:
+        return [s.code for s in self._states]
+
+    def has_market(self, code: str) -> bool:
+        return code in self._by_code
+
+    def _state(self, code: str) -> _MarketState:
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise UnknownMarket(code) from None
+
+    def tick_size(self, code: str) -> float:
+        return tick_size(self._state(code).last_price)
+
+    def supported_levels(self, code: str) -> list[float]:
+        state = self._state(code)
+        tick = tick_size(state.last_price)
+        levels = [0.0]
+        exponent = math.floor(math.log10(tick)) + 1
+        while 10.0**exponent <= state.last_price:
+            levels.append(float(f"1e{exponent}"))
+            exponent += 1
+        return levels
+
+    # -- trades --------------------------------------------------------------------------------
+
+    def generate_trade(self, code: str | None = None) -> Trade:
+        """One trade now, in `code` or in a market chosen by activity."""
+        if code is None:
+            state = self._rng.choices(self._states, cum_weights=self._cum_weights)[0]
+        else:
+            state = self._state(code)
+        trade = self._trade(state, self.now_ms())
+        self._publish(trade)
+        self.ledger.on_market_trade(
+            state.code, trade.trade_price, trade.trade_volume, trade.trade_timestamp
+        )
+        return trade
+
+    def _trade(self, state: _MarketState, ts_ms: int) -> Trade:
+        ts_ms = max(ts_ms, self._last_ms)
+        self._last_ms = ts_ms
+        sid = max(ts_ms * 10_000, self._last_sid + 1)
+        self._last_sid = sid
+        rng = state.rng
+
+        price = state.last_price
+        drift = -_MEAN_REVERSION * math.log(price / state.anchor)
+        target = price * math.exp(drift + rng.gauss(0.0, state.step_volatility))
+        tick = tick_size(price)
+        steps_float = (target - price) / tick
+        steps = math.floor(steps_float)
+        if rng.random() < steps_float - steps:
+            steps += 1  # stochastic rounding: coarse-tick markets still move
+        new_price = round_price(price + steps * tick) if steps else price
+        if new_price > price:
+            side = "BID"
+        elif new_price < price:
+            side = "ASK"
+        else:
+            side = "BID" if rng.random() < 0.5 else "ASK"
+        spread = 1 if rng.random() < 0.7 else (2 if rng.random() < 0.67 else 3)
+        if side == "BID":
+            best_ask = new_price
+            best_bid = new_price
+            for _ in range(spread):
+                best_bid = tick_down(best_bid)
+        else:
+            best_bid = new_price
+            best_ask = new_price
+            for _ in range(spread):
+                best_ask = tick_up(best_ask)
+        volume = state.listing.trade_krw * math.exp(rng.gauss(0.0, 1.1)) / new_price
+        volume = max(round(volume, 8), 0.00000001)
+
+        state.last_price = new_price
+        state.best_ask = best_ask
+        state.best_bid = best_bid
+        state.version += 1
+        self._update_bars(state, ts_ms, new_price, volume)
+        self._update_day_and_24h(state, ts_ms, new_price, volume, side)
+        prev_close = self._prev_close_for(state, ts_ms // 1000)
+        trade = Trade(
+            market=state.code,
+            trade_timestamp=ts_ms,
+            trade_price=new_price,
+            trade_volume=volume,
+            ask_bid=side,
+            prev_closing_price=prev_close,
+            change=_change(new_price, prev_close),
+            change_price=_price_diff(new_price, prev_close),
+            sequential_id=sid,
+            best_ask_price=best_ask,
+            best_ask_size=self._unit_size(state, 0, 0, best_ask),
+            best_bid_price=best_bid,
+            best_bid_size=self._unit_size(state, 1, 0, best_bid),
+        )
+        state.last_trade = trade
+        state.trades.append(trade)
+        return trade
+
+    def _update_bars(self, state: _MarketState, ts_ms: int, price: float, volume: float) -> None:
+        second = ts_ms // 1000
+        value = price * volume
+        for interval, length in INTERVALS.items():
+            bars = state.bars[interval]
+            start = second // length * length
+            if bars and bars[-1].start == start:
+                bar = bars[-1]
+                bar.high = max(bar.high, price)
+                bar.low = min(bar.low, price)
+                bar.close = price
+                bar.volume += volume
+                bar.value += value
+                bar.last_ms = ts_ms
+            else:
+                bars.append(_Bar(start, price, price, price, price, volume, value, ts_ms))
+                limit = _MAX_BARS.get(interval, _DEFAULT_MAX_BARS)
+                if len(bars) > limit + limit // 4:
+                    del bars[: len(bars) - limit]
+            self._changed.add((state.index, interval))
+
+    def _update_day_and_24h(
+        self, state: _MarketState, ts_ms: int, price: float, volume: float, side: str
+    ) -> None:
+        day = utc_midnight(ts_ms / 1000)
+        if day != state.acc_day:
+            state.acc_day = day
+            state.acc_ask_volume = 0.0
+            state.acc_bid_volume = 0.0
+        if side == "ASK":
+            state.acc_ask_volume += volume
+        else:
+            state.acc_bid_volume += volume
+        minute = ts_ms // 60_000 * 60
+        if state.minutes and state.minutes[-1][0] == minute:
+            entry = state.minutes[-1]
+            entry[1] += volume
+            entry[2] += price * volume
+        else:
+            state.minutes.append([minute, volume, price * volume])
+        state.volume_24h += volume
+        state.value_24h += price * volume
+
+    def trades(
+        self,
+        code: str,
+        count: int = 1,
+        to_ms: int | None = None,
+        cursor: int | None = None,
+    ) -> list[Trade]:
+        state = self._state(code)
+        result: list[Trade] = []
+        for trade in reversed(state.trades):
+            if len(result) >= count:
+                break
+            if to_ms is not None and trade.trade_timestamp >= to_ms:
+                continue
+            if cursor is not None and trade.sequential_id >= cursor:
+                continue
+            result.append(trade)
+        return result
+
+    # -- candles -------------------------------------------------------------------------------
+
+    def _prev_close_for(self, state: _MarketState, epoch_s: int) -> float:
+        """Close of the UTC day before the day containing `epoch_s`."""
+        day = utc_midnight(epoch_s)
+        bars = state.bars["1d"]
+        index = bisect.bisect_left(bars, day, key=lambda bar: bar.start)
+        if index > 0:
+            return bars[index - 1].close
+        # The previous day is synthetic: its close is the path's price at this midnight.
+        return round_price(state.history.price(min(day, self.history_end)))
+
+    def _candle(self, state: _MarketState, interval: str, bar: _Bar) -> Candle:
+        prev_close = self._prev_close_for(state, bar.start) if interval == "1d" else None
+        return Candle(
+            state.code,
+            interval,
+            bar.start,
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.close,
+            round(bar.volume, 8),
+            bar.value,
+            bar.last_ms,
+            prev_close,
+        )
+
+    def candles(
+        self, code: str, interval: str, to: float | None = None, count: int = 200
+    ) -> list[Candle]:
+        state = self._state(code)
+        length = INTERVALS[interval]
+        bars = state.bars[interval]
+        end = len(bars) if to is None else bisect.bisect_left(bars, to, key=lambda b: b.start)
+        result = [self._candle(state, interval, bars[i]) for i in range(end - 1, -1, -1)]
+        del result[count:]
+        if len(result) >= count:
+            return result
+        # The synthetic past: buckets that end at or before history_end.
+        start = self.history_end // length * length - length
+        if bars:
+            start = min(start, bars[0].start - length)
+        if to is not None:
+            start = min(start, (math.ceil(to) - 1) // length * length)
+        span_start = state.history.span_start
+        while len(result) < count and start >= span_start:
+            result.append(self._synthetic_candle(state, interval, start, length))
+            start -= length
+        return result
+
+    def _synthetic_candle(
+        self, state: _MarketState, interval: str, start: int, length: int
+    ) -> Candle:
+        c = state.history.candle(start, length)
+        prev_close = round_price(state.history.price(start)) if interval == "1d" else None
+        return Candle(
+            state.code,
+            interval,
+            start,
+            c.open,
+            c.high,
+            c.low,
+            c.close,
+            c.volume,
+            c.value,
+            c.last_trade_ms,
+            prev_close,
+        )
+
+    def latest_candle(self, code: str, interval: str) -> Candle:
+        return self.candles(code, interval, None, 1)[0]
+
+    def take_changed_candles(self) -> list[Candle]:
+        """Current candles of every (market, interval) that traded since the previous call."""
+        changed = self._changed
+        self._changed = set()
+        result = []
+        for index, interval in sorted(changed):
+            state = self._states[index]
+            result.append(self._candle(state, interval, state.bars[interval][-1]))
+        return result
+
+    # -- ticker --------------------------------------------------------------------------------
+
+    def ticker(self, code: str) -> Ticker:
+        state = self._state(code)
+        last = state.last_trade
+        assert last is not None  # every market has seeded trades
+        now_ms = max(self.now_ms(), last.trade_timestamp)
+        day_bar = state.bars["1d"][-1]
+        prev_close = self._prev_close_for(state, day_bar.start)
+        price = last.trade_price
+        signed = _price_diff(price, prev_close, signed=True)
+        signed_rate = round(signed / prev_close, 10) if prev_close else 0.0
+        volume_24h, value_24h = self._rolling_24h(state, now_ms // 1000)
+        week = self._week52(state, day_bar)
+        kst_ms = last.trade_timestamp + KST_OFFSET_S * 1000
+        return Ticker(
+            market=code,
+            trade_date=utc_date(last.trade_timestamp, ""),
+            trade_time=utc_time(last.trade_timestamp, ""),
+            trade_date_kst=utc_date(kst_ms, ""),
+            trade_time_kst=utc_time(kst_ms, ""),
+            trade_timestamp=last.trade_timestamp,
+            opening_price=day_bar.open,
+            high_price=day_bar.high,
+            low_price=day_bar.low,
+            trade_price=price,
+            prev_closing_price=prev_close,
+            change=_change(price, prev_close),
+            change_price=abs(signed),
+            change_rate=abs(signed_rate),
+            signed_change_price=signed,
+            signed_change_rate=signed_rate,
+            trade_volume=last.trade_volume,
+            acc_trade_price=day_bar.value,
+            acc_trade_price_24h=value_24h,
+            acc_trade_volume=round(day_bar.volume, 8),
+            acc_trade_volume_24h=round(volume_24h, 8),
+            highest_52_week_price=week.high,
+            highest_52_week_date=week.high_date,
+            lowest_52_week_price=week.low,
+            lowest_52_week_date=week.low_date,
+            timestamp=now_ms,
+            ask_bid=last.ask_bid,
+            acc_ask_volume=round(state.acc_ask_volume, 8),
+            acc_bid_volume=round(state.acc_bid_volume, 8),
+        )
+
+    def _rolling_24h(self, state: _MarketState, now_s: int) -> tuple[float, float]:
+        window_start = now_s - DAY_S
+        while state.minutes and state.minutes[0][0] < window_start:
+            _, volume, value = state.minutes.popleft()
+            state.volume_24h -= volume
+            state.value_24h -= value
+        synthetic_volume = synthetic_value = 0.0
+        if window_start < self.history_end:
+            cached_at, synthetic_volume, synthetic_value = state.synthetic_24h
+            if cached_at != now_s:
+                history = state.history
+                synthetic_volume = history.cumulative_volume(
+                    self.history_end
+                ) - history.cumulative_volume(window_start)
+                mean_price = (history.price(window_start) + history.price(self.history_end)) / 2
+                synthetic_value = synthetic_volume * mean_price
+                state.synthetic_24h = (now_s, synthetic_volume, synthetic_value)
+        return state.volume_24h + synthetic_volume, state.value_24h + synthetic_value
+
+    def _week52(self, state: _MarketState, day_bar: _Bar) -> _Week52:
+        today = utc_midnight(day_bar.start)
+        cached = state.week52
+        if cached is None or cached.day_start != today:
+            high, high_day, low, low_day = -math.inf, today, math.inf, today
+            for day in range(today - 364 * DAY_S, today, DAY_S):
+                if day + DAY_S > self.history_end:
+                    break
+                candle = state.history.candle(day, DAY_S)
+                if candle.high > high:
+                    high, high_day = candle.high, day
+                if candle.low < low:
+                    low, low_day = candle.low, day
+            cached = _Week52(today, high, utc_date(high_day * 1000), low, utc_date(low_day * 1000))
+            state.week52 = cached
+        high, high_date, low, low_date = cached.high, cached.high_date, cached.low, cached.low_date
+        for bar in state.bars["1d"]:
+            if bar.start < today - 364 * DAY_S:
+                continue
+            if bar.high > high:
+                high, high_date = bar.high, utc_date(bar.start * 1000)
+            if bar.low < low:
+                low, low_date = bar.low, utc_date(bar.start * 1000)
+        return _Week52(today, high, high_date, low, low_date)
+
+    # -- order book ----------------------------------------------------------------------------
+
+    def _unit_size(self, state: _MarketState, side: int, index: int, price: float) -> float:
+        # Deeper levels change less often than the top of the book.
+        key = hash_key(state.salt, 7, side, index, state.version // (1 + index // 3))
+        krw = state.listing.depth_krw * (0.15 + 1.7 * uniform(key)) * (1 + 0.04 * index)
+        return max(round(krw / price, 8), 0.00000001)
+
+    def orderbook(
+        self, code: str, depth: int = MAX_BOOK_DEPTH, level: float = 0.0
+    ) -> Orderbook | None:
+        state = self._state(code)
+        depth = max(1, min(depth, MAX_BOOK_DEPTH))
+        if level and level not in self.supported_levels(code):
+            return None
+        units: list[OrderbookUnit] = []
+        if not level:
+            ask, bid = state.best_ask, state.best_bid
+            for i in range(depth):
+                units.append(
+                    OrderbookUnit(
+                        ask,
+                        bid,
+                        self._unit_size(state, 0, i, ask),
+                        self._unit_size(state, 1, i, bid),
+                    )
+                )
+                ask = tick_up(ask)
+                bid = tick_down(bid)
+        else:
+            decimals = max(0, -math.floor(math.log10(level)))
+            ask_bucket = math.ceil(state.best_ask / level - 1e-9)
+            bid_bucket = math.floor(state.best_bid / level + 1e-9)
+            growth = math.sqrt(level / tick_size(state.last_price))
+            for i in range(depth):
+                ask = round((ask_bucket + i) * level, decimals)
+                bid = round((bid_bucket - i) * level, decimals)
+                if bid <= 0:
+                    bid = 0.0
+                ask_size = round(self._unit_size(state, 0, i, ask) * growth, 8)
+                bid_size = round(self._unit_size(state, 1, i, bid) * growth, 8) if bid else 0.0
+                units.append(OrderbookUnit(ask, bid, ask_size, bid_size))
+        return Orderbook(
+            market=code,
+            timestamp=max(self.now_ms(), self._last_ms),
+            total_ask_size=round(sum(u.ask_size for u in units), 8),
+            total_bid_size=round(sum(u.bid_size for u in units), 8),
+            orderbook_units=tuple(units),
+            level=level,
+        )
+
+    # -- private side --------------------------------------------------------------------------
+
+    def has_account(self, access_key: str) -> bool:
+        return self.ledger.has_account(access_key)
+
+    def accounts(self, access_key: str) -> list[Balance]:
+        return self.ledger.accounts(access_key)
+
+    def open_orders(
+        self,
+        access_key: str,
+        market: str | None = None,
+        states: Iterable[str] = OPEN_STATES,
+    ) -> list[Order]:
+        return self.ledger.orders(access_key, market, states)
+
+    def get_order(
+        self, access_key: str, uuid: str | None = None, identifier: str | None = None
+    ) -> Order:
+        return self.ledger.get_order(access_key, uuid, identifier)
+
+    def place_order(
+        self,
+        access_key: str,
+        market: str,
+        side: str,
+        ord_type: str,
+        price: float | None = None,
+        volume: float | None = None,
+        identifier: str | None = None,
+        time_in_force: str | None = None,
+    ) -> Order:
+        if market not in self._by_code:
+            raise OrderRejected(400, "validation_error", "market does not have a valid value")
+        state = self._by_code[market]
+        return self.ledger.place(
+            access_key,
+            market,
+            side,
+            ord_type,
+            price,
+            volume,
+            now_ms=self.now_ms(),
+            best_bid=state.best_bid,
+            best_ask=state.best_ask,
+            identifier=identifier,
+            time_in_force=time_in_force,
+        )
+
+    def cancel_order(
+        self, access_key: str, uuid: str | None = None, identifier: str | None = None
+    ) -> Order:
+        return self.ledger.cancel(access_key, uuid, self.now_ms(), identifier=identifier)
+
+
+def _change(price: float, prev_close: float) -> str:
+    if price > prev_close:
+        return "RISE"
+    if price < prev_close:
+        return "FALL"
+    return "EVEN"
+
+
+def _price_diff(price: float, prev_close: float, *, signed: bool = False) -> float:
+    """|price - prev_close| (or signed) rounded to the finer of the two prices' decimals."""
+    decimals = max(price_decimals(price), price_decimals(prev_close))
+    diff = round(price - prev_close, decimals)
+    return diff if signed else abs(diff)

@@ -1,0 +1,244 @@
+"""The market model's read-side records: what REST and WebSocket renderers format.
+
+Plain frozen dataclasses with Upbit's DEFAULT field names, so a renderer maps them one to one.
+Prices and volumes are floats already rounded (prices to the tick, volumes to 8 decimals);
+timestamps are integer milliseconds since the epoch, candle starts are integer epoch seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+KST_OFFSET_S = 9 * 3600
+
+
+def utc_date(ms: int, sep: str = "-") -> str:
+    """`yyyy-MM-dd` (or `yyyyMMdd` with sep="") of an epoch-ms instant, in UTC."""
+    t = time.gmtime(ms // 1000)
+    return f"{t.tm_year:04d}{sep}{t.tm_mon:02d}{sep}{t.tm_mday:02d}"
+
+
+def utc_time(ms: int, sep: str = ":") -> str:
+    """`HH:mm:ss` (or `HHmmss` with sep="") of an epoch-ms instant, in UTC."""
+    t = time.gmtime(ms // 1000)
+    return f"{t.tm_hour:02d}{sep}{t.tm_min:02d}{sep}{t.tm_sec:02d}"
+
+
+def iso_seconds(epoch_s: int) -> str:
+    """`yyyy-MM-ddTHH:mm:ss` (no zone) of an epoch-seconds instant, as Upbit's candle times."""
+    t = time.gmtime(epoch_s)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    )
+
+
+def iso_kst(epoch_ms: int) -> str:
+    """`yyyy-MM-ddTHH:mm:ss+09:00`: how Upbit's exchange API renders `created_at`."""
+    return iso_seconds(epoch_ms // 1000 + KST_OFFSET_S) + "+09:00"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    market: str  # "KRW-BTC"
+    korean_name: str
+    english_name: str
+    warning: bool = False  # market_event.warning (투자유의)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    market: str
+    trade_timestamp: int  # ms
+    trade_price: float
+    trade_volume: float
+    ask_bid: str  # "ASK" (seller was the taker) | "BID" (buyer was the taker)
+    prev_closing_price: float  # close of the previous UTC day
+    change: str  # "RISE" | "EVEN" | "FALL" versus prev_closing_price
+    change_price: float  # absolute difference
+    sequential_id: int  # strictly increasing over the whole exchange
+    best_ask_price: float  # the book right after this trade
+    best_ask_size: float
+    best_bid_price: float
+    best_bid_size: float
+
+    @property
+    def trade_date_utc(self) -> str:
+        """`yyyy-MM-dd` (the WS trade `trade_date` and REST `trade_date_utc`)."""
+        return utc_date(self.trade_timestamp)
+
+    @property
+    def trade_time_utc(self) -> str:
+        """`HH:mm:ss` (the WS trade `trade_time` and REST `trade_time_utc`)."""
+        return utc_time(self.trade_timestamp)
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    market: str
+    interval: str  # "1s", "1m", ..., "240m", "1d" (see market.INTERVALS)
+    start: int  # epoch seconds (UTC), the bucket start
+    opening_price: float
+    high_price: float
+    low_price: float
+    trade_price: float  # close
+    candle_acc_trade_volume: float
+    candle_acc_trade_price: float
+    timestamp: int  # ms of the last trade in the candle
+    prev_closing_price: float | None = None  # day candles only: the previous day's close
+
+    @property
+    def candle_date_time_utc(self) -> str:
+        return iso_seconds(self.start)
+
+    @property
+    def candle_date_time_kst(self) -> str:
+        return iso_seconds(self.start + KST_OFFSET_S)
+
+    @property
+    def unit(self) -> int | None:
+        """Minutes of a minute candle (REST's `unit`), else None."""
+        if self.interval.endswith("m"):
+            return int(self.interval[:-1])
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    market: str
+    trade_date: str  # yyyyMMdd, UTC
+    trade_time: str  # HHmmss, UTC
+    trade_date_kst: str
+    trade_time_kst: str
+    trade_timestamp: int
+    opening_price: float
+    high_price: float
+    low_price: float
+    trade_price: float
+    prev_closing_price: float
+    change: str
+    change_price: float
+    change_rate: float
+    signed_change_price: float
+    signed_change_rate: float
+    trade_volume: float
+    acc_trade_price: float  # since 00:00 UTC
+    acc_trade_price_24h: float
+    acc_trade_volume: float
+    acc_trade_volume_24h: float
+    highest_52_week_price: float
+    highest_52_week_date: str  # yyyy-MM-dd
+    lowest_52_week_price: float
+    lowest_52_week_date: str
+    timestamp: int
+    ask_bid: str  # WS only
+    acc_ask_volume: float  # WS only
+    acc_bid_volume: float  # WS only
+    market_state: str = "ACTIVE"
+    is_trading_suspended: bool = False
+    delisting_date: str | None = None
+    market_warning: str = "NONE"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderbookUnit:
+    ask_price: float
+    bid_price: float
+    ask_size: float
+    bid_size: float
+
+
+@dataclass(frozen=True, slots=True)
+class Orderbook:
+    market: str
+    timestamp: int
+    total_ask_size: float  # sum over the returned units only
+    total_bid_size: float
+    orderbook_units: tuple[OrderbookUnit, ...]  # best first
+    level: float
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """One row of GET /v1/accounts (render the floats as strings there, as Upbit does)."""
+
+    currency: str
+    balance: float  # available
+    locked: float  # held by open orders
+    avg_buy_price: float
+    avg_buy_price_modified: bool
+    unit_currency: str  # "KRW"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as GET /v1/orders/open renders it (exchange API amounts become strings)."""
+
+    uuid: str
+    side: str  # "bid" | "ask"
+    ord_type: str  # "limit" | "price" | "market"
+    price: float | None
+    state: str  # "wait" | "done" | "cancel" (a partly filled order stays "wait", as on Upbit)
+    market: str
+    created_at: int  # ms; render with records.iso_kst
+    volume: float | None
+    remaining_volume: float | None
+    reserved_fee: float
+    remaining_fee: float
+    paid_fee: float
+    locked: float
+    executed_volume: float
+    executed_funds: float
+    trades_count: int
+    avg_price: float
+    time_in_force: str | None = None
+    identifier: str | None = None
+    prevented_volume: float = 0.0
+    prevented_locked: float = 0.0
+    smp_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """One myOrder message (DEFAULT fields; `state="trade"` carries the fill)."""
+
+    access_key: str
+    code: str
+    uuid: str
+    ask_bid: str  # "ASK" | "BID"
+    order_type: str
+    state: str
+    trade_uuid: str | None
+    price: float | None  # order price, or the fill price when state == "trade"
+    avg_price: float
+    volume: float | None  # order volume, or the fill volume when state == "trade"
+    remaining_volume: float | None
+    executed_volume: float | None
+    trades_count: int
+    reserved_fee: float
+    remaining_fee: float
+    paid_fee: float
+    locked: float
+    executed_funds: float
+    time_in_force: str | None
+    trade_fee: float | None
+    is_maker: bool | None
+    identifier: str | None
+    smp_type: str | None
+    prevented_volume: float | None
+    prevented_locked: float
+    trade_timestamp: int | None
+    order_timestamp: int
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssetUpdate:
+    """One myAsset message: every currency of the account (see market.py for why all)."""
+
+    access_key: str
+    asset_uuid: str
+    assets: tuple[tuple[str, float, float], ...]  # (currency, balance, locked)
+    asset_timestamp: int
+    timestamp: int
