@@ -1,0 +1,87 @@
+"""Numbers as Upbit shows them: tick decimals, separators, signed rates, KRW millions."""
+
+from __future__ import annotations
+
+import pytest
+
+from widgets.market_format import (
+    FALL_STYLE,
+    RISE_STYLE,
+    change_style,
+    depth_bar,
+    format_amount,
+    format_change_rate,
+    format_duration,
+    format_krw_millions,
+    format_price,
+    format_signed_price,
+    format_volume,
+)
+
+
+@pytest.mark.parametrize(
+    ("price", "symbol", "shown"),
+    [
+        (148_500_000.0, "KRW-BTC", "148,500,000"),
+        (5_230_000.0, "KRW-ETH", "5,230,000"),
+        (3_420.0, "KRW-XRP", "3,420"),
+        (331.0, "KRW-DOGE", "331"),
+        (61.3, "KRW-CHZ", "61.3"),
+        (3.21, "KRW-MBL", "3.21"),
+        (0.0321, "KRW-XEC", "0.0321"),
+        (0.00854, "KRW-SHIB", "0.00854"),
+        (0.000482, "KRW-BTT", "0.000482"),
+        (0.00012345, "BTC-ETH", "0.00012345"),
+        (65_123.45, "USDT-BTC", "65,123.45"),
+        (2.345, "USDT-XRP", "2.345"),
+    ],
+)
+def test_price_has_the_tick_decimals_and_thousands_separators(
+    price: float, symbol: str, shown: str
+) -> None:
+    assert format_price(price, symbol) == shown
+
+
+def test_change_rate_is_a_signed_percentage() -> None:
+    assert format_change_rate(0.0126713295) == "+1.27%"
+    assert format_change_rate(-0.0053) == "-0.53%"
+    assert format_change_rate(0.0) == "0.00%"
+    assert format_change_rate(-0.00001) == "0.00%"
+
+
+def test_rise_is_red_and_fall_is_blue_as_on_upbit() -> None:
+    assert "red" in change_style("RISE") and change_style("RISE") == RISE_STYLE
+    assert "blue" in change_style("FALL") and change_style("FALL") == FALL_STYLE
+    assert change_style("EVEN") == ""
+
+
+def test_signed_change_price_keeps_tick_decimals() -> None:
+    assert format_signed_price(404_000.0, "KRW-BTC") == "+404,000"
+    assert format_signed_price(-0.00012, "KRW-SHIB", 0.00854) == "-0.00012"
+    assert format_signed_price(0.0, "KRW-BTC") == "0"
+
+
+def test_volumes_values_and_amounts() -> None:
+    assert format_volume(7158.8028356) == "7,159"
+    assert format_volume(12.34567) == "12.346"
+    assert format_krw_millions(228_827_082_483.7) == "228,827M"
+    assert format_krw_millions(300_000) == "<1M"
+    assert format_amount(0.5) == "0.5"
+    assert format_amount(1234.00000001) == "1,234.00000001"
+    assert format_amount(0) == "0"
+
+
+def test_duration() -> None:
+    assert format_duration(42.9) == "42s"
+    assert format_duration(725) == "12m 05s"
+    assert format_duration(3 * 3600 + 4 * 60) == "3h 04m"
+    assert format_duration(None) == "-"
+
+
+def test_depth_bar_is_proportional_and_fixed_width() -> None:
+    assert depth_bar(10, 10, 8) == "█" * 8
+    assert depth_bar(5, 10, 8) == "████    "
+    assert depth_bar(0, 10, 4) == "    "
+    half_cell = depth_bar(1, 2, 1)
+    assert half_cell == "▌"
+    assert all(len(depth_bar(s, 7, 12)) == 12 for s in (0.1, 1, 3.3, 7, 9))
