@@ -1,0 +1,425 @@
+"""One Upbit WebSocket, kept alive for as long as there is something to subscribe to.
+
+A thin async shell (python-websockets style) around callables the manager supplies:
+- `request_factory()` returns the whole desired subscription as one request message (bytes or
+  str), or None when nothing is wanted. Upbit replaces the subscription on every request, so the
+  connection only ever sends the full current request: once after each (re)connect, and again
+  whenever `request_changed()` is called and the request differs from what was last sent.
+- `on_frame(data, epoch, received_at)` decodes and routes one frame; it must not block. It
+  returns True when the frame carried market data (feeds the staleness watchdog).
+- `on_open(epoch)` runs synchronously after the subscription went out and before the first
+  frame is read (the manager arms trade backfill there).
+
+What kills a connection and what happens then:
+- abrupt drop or clean close from the server -> reconnect after backoff;
+- no pong within ping_timeout (half-open socket) -> websockets closes it -> reconnect;
+- no data frame for `stale_after` while subscribed (watchdog) -> close, reconnect;
+- handshake refused with 429/418 -> wait what the server asks (Retry-After) before the next try;
+- handshake refused with 401/403, or `auth_failed()` after an INVALID_AUTH error frame ->
+  state UNAUTHORIZED, keep retrying with backoff and a fresh token each time.
+Each successful open is a new epoch (EpochManager); frames are tagged with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
+from typing import Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from upbit_tui.config import ConnectionConfig
+from upbit_tui.recovery import EpochManager, RecoveryEngine
+
+log = logging.getLogger(__name__)
+
+Request = bytes | str
+FrameHandler = Callable[[bytes, int, float], bool]
+
+
+class ConnectionState(StrEnum):
+    IDLE = "idle"  # nothing to subscribe to: no socket (opened lazily)
+    CONNECTING = "connecting"
+    LIVE = "live"
+    STALE = "stale"  # the watchdog found a silent stream; reconnecting
+    BACKOFF = "backoff"  # waiting before the next attempt
+    FAILED = "failed"  # the last attempt failed (network, handshake)
+    UNAUTHORIZED = "unauthorized"  # keys refused (401 at the handshake or INVALID_AUTH)
+    CLOSED = "closed"  # stopped by its owner
+
+
+class MessageBudget(Protocol):
+    """Upbit's per-connection request budget (5/s and 100/min); one per socket."""
+
+    async def acquire(self) -> None: ...
+
+
+class Connection:
+    """A self-healing WebSocket to one Upbit endpoint. Owned and stopped by the manager."""
+
+    def __init__(
+        self,
+        kind: str,
+        url: str,
+        config: ConnectionConfig,
+        *,
+        epochs: EpochManager,
+        on_frame: FrameHandler,
+        request_factory: Callable[[], Request | None],
+        message_budget: MessageBudget,
+        connect_gate: Callable[[], Awaitable[None]] | None = None,
+        headers_factory: Callable[[], Mapping[str, str]] | None = None,
+        on_open: Callable[[int], None] | None = None,
+        on_state: Callable[[Connection], None] | None = None,
+        watchdog: bool = True,
+        recovery: RecoveryEngine | None = None,
+    ) -> None:
+        self.kind = kind
+        self.url = url
+        self._config = config
+        self._epochs = epochs
+        self._on_frame = on_frame
+        self._request_factory = request_factory
+        self._message_budget = message_budget
+        self._connect_gate = connect_gate
+        self._headers_factory = headers_factory
+        self._on_open = on_open
+        self._on_state = on_state
+        self._watchdog_enabled = watchdog
+        self.recovery = recovery or RecoveryEngine(config)
+
+        self.state = ConnectionState.IDLE
+        self.epoch = 0
+        self.last_error: str | None = None
+        self.messages_sent = 0
+        self.frames_received = 0
+        self.frame_errors = 0
+        self.stale_closes = 0
+        self._connected_at: float | None = None  # monotonic
+        self._last_data = 0.0
+        self._ws: ClientConnection | None = None
+        self._sent: Request | None = None
+        self._dirty = asyncio.Event()
+        self._wanted = asyncio.Event()
+        self._synced = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._close_reason: str | None = None
+        self._skip_backoff = False
+
+    # ----------------------------------------------------------------- control
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.get_running_loop().create_task(
+                self._supervise(), name=f"upbit-{self.kind}-connection"
+            )
+            self.request_changed()
+
+    async def stop(self) -> None:
+        """Close the socket and end every task of this connection."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._set_state(ConnectionState.CLOSED)
+
+    def request_changed(self) -> None:
+        """The desired subscription may have changed: send it (batched) if it differs."""
+        self._dirty.set()
+        self._wanted.set()
+
+    async def reconnect(self) -> None:
+        """Drop the current socket and connect again at once (user request, new keys)."""
+        self.recovery.reset()
+        self._skip_backoff = True
+        await self._close_current("reconnect requested")
+
+    async def auth_failed(self, reason: str) -> None:
+        """The server refused our credentials after the handshake (INVALID_AUTH frame)."""
+        self.last_error = reason
+        self._set_state(ConnectionState.UNAUTHORIZED)
+        await self._close_current(reason)
+
+    async def wait_synced(self) -> None:
+        """Wait until the socket is live and the current desired request has been sent.
+
+        Wrap it in `asyncio.timeout()`: it waits as long as the connection is down.
+        """
+
+        def synced() -> bool:
+            want = self._request_factory()
+            return self.state is ConnectionState.LIVE and self._sent == want
+
+        async with self._synced:
+            await self._synced.wait_for(synced)
+
+    # ----------------------------------------------------------------- status
+
+    @property
+    def uptime(self) -> float:
+        """Seconds the current socket has been open (0 when not live)."""
+        if self._connected_at is None:
+            return 0.0
+        return time.monotonic() - self._connected_at
+
+    @property
+    def reconnects(self) -> int:
+        return self.recovery.total_reconnects
+
+    @property
+    def is_live(self) -> bool:
+        return self.state is ConnectionState.LIVE
+
+    @property
+    def is_critical(self) -> bool:
+        return not self.is_live and self.recovery.is_critical
+
+    def status(self) -> dict[str, object]:
+        """JSON-serialisable state for the dashboard."""
+        return {
+            "state": self.state.value,
+            "epoch": self.epoch,
+            "uptime": round(self.uptime, 3),
+            "reconnects": self.reconnects,
+            "attempts": self.recovery.attempts,
+            "critical": self.is_critical,
+            "last_error": self.last_error,
+            "messages_sent": self.messages_sent,
+            "frames_received": self.frames_received,
+            "frame_errors": self.frame_errors,
+            "stale_closes": self.stale_closes,
+        }
+
+    # ----------------------------------------------------------------- internals
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state is self.state:
+            return
+        self.state = state
+        if self._on_state is not None:
+            try:
+                self._on_state(self)
+            except Exception:  # a broken observer must not break the connection
+                log.exception("connection state observer failed")
+
+    async def _notify_synced(self) -> None:
+        async with self._synced:
+            self._synced.notify_all()
+
+    async def _close_current(self, reason: str) -> None:
+        ws = self._ws
+        if ws is not None:
+            self._close_reason = reason
+            await ws.close(1000, reason[:120])
+
+    async def _supervise(self) -> None:
+        try:
+            while not self._stopping:
+                if self._request_factory() is None:
+                    self._set_state(ConnectionState.IDLE)
+                    self._wanted.clear()
+                    if self._request_factory() is None:
+                        await self._wanted.wait()
+                    continue
+                opened = await self._connect_once()
+                if self._stopping:
+                    break
+                if opened and self._request_factory() is None:
+                    continue  # closed on purpose because nothing is wanted: no backoff
+                if self._skip_backoff:
+                    self._skip_backoff = False
+                    continue
+                if self.state is not ConnectionState.UNAUTHORIZED:
+                    self._set_state(ConnectionState.BACKOFF)
+                delay = await self.recovery.wait()
+                log.debug("%s connection: retried after %.3fs", self.kind, delay)
+        finally:
+            self._connected_at = None
+
+    async def _connect_once(self) -> bool:
+        """One connection attempt and, if it opens, its whole life. True if it opened."""
+        if self.state is not ConnectionState.UNAUTHORIZED:
+            self._set_state(ConnectionState.CONNECTING)
+        try:
+            if self._connect_gate is not None:
+                await self._connect_gate()
+            headers = dict(self._headers_factory()) if self._headers_factory else None
+            ws = await connect(
+                self.url,
+                additional_headers=headers,
+                open_timeout=self._config.open_timeout or None,
+                ping_interval=self._config.ping_interval or None,
+                ping_timeout=self._config.ping_timeout or None,
+                close_timeout=max(self._config.ping_timeout, 0.5),
+                proxy=None,
+                compression=None,
+                max_size=2**22,
+                max_queue=64,
+            )
+        except InvalidStatus as exc:
+            self._handshake_refused(exc)
+            return False
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            self.last_error = f"connect failed: {type(exc).__name__}: {exc}"
+            self._set_state(ConnectionState.FAILED)
+            return False
+        await self._run_open(ws)
+        return True
+
+    def _handshake_refused(self, exc: InvalidStatus) -> None:
+        status = exc.response.status_code
+        retry_after = _retry_after(exc.response.headers.get("Retry-After"))
+        if status in (429, 418):
+            self.recovery.request_wait(retry_after, blocked=status == 418)
+            word = "rate limited" if status == 429 else "blocked"
+            self.last_error = f"handshake refused: HTTP {status} ({word})"
+            self._set_state(ConnectionState.FAILED)
+        elif status in (401, 403):
+            self.last_error = f"handshake refused: HTTP {status} (API keys not accepted)"
+            self._set_state(ConnectionState.UNAUTHORIZED)
+        else:
+            self.last_error = f"handshake refused: HTTP {status}"
+            self._set_state(ConnectionState.FAILED)
+
+    async def _run_open(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self._close_reason = None
+        self.epoch = self._epochs.increment_epoch(self.kind)
+        self._sent = None
+        budget = self._message_budget
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            request = self._request_factory()
+            if request is not None:
+                await budget.acquire()
+                await ws.send(request, text=True)
+                self._sent = request
+                self.messages_sent += 1
+            self._dirty.clear()
+            self._connected_at = time.monotonic()
+            self._last_data = time.time()
+            self.recovery.connected()
+            self.last_error = None
+            self._set_state(ConnectionState.LIVE)
+            await self._notify_synced()
+            if self._on_open is not None:
+                # Before the first frame is read: the manager arms trade backfill here.
+                self._on_open(self.epoch)
+            loop = asyncio.get_running_loop()
+            tasks.append(loop.create_task(self._read(ws, self.epoch)))
+            tasks.append(loop.create_task(self._write(ws, budget)))
+            if self._watchdog_enabled and self._config.stale_after > 0:
+                tasks.append(loop.create_task(self._watch(ws)))
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    exc = task.exception()
+                    self.last_error = f"connection task failed: {type(exc).__name__}: {exc}"
+                    log.error("%s connection task failed", self.kind, exc_info=exc)
+        except ConnectionClosed as exc:
+            self.last_error = _describe_close(exc)
+        except (OSError, TimeoutError) as exc:
+            self.last_error = f"connection lost: {type(exc).__name__}"
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._ws = None
+            self._connected_at = None
+            with contextlib.suppress(Exception):
+                await asyncio.shield(ws.close())
+            on_purpose = self._stopping or self._close_reason == "nothing subscribed"
+            self.recovery.disconnected(count=not on_purpose)
+            if self._close_reason and self.last_error is None:
+                self.last_error = self._close_reason
+
+    async def _read(self, ws: ClientConnection, epoch: int) -> None:
+        on_frame = self._on_frame
+        now = time.time
+        try:
+            while True:
+                data = await ws.recv(decode=False)
+                received_at = now()
+                self.frames_received += 1
+                try:
+                    if on_frame(data, epoch, received_at):
+                        self._last_data = received_at
+                except Exception:  # one bad frame or handler bug must not end the stream
+                    self.frame_errors += 1
+                    log.exception("%s frame handler failed", self.kind)
+        except ConnectionClosed as exc:
+            self.last_error = self._close_reason or _describe_close(exc)
+
+    async def _write(self, ws: ClientConnection, budget: MessageBudget) -> None:
+        batch = self._config.batch_window
+        while True:
+            await self._dirty.wait()
+            if batch > 0:
+                await asyncio.sleep(batch)
+            self._dirty.clear()
+            request = self._request_factory()
+            if request is None:
+                # Upbit has no unsubscribe message: the only way to stop every stream.
+                self._close_reason = "nothing subscribed"
+                await ws.close(1000, "nothing subscribed")
+                return
+            if request == self._sent:
+                await self._notify_synced()
+                continue
+            await budget.acquire()
+            # Changes that arrived while waiting for the budget ride along in this message.
+            request = self._request_factory()
+            if request is None or request == self._sent:
+                self._dirty.set()
+                continue
+            self._dirty.clear()
+            await ws.send(request, text=True)
+            self._sent = request
+            self.messages_sent += 1
+            await self._notify_synced()
+
+    async def _watch(self, ws: ClientConnection) -> None:
+        stale_after = self._config.stale_after
+        interval = max(stale_after / 4, 0.001)
+        while True:
+            await asyncio.sleep(interval)
+            if self._sent is None:
+                self._last_data = time.time()
+                continue
+            if time.time() - self._last_data > stale_after:
+                self.stale_closes += 1
+                self.last_error = f"no data for {stale_after:g}s: stream stale"
+                self._close_reason = self.last_error
+                self._set_state(ConnectionState.STALE)
+                log.warning("%s connection silent for %.1fs; reconnecting", self.kind, stale_after)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.close(1000, "stale"), timeout=max(stale_after, 1.0))
+                return
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+def _describe_close(exc: ConnectionClosed) -> str:
+    frame = exc.rcvd or exc.sent
+    if frame is None:
+        return "connection dropped (no close frame)"
+    reason = f": {frame.reason}" if frame.reason else ""
+    if exc.rcvd is not None and frame.code in (1000, 1001):
+        return f"closed by server (code {frame.code}{reason})"
+    return f"connection closed (code {frame.code}{reason})"
