@@ -4,5 +4,13 @@ WebSocket and REST protocol (see market.py for the model's API, server.py for th
 from __future__ import annotations
 
 from upbit_tui.exchange.market import INTERVALS, MarketModel, OrderRejected, UnknownMarket
+from upbit_tui.exchange.server import DEFAULT_API_KEYS, ExchangeServer
 
-__all__ = ["INTERVALS", "MarketModel", "OrderRejected", "UnknownMarket"]
+__all__ = [
+    "DEFAULT_API_KEYS",
+    "INTERVALS",
+    "ExchangeServer",
+    "MarketModel",
+    "OrderRejected",
+    "UnknownMarket",
+]

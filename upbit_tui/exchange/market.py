@@ -232,6 +232,7 @@ class MarketModel:
             for i, listing in enumerate(listings(markets))
         ]
         self._by_code = {state.code: state for state in self._states}
+        self.known_codes = frozenset(self._by_code)  # for membership tests
         self._weights = [state.listing.trades_per_minute for state in self._states]
         self._cum_weights = [sum(self._weights[: i + 1]) for i in range(len(self._weights))]
         for state in self._states:

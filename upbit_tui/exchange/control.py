@@ -1,0 +1,199 @@
+"""The `/_sim/` control API: stats and faults over loopback HTTP (the list is in server.py)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from upbit_tui.exchange.faults import Endpoint
+from upbit_tui.exchange.market import UnknownMarket
+
+if TYPE_CHECKING:
+    from upbit_tui.exchange.server import ExchangeServer
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BadParameter(ValueError):
+    """A /_sim/ query parameter that cannot be used."""
+
+
+def _number(request: web.Request, name: str, default: float | None = None) -> float:
+    raw = request.query.get(name)
+    if raw is None:
+        if default is None:
+            raise BadParameter(f"missing parameter {name!r}")
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadParameter(f"{name}={raw!r} is not a number") from None
+    if math.isnan(value) or value < 0:
+        raise BadParameter(f"{name}={raw!r} must be >= 0")
+    return value
+
+
+def _integer(request: web.Request, name: str, default: int | None = None) -> int:
+    value = _number(request, name, None if default is None else float(default))
+    if math.isinf(value) or value != int(value):
+        raise BadParameter(f"{name} must be a whole number")
+    return int(value)
+
+
+def _endpoint(request: web.Request) -> Endpoint | None:
+    raw = request.query.get("endpoint")
+    if raw in (None, ""):
+        return None
+    if raw == "public":
+        return "public"
+    if raw == "private":
+        return "private"
+    raise BadParameter(f"endpoint={raw!r}: expected public or private")
+
+
+def _ok(**fields: Any) -> web.Response:
+    return web.json_response({"ok": True, **fields})
+
+
+def add_control_routes(app: web.Application, sim: ExchangeServer) -> None:
+    """Register every /_sim/ route on `app`."""
+    faults = sim.faults
+
+    async def index(request: web.Request) -> web.Response:
+        return web.json_response({"routes": ROUTES})
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response(sim.stats())
+
+    async def drop(request: web.Request) -> web.Response:
+        return _ok(connections=faults.drop_all(_endpoint(request)))
+
+    async def close(request: web.Request) -> web.Response:
+        code = _integer(request, "code", 1001)
+        if not (code == 1000 or 1001 <= code <= 1014 or 3000 <= code <= 4999) or code in (
+            1004,
+            1005,
+            1006,
+        ):
+            raise BadParameter(f"code={code} is not a close code a server may send")
+        reason = request.query.get("reason", "closed by simulator")[:120]
+        return _ok(connections=faults.close_all(code, reason, _endpoint(request)))
+
+    async def stall(request: web.Request) -> web.Response:
+        seconds = _number(request, "seconds", math.inf)
+        return _ok(
+            connections=faults.stall(None if math.isinf(seconds) else seconds, _endpoint(request))
+        )
+
+    async def resume(request: web.Request) -> web.Response:
+        return _ok(connections=faults.resume())
+
+    async def error(request: web.Request) -> web.Response:
+        name = request.query.get("name", "INVALID_PARAM")
+        message = request.query.get("message", "simulated error")
+        return _ok(connections=faults.send_error(name, message, _endpoint(request)))
+
+    async def malformed(request: web.Request) -> web.Response:
+        return _ok(connections=faults.send_malformed(endpoint=_endpoint(request)))
+
+    async def reject_handshakes(request: web.Request) -> web.Response:
+        status = _integer(request, "status", 429)
+        try:
+            faults.reject_handshakes(_integer(request, "count"), status)
+        except ValueError as exc:
+            raise BadParameter(str(exc)) from None
+        return _ok(pending=faults.pending())
+
+    async def rest_faults(request: web.Request) -> web.Response:
+        status = _integer(request, "status", 500)
+        try:
+            faults.fail_rest(_integer(request, "count"), status)
+        except ValueError as exc:
+            raise BadParameter(str(exc)) from None
+        return _ok(pending=faults.pending())
+
+    async def clear(request: web.Request) -> web.Response:
+        faults.clear()
+        return _ok(pending=faults.pending())
+
+    async def trades(request: web.Request) -> web.Response:
+        count = _integer(request, "count", 1)
+        if count > 100_000:
+            raise BadParameter("count must be <= 100000")
+        market = request.query.get("market") or None
+        try:
+            made = sim.generate_trades(count, market)
+        except UnknownMarket:
+            raise BadParameter(f"market={market!r} is not listed") from None
+        return _ok(
+            trades=[
+                {"market": t.market, "sequential_id": t.sequential_id, "trade_price": t.trade_price}
+                for t in made[-100:]
+            ],
+            generated=len(made),
+        )
+
+    async def rate(request: web.Request) -> web.Response:
+        value = _number(request, "trades_per_second")
+        if math.isinf(value):
+            raise BadParameter("trades_per_second must be finite (use /_sim/firehose)")
+        sim.set_rate(value)
+        return _ok(rate=sim.rate)
+
+    async def firehose(request: web.Request) -> web.Response:
+        sim.set_firehose(_number(request, "messages_per_second"))
+        return _ok(firehose="inf" if math.isinf(sim.firehose) else sim.firehose)
+
+    async def reset_limits(request: web.Request) -> web.Response:
+        sim.limits.reset()
+        return _ok()
+
+    def guarded(handler: Handler) -> Handler:
+        async def run(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except BadParameter as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+
+        return run
+
+    app.router.add_get("/_sim/", guarded(index))
+    app.router.add_get("/_sim/stats", guarded(stats))
+    posts: dict[str, Handler] = {
+        "/_sim/faults/drop": drop,
+        "/_sim/faults/close": close,
+        "/_sim/faults/stall": stall,
+        "/_sim/faults/resume": resume,
+        "/_sim/faults/error": error,
+        "/_sim/faults/malformed": malformed,
+        "/_sim/faults/reject-handshakes": reject_handshakes,
+        "/_sim/faults/rest": rest_faults,
+        "/_sim/faults/clear": clear,
+        "/_sim/trades": trades,
+        "/_sim/rate": rate,
+        "/_sim/firehose": firehose,
+        "/_sim/limits/reset": reset_limits,
+    }
+    for path, handler in posts.items():
+        app.router.add_post(path, guarded(handler))
+
+
+ROUTES = [
+    "GET  /_sim/stats",
+    "POST /_sim/faults/drop [endpoint=public|private]",
+    "POST /_sim/faults/close [code=1001] [reason=] [endpoint=]",
+    "POST /_sim/faults/stall [seconds=] [endpoint=]",
+    "POST /_sim/faults/resume",
+    "POST /_sim/faults/error [name=INVALID_PARAM] [message=] [endpoint=]",
+    "POST /_sim/faults/malformed [endpoint=]",
+    "POST /_sim/faults/reject-handshakes count=N [status=429|418]",
+    "POST /_sim/faults/rest count=N [status=500]",
+    "POST /_sim/faults/clear",
+    "POST /_sim/trades [count=1] [market=]",
+    "POST /_sim/rate trades_per_second=X",
+    "POST /_sim/firehose messages_per_second=X|inf",
+    "POST /_sim/limits/reset",
+]

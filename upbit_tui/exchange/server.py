@@ -1,0 +1,601 @@
+"""ExchangeServer: the simulated Upbit exchange on one aiohttp port.
+
+    async with ExchangeServer(seed=1, markets=20, rate=50.0, host="127.0.0.1", port=0,
+                              api_keys={"test-access": "test-secret"}, idle_timeout=120.0,
+                              clock=None) as sim:
+        sim.websocket_url, sim.private_websocket_url, sim.rest_url, sim.stats(), sim.faults
+
+One port serves `/websocket/v1` (quotation), `/websocket/v1/private` (myOrder, myAsset; JWT on
+the handshake), REST under `/v1/` (rest.py) and the control API under `/_sim/`:
+
+    GET  /_sim/                        this list
+    GET  /_sim/stats                   same JSON as sim.stats()
+    POST /_sim/faults/drop             [endpoint=public|private]
+    POST /_sim/faults/close            [code=1001] [reason=...] [endpoint=]
+    POST /_sim/faults/stall            [seconds=] [endpoint=]   (no seconds: until resume)
+    POST /_sim/faults/resume
+    POST /_sim/faults/error            [name=INVALID_PARAM] [message=...] [endpoint=]
+    POST /_sim/faults/malformed        [endpoint=]
+    POST /_sim/faults/reject-handshakes  count=N [status=429|418]
+    POST /_sim/faults/rest             count=N [status=500]   (429, 418 or 5xx)
+    POST /_sim/faults/clear            forget pending faults and end stalls
+    POST /_sim/trades                  [count=1] [market=KRW-BTC]  generate trades now
+    POST /_sim/rate                    trades_per_second=X
+    POST /_sim/firehose                messages_per_second=X (0 = off, inf = as fast as possible)
+    POST /_sim/limits/reset            forget every rate-limit counter and block
+Parameters go in the query string; answers are JSON (`{"ok": true, ...}` or 400 with
+`{"error": "..."}`).
+
+Decisions where Upbit is silent (documented for the README; see also ws_request.py, fanout.py,
+session.py, market.py, ledger.py):
+- Every server frame (data, `{"status":"UP"}`, errors) is a binary frame of UTF-8 JSON.
+- Text `PING` (trimmed; text or binary frame) is answered with one `{"status":"UP"}`; there is
+  no periodic UP stream. PING does not count against the message rate limit. WebSocket ping
+  frames are answered with pongs.
+- Idle timeout: a connection with no frame sent or received for `idle_timeout` seconds is closed
+  with code 1001 "idle timeout" (stalled connections are exempt: a hung server does not clean
+  up).
+- Private endpoint: a missing or invalid token is refused at the handshake with HTTP 401 and
+  Upbit's exchange error body (`private_auth_failure="http"`, default), or accepted with every
+  request then answered by an INVALID_AUTH error frame (`private_auth_failure="error"`).
+- Connects: 5/s per IP (per access key for a verified private handshake) -> HTTP 429 with
+  `{"error": {"name": 429, "message": "Too Many Requests"}}`; continued abuse -> 418 (limits.py).
+- Request messages: 5/s and 100/min per connection; over the limit the message is not applied
+  and answered `{"error": {"name": "Too Many Requests", ...}}`, and a connection that keeps going
+  gets "I'm a teapot" and is closed with 1008 (limits.py, `message_violation`).
+- Messages larger than `max_message_size` (1 MiB) close the connection with 1009; a frame that is
+  not UTF-8 answers WRONG_FORMAT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+from aiohttp import WSMsgType, web
+
+from upbit_tui.exchange.auth import AuthError, AuthOk, KeyStore
+from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
+from upbit_tui.exchange.fanout import Fanout
+from upbit_tui.exchange.faults import Endpoint, Faults
+from upbit_tui.exchange.limits import BLOCKED, MessageViolation, RateLimits
+from upbit_tui.exchange.market import MarketModel, ModelEvent
+from upbit_tui.exchange.records import Trade
+from upbit_tui.exchange.session import Session
+from upbit_tui.exchange.wire import STATUS_UP, error_frame
+from upbit_tui.exchange.ws_request import (
+    ListRequest,
+    RequestError,
+    UnknownCodes,
+    parse_request,
+)
+
+DEFAULT_API_KEYS: Mapping[str, str] = {"test-access": "test-secret"}
+PUBLIC_PATH = "/websocket/v1"
+PRIVATE_PATH = "/websocket/v1/private"
+INVALID_AUTH_MESSAGE = "인증 정보가 올바르지 않습니다."
+MAX_CLOSED_SESSIONS = 200
+_FIREHOSE_HIGH_WATER = 2_000  # frames queued on the busiest connection before generating more
+_FIREHOSE_BATCH = 64  # trades per slice before yielding to the senders
+
+PrivateAuthFailure = Literal["http", "error"]
+
+
+class ExchangeServer:
+    """The simulated exchange (async context manager; also start() / stop())."""
+
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        markets: int = DEFAULT_MARKET_COUNT,
+        rate: float = 10.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_keys: Mapping[str, str] | None = None,
+        idle_timeout: float = 120.0,
+        clock: Callable[[], float] | None = None,
+        firehose: float = 0.0,
+        rate_limits: bool = True,
+        websocket_connects_per_second: int = 5,
+        websocket_messages_per_second: int = 5,
+        websocket_messages_per_minute: int = 100,
+        message_violation: MessageViolation = "error",
+        private_auth_failure: PrivateAuthFailure = "http",
+        unknown_codes: UnknownCodes = "error",
+        candle_interval: float = 1.0,
+        max_message_size: int = 1 << 20,
+        max_backlog: int = 100_000,
+    ) -> None:
+        if rate < 0 or firehose < 0:
+            raise ValueError("rate and firehose must be >= 0")
+        if idle_timeout <= 0 or candle_interval <= 0:
+            raise ValueError("idle_timeout and candle_interval must be > 0")
+        self.seed = seed
+        self.market_count = markets
+        self.rate = rate
+        self.firehose = firehose
+        self.host = host
+        self._requested_port = port
+        self.port = port
+        self.api_keys = dict(DEFAULT_API_KEYS if api_keys is None else api_keys)
+        self.idle_timeout = idle_timeout
+        self.clock = clock
+        self.private_auth_failure: PrivateAuthFailure = private_auth_failure
+        self.unknown_codes: UnknownCodes = unknown_codes
+        self.candle_interval = candle_interval
+        self.max_message_size = max_message_size
+        self.max_backlog = max_backlog
+        self.keys = KeyStore(self.api_keys)
+        self.limits = RateLimits(
+            enabled=rate_limits,
+            websocket_connects_per_second=websocket_connects_per_second,
+            websocket_messages_per_second=websocket_messages_per_second,
+            websocket_messages_per_minute=websocket_messages_per_minute,
+            message_violation=message_violation,
+        )
+        self.faults = Faults(self)
+        self._model: MarketModel | None = None
+        self._fanout: Fanout | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session_tasks: set[asyncio.Task[None]] = set()
+        self._sessions: dict[int, Session] = {}
+        self._closed: deque[Session] = deque(maxlen=MAX_CLOSED_SESSIONS)
+        self._next_session_id = 1
+        self._frames_sent_closed = 0
+        self._handshakes_accepted = 0
+        self._handshakes_refused: dict[str, int] = {}
+        self._market_trades: dict[str, list[int]] = {}  # code -> [count, first_sid, last_sid]
+        self._firehose_wakeup = asyncio.Event()
+        self._started_at = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ExchangeServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Build the market, bind the port, start the trade, candle and idle loops."""
+        if self._runner is not None:
+            raise RuntimeError("ExchangeServer already started")
+        self._model = MarketModel(
+            seed=self.seed, markets=self.market_count, clock=self.clock, api_keys=self.api_keys
+        )
+        self._fanout = Fanout(self._model)
+        self._model.add_listener(self._fanout.on_event)
+        self._model.add_listener(self._count_trade)
+        app = web.Application(client_max_size=self.max_message_size)
+        app.router.add_get(PUBLIC_PATH, self._handle_public)
+        app.router.add_get(PRIVATE_PATH, self._handle_private)
+        self._add_control_routes(app)
+        add_rest_routes = _rest_routes()
+        if add_rest_routes is not None:
+            add_rest_routes(app, self)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._requested_port)
+        await site.start()
+        address = self._runner.addresses[0]
+        self.port = int(address[1])
+        self._started_at = time.time()
+        self._tasks = [
+            asyncio.create_task(self._trade_loop(), name="sim-trades"),
+            asyncio.create_task(self._candle_loop(), name="sim-candles"),
+            asyncio.create_task(self._idle_loop(), name="sim-idle"),
+            asyncio.create_task(self._firehose_loop(), name="sim-firehose"),
+        ]
+
+    async def stop(self) -> None:
+        """Close every connection, stop the loops, release the port."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for session in list(self._sessions.values()):
+            session.close_soon(1001, "server shutting down")
+        if self._session_tasks:
+            _, pending = await asyncio.wait(self._session_tasks, timeout=2.0)
+            for task in pending:
+                task.cancel()
+            for session in list(self._sessions.values()):
+                session.abort()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- public attributes ---------------------------------------------------------------------
+
+    @property
+    def model(self) -> MarketModel:
+        if self._model is None:
+            raise RuntimeError("ExchangeServer not started")
+        return self._model
+
+    @property
+    def fanout(self) -> Fanout:
+        if self._fanout is None:
+            raise RuntimeError("ExchangeServer not started")
+        return self._fanout
+
+    @property
+    def websocket_url(self) -> str:
+        return f"ws://{self._url_host}:{self.port}{PUBLIC_PATH}"
+
+    @property
+    def private_websocket_url(self) -> str:
+        return f"ws://{self._url_host}:{self.port}{PRIVATE_PATH}"
+
+    @property
+    def rest_url(self) -> str:
+        """REST base without /v1 (like https://api.upbit.com)."""
+        return f"http://{self._url_host}:{self.port}"
+
+    @property
+    def _url_host(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"[{host}]" if ":" in host else host
+
+    def set_rate(self, trades_per_second: float) -> None:
+        if trades_per_second < 0:
+            raise ValueError("rate must be >= 0")
+        self.rate = trades_per_second
+
+    def set_firehose(self, messages_per_second: float) -> None:
+        if messages_per_second < 0:
+            raise ValueError("firehose must be >= 0")
+        self.firehose = messages_per_second
+        self._firehose_wakeup.set()
+
+    def generate_trades(self, count: int = 1, market: str | None = None) -> list[Trade]:
+        """Trades now (pushed to subscribers like any other), e.g. with rate=0 in tests."""
+        return [self.model.generate_trade(market) for _ in range(count)]
+
+    def push_candles(self) -> None:
+        """Run the once-a-second candle push now (tests with a long candle_interval)."""
+        self.fanout.push_candles(self.model.take_changed_candles())
+
+    def sessions(self, endpoint: Endpoint | None = None) -> list[Session]:
+        return [
+            s
+            for s in self._sessions.values()
+            if s.is_open and (endpoint is None or s.endpoint == endpoint)
+        ]
+
+    # -- statistics ----------------------------------------------------------------------------
+
+    def _count_trade(self, event: ModelEvent) -> None:
+        if isinstance(event, Trade):
+            entry = self._market_trades.get(event.market)
+            if entry is None:
+                self._market_trades[event.market] = [1, event.sequential_id, event.sequential_id]
+            else:
+                entry[0] += 1
+                entry[2] = event.sequential_id
+
+    def stats(self) -> dict[str, Any]:
+        """Ground truth for tests: connections, requests received, messages sent, trades."""
+        open_sessions = [s for s in self._sessions.values() if s.is_open]
+        items = [s.stats() for s in self._closed] + [s.stats() for s in open_sessions]
+        sent = self._frames_sent_closed + sum(s.frames_sent for s in self._sessions.values())
+        markets: dict[str, Any] = {}
+        if self._model is not None:
+            for code in self._model.market_codes():
+                count, first, last = self._market_trades.get(code, (0, None, None))
+                markets[code] = {
+                    "trades": count,
+                    "first_sequential_id": first,
+                    "last_sequential_id": last,
+                }
+        return {
+            "uptime_s": round(time.time() - self._started_at, 3) if self._started_at else 0.0,
+            "rate": self.rate,
+            "firehose": "inf" if math.isinf(self.firehose) else self.firehose,
+            "connections": {
+                "open": len(open_sessions),
+                "open_public": sum(1 for s in open_sessions if s.endpoint == "public"),
+                "open_private": sum(1 for s in open_sessions if s.endpoint == "private"),
+                "accepted_total": self._handshakes_accepted,
+                "refused": dict(self._handshakes_refused),
+                "items": sorted(items, key=lambda item: item["id"]),
+            },
+            "messages_sent": sent,
+            "messages_enqueued": self._fanout.frames_enqueued if self._fanout else 0,
+            "markets": markets,
+            "faults": self.faults.pending(),
+        }
+
+    # -- fault target (see faults.py) ----------------------------------------------------------
+
+    def drop_connections(self, endpoint: Endpoint | None) -> int:
+        sessions = self.sessions(endpoint)
+        for session in sessions:
+            session.close_reason = session.close_reason or "dropped by fault"
+            session.abort()
+        return len(sessions)
+
+    def close_connections(self, endpoint: Endpoint | None, code: int, reason: str) -> int:
+        sessions = self.sessions(endpoint)
+        for session in sessions:
+            session.close_soon(code, reason)
+        return len(sessions)
+
+    def stall_connections(self, endpoint: Endpoint | None, seconds: float | None) -> int:
+        until = math.inf if seconds is None else asyncio.get_running_loop().time() + seconds
+        sessions = self.sessions(endpoint)
+        for session in sessions:
+            session.stalled_until = until
+        return len(sessions)
+
+    def resume_connections(self) -> int:
+        sessions = [s for s in self.sessions() if s.stalled_until is not None]
+        for session in sessions:
+            session.stalled_until = None
+            session.wake()
+        return len(sessions)
+
+    def broadcast_raw(self, endpoint: Endpoint | None, data: bytes) -> int:
+        return self.fanout.broadcast_raw(self.sessions(endpoint), data)
+
+    # -- handshakes ----------------------------------------------------------------------------
+
+    async def _handle_public(self, request: web.Request) -> web.StreamResponse:
+        return await self._accept(request, "public")
+
+    async def _handle_private(self, request: web.Request) -> web.StreamResponse:
+        return await self._accept(request, "private")
+
+    def _refuse(self, status: int, retry_after: float = 1.0) -> web.Response:
+        key = str(status)
+        self._handshakes_refused[key] = self._handshakes_refused.get(key, 0) + 1
+        message = "Too Many Requests" if status != BLOCKED else "I'm a teapot"
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
+        return web.json_response(
+            {"error": {"name": status, "message": message}}, status=status, headers=headers
+        )
+
+    async def _accept(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+        fault = self.faults.take_handshake_fault()
+        if fault is not None:
+            return self._refuse(fault)
+        access_key: str | None = None
+        auth_error: AuthError | None = None
+        if endpoint == "private":
+            verdict = self.keys.verify(request.headers.get("Authorization"), query=None)
+            if isinstance(verdict, AuthOk):
+                access_key = verdict.access_key
+            else:
+                auth_error = verdict
+        decision = self.limits.websocket_connect(access_key or request.remote or "?")
+        if not decision.allowed:
+            return self._refuse(decision.status, decision.retry_after)
+        if auth_error is not None and self.private_auth_failure == "http":
+            key = str(auth_error.status)
+            self._handshakes_refused[key] = self._handshakes_refused.get(key, 0) + 1
+            return web.json_response(auth_error.body(), status=auth_error.status)
+        ws = web.WebSocketResponse(
+            autoping=False, heartbeat=None, max_msg_size=self.max_message_size, compress=True
+        )
+        if not ws.can_prepare(request).ok:
+            return web.json_response(
+                {"error": {"name": 400, "message": "WebSocket upgrade expected"}}, status=400
+            )
+        await ws.prepare(request)
+        self._handshakes_accepted += 1
+        session = Session(
+            self._next_session_id,
+            endpoint,
+            ws,
+            request,
+            self.limits.new_message_budget(),
+            access_key=access_key,
+            auth_error=auth_error.name if auth_error is not None else None,
+            max_backlog=self.max_backlog,
+        )
+        self._next_session_id += 1
+        self._sessions[session.id] = session
+        current = asyncio.current_task()
+        if current is not None:
+            self._session_tasks.add(current)
+        sender = asyncio.create_task(session.run_sender(), name=f"sim-send-{session.id}")
+        session.sender = sender
+        try:
+            reader = asyncio.create_task(self._read_loop(session), name=f"sim-read-{session.id}")
+            await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (reader, sender):
+                task.cancel()
+            for task in (reader, sender):
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
+                    await task
+        finally:
+            self._end_session(session)
+            with contextlib.suppress(Exception):
+                await ws.close()
+            if current is not None:
+                self._session_tasks.discard(current)
+        return ws
+
+    def _end_session(self, session: Session) -> None:
+        if self._fanout is not None:
+            self._fanout.unsubscribe(session)
+        session.closed_at_ms = int(time.time() * 1000)
+        if session.close_reason is None:
+            code = session.ws.close_code
+            session.close_reason = f"{code} closed" if code is not None else "connection lost"
+        self._sessions.pop(session.id, None)
+        self._frames_sent_closed += session.frames_sent
+        self._closed.append(session)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def _read_loop(self, session: Session) -> None:
+        ws = session.ws
+        loop = asyncio.get_running_loop()
+        while True:
+            msg = await ws.receive()
+            now = loop.time()
+            session.last_activity = now
+            if msg.type == WSMsgType.PING:
+                if not session.is_stalled(now):
+                    await ws.pong(msg.data)
+            elif msg.type == WSMsgType.PONG:
+                continue
+            elif msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                self._on_message(session, msg.data)
+            else:  # CLOSE, CLOSING, CLOSED, ERROR (e.g. message too big: aiohttp sent 1009)
+                if msg.type == WSMsgType.ERROR and session.close_reason is None:
+                    session.close_reason = f"{ws.close_code} {msg.data}"
+                return
+
+    def _on_message(self, session: Session, data: str | bytes) -> None:
+        fanout = self.fanout
+        if isinstance(data, bytes):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                session.record_request(repr(data[:200]))
+                fanout.broadcast_raw([session], error_frame("WRONG_FORMAT", "UTF-8 이 아닙니다."))
+                return
+        else:
+            text = data
+        session.record_request(text)
+        if text.strip() == "PING":
+            if not session.is_stalled(asyncio.get_running_loop().time()):
+                fanout.broadcast_raw([session], STATUS_UP)
+            return
+        decision = session.budget.check()
+        if not decision.allowed:
+            self._on_message_limit(session, decision.status)
+            return
+        if session.auth_error is not None:
+            fanout.broadcast_raw([session], error_frame("INVALID_AUTH", INVALID_AUTH_MESSAGE))
+            return
+        try:
+            request = parse_request(
+                text,
+                private=session.endpoint == "private",
+                known_codes=self.model.known_codes,
+                unknown_codes=self.unknown_codes,
+            )
+        except RequestError as error:
+            fanout.broadcast_raw([session], error_frame(error.name, error.message))
+            return
+        if isinstance(request, ListRequest):
+            if request.format is not None:
+                session.format = request.format
+            fanout.send_list(session, request.ticket)
+            return
+        fanout.subscribe(session, request)
+        self._firehose_wakeup.set()
+
+    def _on_message_limit(self, session: Session, status: int) -> None:
+        mode = self.limits.message_violation
+        if mode == "ignore" and status != BLOCKED:
+            return
+        if status == BLOCKED:
+            name, message = "I'm a teapot", "요청 제한을 반복해서 초과하여 차단되었습니다."
+        else:
+            name, message = "Too Many Requests", "요청 수 제한을 초과했습니다."
+        self.fanout.broadcast_raw([session], error_frame(name, message))
+        if status == BLOCKED or mode == "close":
+            session.close_soon(1008, name)
+
+    # -- loops ---------------------------------------------------------------------------------
+
+    async def _trade_loop(self) -> None:
+        """`rate` trades per second over all markets, spread evenly in time."""
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        carry = 0.0
+        while True:
+            period = 0.05 if self.rate <= 0 else min(0.05, max(0.002, 1.0 / self.rate))
+            await asyncio.sleep(period)
+            now = loop.time()
+            carry += (now - last) * self.rate
+            last = now
+            count = int(carry)
+            carry -= count
+            for _ in range(min(count, 10_000)):
+                self.model.generate_trade()
+
+    async def _candle_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.candle_interval)
+            self.push_candles()
+
+    async def _idle_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, self.idle_timeout / 4))
+            now = loop.time()
+            for session in self.sessions():
+                if session.stalled_until is not None:
+                    continue
+                if now - session.last_activity > self.idle_timeout:
+                    session.close_soon(1001, "idle timeout")
+
+    async def _firehose_loop(self) -> None:
+        """Generate trades in subscribed markets to push `firehose` messages per second."""
+        loop = asyncio.get_running_loop()
+        fanout = self.fanout
+        cursor = 0
+        while True:
+            markets = fanout.subscribed_markets()
+            if self.firehose <= 0 or not markets:
+                self._firehose_wakeup.clear()
+                await self._firehose_wakeup.wait()
+                continue
+            started = loop.time()
+            sent_at_start = fanout.frames_enqueued
+            while self.firehose > 0 and markets == fanout.subscribed_markets():
+                busiest = max((s.backlog for s in self.sessions()), default=0)
+                if busiest > _FIREHOSE_HIGH_WATER:
+                    await asyncio.sleep(0.001)
+                    continue
+                if not math.isinf(self.firehose) and (
+                    fanout.frames_enqueued - sent_at_start
+                    >= (loop.time() - started) * self.firehose
+                ):
+                    await asyncio.sleep(0.001)
+                    continue
+                for _ in range(_FIREHOSE_BATCH):
+                    cursor = (cursor + 1) % len(markets)
+                    self.model.generate_trade(markets[cursor])
+                await asyncio.sleep(0)
+
+    # -- control API ---------------------------------------------------------------------------
+
+    def _add_control_routes(self, app: web.Application) -> None:
+        from upbit_tui.exchange.control import add_control_routes
+
+        add_control_routes(app, self)
+
+
+def _rest_routes() -> Callable[[web.Application, Any], None] | None:
+    """rest.py's add_rest_routes, if that module is present (it is written separately)."""
+    try:
+        module = importlib.import_module("upbit_tui.exchange.rest")
+    except ImportError:
+        return None
+    add: Callable[[web.Application, Any], None] | None = getattr(module, "add_rest_routes", None)
+    return add

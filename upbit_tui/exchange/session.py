@@ -1,0 +1,193 @@
+"""One WebSocket connection as the simulator sees it: its subscription, format and outbox.
+
+Frames are queued synchronously (market events arrive from synchronous model callbacks) and
+written by the connection's own sender task, so a slow reader never blocks the market or other
+connections. A connection whose backlog passes `max_backlog` frames is closed with 1008
+(policy violation): the simulator's answer to a consumer that cannot keep up (Upbit does not
+document one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+
+from aiohttp import web
+
+from upbit_tui.exchange.faults import Endpoint
+from upbit_tui.exchange.limits import MessageBudget
+from upbit_tui.exchange.ws_request import SubscribeRequest
+
+MAX_RECORDED_REQUESTS = 1_000
+MAX_RECORDED_REQUEST_CHARS = 4_096
+
+
+class Session:
+    """State of one accepted WebSocket connection (owned by the server's handler)."""
+
+    def __init__(
+        self,
+        session_id: int,
+        endpoint: Endpoint,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        budget: MessageBudget,
+        *,
+        access_key: str | None,
+        auth_error: str | None,
+        max_backlog: int,
+    ) -> None:
+        self.id = session_id
+        self.endpoint: Endpoint = endpoint
+        self.ws = ws
+        self.request = request
+        self.budget = budget
+        self.access_key = access_key
+        self.auth_error = auth_error  # set: every request answers INVALID_AUTH
+        self.max_backlog = max_backlog
+        self.peer = _peer(request)
+        self.opened_at_ms = int(time.time() * 1000)
+        self.closed_at_ms: int | None = None
+        self.close_reason: str | None = None
+        self.format = "DEFAULT"
+        self.subscription: SubscribeRequest | None = None
+        self.requests: list[dict[str, Any]] = []
+        self.requests_received = 0
+        self.frames_sent = 0
+        self.bytes_sent = 0
+        self.frames_discarded = 0
+        self.stalled_until: float | None = None  # loop time; inf = until resumed
+        self.last_activity = asyncio.get_running_loop().time()
+        self._outbox: deque[bytes] = deque()
+        self._wakeup = asyncio.Event()
+        self._pending_close: tuple[int, str] | None = None
+        self.sender: asyncio.Task[None] | None = None
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at_ms is None
+
+    def is_stalled(self, now: float) -> bool:
+        if self.stalled_until is None:
+            return False
+        if now >= self.stalled_until:
+            self.stalled_until = None
+            self._wakeup.set()
+            return False
+        return True
+
+    @property
+    def backlog(self) -> int:
+        return len(self._outbox)
+
+    def record_request(self, text: str) -> None:
+        self.requests_received += 1
+        if len(self.requests) < MAX_RECORDED_REQUESTS:
+            self.requests.append(
+                {"at_ms": int(time.time() * 1000), "message": text[:MAX_RECORDED_REQUEST_CHARS]}
+            )
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def enqueue(self, data: bytes) -> None:
+        """Queue one frame (discarded while stalled or closed)."""
+        if not self.is_open or self.is_stalled(asyncio.get_running_loop().time()):
+            self.frames_discarded += 1
+            return
+        self._outbox.append(data)
+        if len(self._outbox) > self.max_backlog:
+            self._outbox.clear()
+            self.close_soon(1008, "consumer too slow")
+            return
+        self._wakeup.set()
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close cleanly from synchronous code (the sender task does it)."""
+        if self.close_reason is None:
+            self.close_reason = f"{code} {reason}"
+            self._pending_close = (code, reason)
+            self._wakeup.set()
+
+    def wake(self) -> None:
+        """Let the sender look at its queue again (after a stall ends)."""
+        self._wakeup.set()
+
+    async def run_sender(self) -> None:
+        """Write queued frames until the connection ends."""
+        loop = asyncio.get_running_loop()
+        ws = self.ws
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self._pending_close is not None:
+                code, reason = self._pending_close
+                await ws.close(code=code, message=reason.encode())
+                return
+            while self._outbox and not self.is_stalled(loop.time()):
+                data = self._outbox.popleft()
+                if ws.closed:
+                    return
+                await ws.send_bytes(data)
+                self.frames_sent += 1
+                self.bytes_sent += len(data)
+                self.last_activity = loop.time()
+                if self._pending_close is not None:
+                    break
+            if self._outbox and self.stalled_until is not None:
+                self.frames_discarded += len(self._outbox)
+                self._outbox.clear()
+            if self._pending_close is not None:
+                self._wakeup.set()
+
+    def abort(self) -> None:
+        """Close the TCP connection without a close frame."""
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+
+    def stats(self) -> dict[str, Any]:
+        subscription = None
+        if self.subscription is not None:
+            subscription = [
+                {
+                    "type": t.type,
+                    "codes": list(t.codes) if t.codes is not None else None,
+                    "level": t.level,
+                    "snapshot": t.snapshot,
+                    "realtime": t.realtime,
+                }
+                for t in self.subscription.types
+            ]
+        return {
+            "id": self.id,
+            "endpoint": self.endpoint,
+            "peer": self.peer,
+            "access_key": self.access_key,
+            "open": self.is_open,
+            "opened_at_ms": self.opened_at_ms,
+            "closed_at_ms": self.closed_at_ms,
+            "close_reason": self.close_reason,
+            "format": self.format,
+            "subscription": subscription,
+            "requests_received": self.requests_received,
+            "requests": list(self.requests),
+            "messages_sent": self.frames_sent,
+            "bytes_sent": self.bytes_sent,
+            "messages_discarded": self.frames_discarded,
+            "backlog": self.backlog,
+            "stalled": self.stalled_until is not None,
+        }
+
+
+def _peer(request: web.Request) -> str:
+    transport = request.transport
+    if transport is None:
+        return "?"
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
