@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import inspect
 import itertools
 import logging
 import time
@@ -973,7 +974,9 @@ class GlobalWebSocketManager:
         sub = self._router.subscribe(
             data_type, codes, callback, client_id=client_id, weak=True, **options
         )
-        return _Handle(data_type, codes, callback, options, sub)
+        handler = options.pop("error_handler")
+        weak_handler = None if handler is None else _weak_callable(handler)
+        return _Handle(data_type, codes, _weak_callable(callback), weak_handler, options, sub)
 
     def _router_remove(self, handle: _Handle, symbols: Iterable[str] | None = None) -> bool:
         """Remove `symbols` (None = all) from a subscription; True if it still has some."""
@@ -984,13 +987,16 @@ class GlobalWebSocketManager:
         if len(left) == len(handle.symbols):
             return True
         self._router.unsubscribe(handle.sub)
-        if not left:
+        callback = handle.callback()
+        if not left or callback is None:
             return False
         handle.symbols = left
+        handler = handle.error_handler() if handle.error_handler is not None else None
         handle.sub = self._router.subscribe(
             handle.data_type,
             left,
-            handle.callback,
+            callback,
+            error_handler=handler,
             client_id=handle.sub.client_id,
             weak=True,
             **handle.options,
@@ -1014,9 +1020,19 @@ class _Handle:
 
     data_type: DataType
     symbols: list[str] | None
-    callback: Callback
+    callback: Callable[[], Callback | None]  # weak: the manager must not keep owners alive
+    error_handler: Callable[[], ErrorHandler | None] | None
     options: dict[str, Any]
     sub: Subscriber
+
+
+def _weak_callable(fn: Callable[..., Any]) -> Callable[[], Any]:
+    if inspect.ismethod(fn):
+        return weakref.WeakMethod(fn)
+    try:
+        return weakref.ref(fn)
+    except TypeError:  # not weakly referenceable (a builtin): the proxy holds it anyway
+        return lambda: fn
 
 
 def _normalize(data_type: DataType, symbols: Iterable[str] | str) -> list[str]:

@@ -1,0 +1,136 @@
+"""Helpers for the runtime tests: a config with tiny timings and views of the simulator's stats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from upbit_tui.config import AuthConfig, Config, ConnectionConfig, ExchangeConfig
+from upbit_tui.manager import GlobalWebSocketManager
+
+# The suite's one timing factor (tests/conftest.py reads the same variable).
+TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
+ACCESS = "test-access"
+SECRET = "test-secret"
+
+
+def fast_config(sim: Any, *, keys: bool = False, **connection: Any) -> Config:
+    """A config pointing at `sim` with millisecond reconnect timings."""
+    timings: dict[str, Any] = {
+        "ping_interval": 0.2,
+        "ping_timeout": 0.3,
+        "open_timeout": 2.0,
+        "reconnect_initial_delay": 0.01,
+        "reconnect_max_delay": 0.1,
+        "reconnect_jitter": 0.2,
+        "reconnect_reset_after": 0.5,
+        "stale_after": 5.0,
+        "batch_window": 0.02,
+        "unsubscribe_grace": 0.1,
+        **connection,
+    }
+    return Config(
+        exchange=ExchangeConfig(
+            websocket_url=sim.websocket_url,
+            private_websocket_url=sim.private_websocket_url,
+            rest_url=sim.rest_url,
+        ),
+        auth=AuthConfig(access_key=ACCESS, secret_key=SECRET) if keys else AuthConfig(),
+        connection=ConnectionConfig(**timings),
+    )
+
+
+async def wait_until(
+    condition: Callable[[], bool | Awaitable[bool]], within: float = 5.0, what: str = ""
+) -> None:
+    """Poll `condition` (sync or async) until true; fail after `within` x TIMEOUT_FACTOR.
+
+    Used only where no event exists to await (state inside the simulator).
+    """
+    try:
+        async with asyncio.timeout(within * TIMEOUT_FACTOR):
+            while True:
+                result = condition()
+                if not isinstance(result, bool):
+                    result = await result
+                if result:
+                    return
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        pytest.fail(f"timed out waiting for {what or condition}")
+
+
+async def synced(manager: GlobalWebSocketManager, within: float = 5.0) -> None:
+    async with asyncio.timeout(within * TIMEOUT_FACTOR):
+        await manager.wait_synced()
+
+
+def sessions(sim: Any, endpoint: str | None = None) -> list[dict[str, Any]]:
+    """Every connection the simulator has seen (open and recently closed), oldest first."""
+    items = sim.stats()["connections"]["items"]
+    return [s for s in items if endpoint is None or s["endpoint"] == endpoint]
+
+
+def requests_sent(sim: Any, endpoint: str = "public") -> list[tuple[int, list[Any]]]:
+    """Every request the simulator received on `endpoint`: (at_ms, parsed message)."""
+    out = []
+    for session in sessions(sim, endpoint):
+        for request in session["requests"]:
+            out.append((request["at_ms"], json.loads(request["message"])))
+    return sorted(out, key=lambda r: r[0])
+
+
+def live_subscription(sim: Any, endpoint: str = "public") -> dict[str, set[str]]:
+    """What the simulator's open connection on `endpoint` is subscribed to: type -> codes."""
+    live = [s for s in sessions(sim, endpoint) if s["open"]]
+    assert len(live) <= 1, f"more than one open {endpoint} connection: {live}"
+    if not live or live[0]["subscription"] is None:
+        return {}
+    out: dict[str, set[str]] = {}
+    for item in live[0]["subscription"]:
+        out.setdefault(item["type"], set()).update(item["codes"] or ())
+    return out
+
+
+def assert_within_message_limits(sim: Any) -> None:
+    """No connection got more than 5 requests in any second or 100 in any minute."""
+    for session in sessions(sim):
+        times = sorted(r["at_ms"] for r in session["requests"])
+        for i, t in enumerate(times):
+            in_second = sum(1 for u in times[i:] if u - t < 1000)
+            in_minute = sum(1 for u in times[i:] if u - t < 60_000)
+            assert in_second <= 5, f"session {session['id']}: {in_second} requests in 1 s"
+            assert in_minute <= 100, f"session {session['id']}: {in_minute} requests in 1 min"
+
+
+async def on_wire(sim: Any, expected: dict[str, set[str]], endpoint: str = "public") -> None:
+    """Wait until the simulator has applied `expected` as the connection's subscription."""
+    await wait_until(
+        lambda: live_subscription(sim, endpoint) == expected, what=f"{endpoint} wire = {expected}"
+    )
+
+
+class Collector:
+    """A callback that records events and lets a test await the next one per symbol."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: Any) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    def symbols(self) -> set[str]:
+        return {e.symbol for e in self.events}
+
+    async def wait_for(self, predicate: Any, within: float = 5.0) -> None:
+        async with asyncio.timeout(within * TIMEOUT_FACTOR):
+            while not predicate(self):
+                self._changed.clear()
+                await self._changed.wait()
