@@ -24,7 +24,7 @@ from multidict import CIMultiDictProxy
 from upbit_tui.exchange.auth import KeyStore
 from upbit_tui.exchange.limits import RateLimits
 from upbit_tui.exchange.market import MarketModel
-from upbit_tui.exchange.rest import add_rest_routes
+from upbit_tui.exchange.rest import _plain, add_rest_routes
 from upbit_tui.exchange.ticks import round_price
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rest"
@@ -682,3 +682,140 @@ async def test_rest_faults_answer_instead_and_consume_nothing(limited: Server) -
     assert status == 418 and body["error"]["name"] == "blocked"
     status, _, headers = await limited.get("/v1/trades/ticks", {"market": "KRW-BTC"})
     assert status == 200 and headers["Remaining-Req"] == "group=crix-trades; min=600; sec=9"
+
+
+# -- placing and cancelling orders -------------------------------------------------------------
+
+REAL_CREATE_KEYS = [k for k in REAL_ORDER_KEYS if k != "executed_funds"]
+
+
+def body_token(body: dict[str, Any], **kwargs: Any) -> str:
+    """Upbit: a POST's query_hash covers its JSON body rendered k=v&k2=v2."""
+    return token(list(body.items()), **kwargs)
+
+
+async def test_place_and_cancel_an_order(trader: Server) -> None:
+    model = trader.sim.model
+    book = model.orderbook("KRW-BTC", depth=1)
+    assert book is not None
+    price = round_price(book.orderbook_units[0].bid_price * 0.8)
+    body = {
+        "market": "KRW-BTC",
+        "side": "bid",
+        "volume": "0.001",
+        "price": _plain(price),
+        "ord_type": "limit",
+    }
+    url = trader.base + "/v1/orders"
+    async with trader.session.post(
+        url, json=body, headers={"Authorization": body_token(body)}
+    ) as r:
+        assert r.status == 201, await r.text()
+        assert r.headers["Remaining-Req"] == "group=order; min=480; sec=7"
+        created = await r.json()
+    assert list(created) == REAL_CREATE_KEYS
+    assert created["state"] == "wait" and created["volume"] == "0.001"
+    assert created["price"] == _plain(price) and created["locked"] != "0"
+
+    params = [("uuid", created["uuid"])]
+    url = trader.base + "/v1/order"
+    async with trader.session.delete(
+        url, params=params, headers={"Authorization": token(params)}
+    ) as r:
+        assert r.status == 200, await r.text()
+        cancelled = await r.json()
+    assert list(cancelled) == REAL_CREATE_KEYS
+    assert cancelled["uuid"] == created["uuid"] and cancelled["state"] == "wait"
+    status, body_open, _ = await trader.get("/v1/orders/open", headers={"Authorization": token()})
+    assert (status, body_open) == (200, [])
+
+    async with trader.session.delete(
+        url, params=params, headers={"Authorization": token(params)}
+    ) as r:
+        assert r.status == 404
+        assert (await r.json())["error"]["name"] == "order_not_found"
+
+
+async def test_order_body_is_covered_by_the_query_hash(trader: Server) -> None:
+    body = {
+        "market": "KRW-BTC",
+        "side": "bid",
+        "price": "10000000",
+        "volume": "0.001",
+        "ord_type": "limit",
+    }
+    signed_other = body_token({**body, "volume": "100"})
+    url = trader.base + "/v1/orders"
+    async with trader.session.post(url, json=body, headers={"Authorization": signed_other}) as r:
+        assert r.status == 401
+        assert (await r.json())["error"]["name"] == "invalid_query_payload"
+    assert trader.sim.model.open_orders(ACCESS) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "name"),
+    [
+        (
+            {
+                "market": "KRW-BTC",
+                "side": "bid",
+                "price": "10000001",
+                "volume": "0.001",
+                "ord_type": "limit",
+            },
+            "invalid_price_bid",
+        ),
+        (
+            {
+                "market": "KRW-BTC",
+                "side": "bid",
+                "price": "1000",
+                "volume": "1",
+                "ord_type": "limit",
+            },
+            "under_min_total_bid",
+        ),
+        (
+            {
+                "market": "KRW-BTC",
+                "side": "up",
+                "price": "10000000",
+                "volume": "1",
+                "ord_type": "limit",
+            },
+            "validation_error",
+        ),
+        (
+            {
+                "market": "KRW-BTC",
+                "side": "bid",
+                "price": "lots",
+                "volume": "1",
+                "ord_type": "limit",
+            },
+            "validation_error",
+        ),
+        (
+            {"side": "bid", "price": "10000000", "volume": "1", "ord_type": "limit"},
+            "validation_error",
+        ),
+    ],
+)
+async def test_refused_orders(trader: Server, body: dict[str, Any], name: str) -> None:
+    url = trader.base + "/v1/orders"
+    async with trader.session.post(
+        url, json=body, headers={"Authorization": body_token(body)}
+    ) as r:
+        assert r.status == 400
+        error = (await r.json())["error"]
+        assert error["name"] == name and isinstance(error["message"], str)
+
+
+async def test_malformed_order_body(trader: Server) -> None:
+    url = trader.base + "/v1/orders"
+    for raw in (b"{not json", b"[1, 2]"):
+        async with trader.session.post(
+            url, data=raw, headers={"Authorization": token(), "Content-Type": "application/json"}
+        ) as r:
+            assert r.status == 400
+            assert (await r.json())["error"]["name"] == "validation_error"

@@ -18,7 +18,13 @@ GET /v1/trades/ticks                   crix-trades   market (required), to, coun
 GET /v1/accounts                       default       (JWT)
 GET /v1/orders/open                    default       (JWT) market, state | states[], page,
                                                      limit, order_by
+POST /v1/orders                        order         (JWT) JSON body: market, side, ord_type,
+                                                     price, volume, identifier, time_in_force
+DELETE /v1/order                       default       (JWT) uuid | identifier
 =====================================  ============  =========================================
+
+A POST's ``query_hash`` covers its JSON body rendered ``k=v&k2=v2`` (values as sent, lists as
+``k[]=a&k[]=b``), as Upbit specifies.
 
 ``sim`` provides ``model`` (a :class:`~upbit_tui.exchange.market.MarketModel`), ``limits``
 (:class:`~upbit_tui.exchange.limits.RateLimits`), ``keys``
@@ -51,6 +57,8 @@ Where Upbit is silent, the simulator decides (documented for the README):
   status, message = its reason) and consume no rate-limit budget.
 - Exchange calls are limited per access key once the token verifies, otherwise per IP; an
   authentication failure still answers ``Remaining-Req``.
+- ``DELETE /v1/order`` answers the order as it stood before the cancel (``state: "wait"``, as in
+  the recorded real answer: cancelling is asynchronous on Upbit); the cancel is immediate here.
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ from http import HTTPStatus
 from typing import Any, Protocol
 
 from aiohttp import web
+from multidict import MultiDict, MultiMapping
 
 from upbit_tui.exchange.auth import AuthError, KeyStore
 from upbit_tui.exchange.history import DAY_S, utc_midnight
@@ -88,6 +97,7 @@ from upbit_tui.exchange.ticks import price_decimals
 __all__ = ["RestSimulator", "add_rest_routes"]
 
 Json = Any
+_Query = MultiMapping[str]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CONTENT_TYPE = "application/json;charset=UTF-8"
@@ -299,8 +309,9 @@ def _balance_json(b: Balance) -> dict[str, Json]:
     }
 
 
-def _order_json(o: Order) -> dict[str, Json]:
-    # Key order of the real list responses (GET /v1/orders/uuids, 2026-03).
+def _order_json(o: Order, *, listing: bool = True) -> dict[str, Json]:
+    """Key order of the real responses (2026-03): list endpoints add ``executed_funds``,
+    the create and cancel answers do not."""
     body: dict[str, Json] = {
         "uuid": o.uuid,
         "side": o.side,
@@ -321,6 +332,8 @@ def _order_json(o: Order) -> dict[str, Json]:
         "executed_funds": _plain(o.executed_funds),
         "trades_count": o.trades_count,
     }
+    if not listing:
+        del body["executed_funds"]
     for key in ("time_in_force", "identifier", "smp_type"):
         value = getattr(o, key)
         if value is not None:
@@ -468,7 +481,7 @@ class _RestApi:
 
         return handler
 
-    def exchange(self, group: str, serve: Callable[[web.Request, str], _Answer]) -> Handler:
+    def exchange(self, group: str, serve: Callable[[_Query, str], _Answer]) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             limits = self._sim.limits
             fault = self._fault()
@@ -476,28 +489,31 @@ class _RestApi:
                 remaining = limits.group(group)
                 header = f"group={remaining.name}; min={remaining.min_value}; sec=0"
                 return _refusal(fault, header, 1.0, exchange=True)
-            auth = self._sim.keys.verify(
-                request.headers.get("Authorization"), query=request.rel_url.raw_query_string
-            )
+            params: _Query
+            body_error: _RequestError | None = None
+            if request.method == "POST":
+                try:
+                    params, signed = _json_body_params(await request.read())
+                except _RequestError as error:
+                    params, signed, body_error = MultiDict(), "", error
+            else:
+                params, signed = request.query, request.rel_url.raw_query_string
+            auth = self._sim.keys.verify(request.headers.get("Authorization"), query=signed)
             who = auth.access_key if not isinstance(auth, AuthError) else request.remote
             decision = limits.rest(group, who or "unknown")
             if not decision.allowed:
                 return _refusal(
                     decision.status, decision.remaining_req, decision.retry_after, exchange=True
                 )
-            if isinstance(auth, AuthError):
+            if body_error is not None:
+                answer = _error_answer(body_error.status, body_error.name, body_error.message)
+            elif isinstance(auth, AuthError):
                 answer = _Answer(auth.body(), auth.status)
             else:
                 try:
-                    answer = serve(request, auth.access_key)
-                except _RequestError as error:
-                    answer = _Answer(
-                        {"error": {"name": error.name, "message": error.message}}, error.status
-                    )
-                except OrderRejected as error:
-                    answer = _Answer(
-                        {"error": {"name": error.name, "message": error.message}}, error.status
-                    )
+                    answer = serve(params, auth.access_key)
+                except (_RequestError, OrderRejected) as error:
+                    answer = _error_answer(error.status, error.name, error.message)
             return _exchange_response(answer, decision.remaining_req)
 
         return handler
@@ -610,11 +626,10 @@ class _RestApi:
 
     # exchange
 
-    def accounts(self, request: web.Request, access_key: str) -> _Answer:
+    def accounts(self, params: _Query, access_key: str) -> _Answer:
         return _Answer([_balance_json(b) for b in self.model.accounts(access_key)])
 
-    def orders_open(self, request: web.Request, access_key: str) -> _Answer:
-        query = request.query
+    def orders_open(self, query: _Query, access_key: str) -> _Answer:
         invalid = _exchange_error(400, "invalid_parameter", "잘못된 파라미터")
         state = query.get("state")
         states = query.getall("states[]", [])
@@ -636,6 +651,74 @@ class _RestApi:
             orders = list(reversed(orders))
         window = orders[(page - 1) * limit : page * limit]
         return _Answer([_order_json(o) for o in window])
+
+    def place_order(self, body: _Query, access_key: str) -> _Answer:
+        market = body.get("market")
+        if not market:
+            raise _exchange_error(400, "validation_error", "market 값이 필요합니다.")
+        order = self.model.place_order(
+            access_key,
+            market,
+            body.get("side", ""),
+            body.get("ord_type", ""),
+            price=_amount(body.get("price"), "price"),
+            volume=_amount(body.get("volume"), "volume"),
+            identifier=body.get("identifier") or None,
+            time_in_force=body.get("time_in_force") or None,
+        )
+        return _Answer(_order_json(order, listing=False), 201)
+
+    def cancel_order(self, query: _Query, access_key: str) -> _Answer:
+        uuid, identifier = query.get("uuid") or None, query.get("identifier") or None
+        if (uuid is None) == (identifier is None):
+            raise _exchange_error(
+                400, "validation_error", "uuid 또는 identifier 중 하나가 필요합니다."
+            )
+        order = self.model.cancel_order(access_key, uuid=uuid, identifier=identifier)
+        # Upbit answers a cancel with the order as it stood (state "wait"): cancelling is async.
+        return _Answer({**_order_json(order, listing=False), "state": "wait"})
+
+
+def _amount(raw: str | None, name: str) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _exchange_error(400, "validation_error", f"{name} 값이 올바르지 않습니다.") from None
+    if not math.isfinite(value):
+        raise _exchange_error(400, "validation_error", f"{name} 값이 올바르지 않습니다.")
+    return value
+
+
+def _json_body_params(raw: bytes) -> tuple[MultiDict[str], str]:
+    """A POST body's parameters and the ``k=v&...`` text its ``query_hash`` covers.
+
+    Values keep the text they were sent with (``"0.01"`` or ``0.01`` both render ``0.01``);
+    a list renders as ``k[]=a&k[]=b``.
+    """
+    if not raw.strip():
+        return MultiDict(), ""
+    try:
+        body = json.loads(raw, parse_float=str, parse_int=str)
+    except (ValueError, UnicodeDecodeError):
+        raise _exchange_error(400, "validation_error", "잘못된 API 요청입니다.") from None
+    if not isinstance(body, dict):
+        raise _exchange_error(400, "validation_error", "잘못된 API 요청입니다.")
+    pairs: list[tuple[str, str]] = []
+    for key, value in body.items():
+        values = value if isinstance(value, list) else [value]
+        name = f"{key}[]" if isinstance(value, list) and not key.endswith("[]") else key
+        for item in values:
+            if item is None:
+                continue
+            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            pairs.append((name, text))
+    return MultiDict(pairs), "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def _error_answer(status: int, name: int | str, message: str) -> _Answer:
+    return _Answer({"error": {"name": name, "message": message}}, status)
 
 
 def _exchange_int(
@@ -725,3 +808,5 @@ def add_rest_routes(app: web.Application, sim: RestSimulator) -> None:
         app.router.add_get(path, api.quotation(group, serve))
     app.router.add_get("/v1/accounts", api.exchange("default", api.accounts))
     app.router.add_get("/v1/orders/open", api.exchange("default", api.orders_open))
+    app.router.add_post("/v1/orders", api.exchange("order", api.place_order))
+    app.router.add_delete("/v1/order", api.exchange("default", api.cancel_order))
