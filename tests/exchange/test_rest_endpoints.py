@@ -18,14 +18,14 @@ from urllib.parse import unquote, urlencode
 
 import aiohttp
 import pytest
-from aiohttp import web
+import pytest_asyncio
 from multidict import CIMultiDictProxy
 
-from upbit_tui.exchange.auth import KeyStore
+from upbit_tui.exchange import ExchangeServer
 from upbit_tui.exchange.limits import RateLimits
-from upbit_tui.exchange.market import MarketModel
-from upbit_tui.exchange.rest import _plain, add_rest_routes
 from upbit_tui.exchange.ticks import round_price
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rest"
 if not FIXTURES.is_dir():
@@ -72,6 +72,11 @@ REAL_ORDER_KEYS = [
 ]
 
 
+def plain(price: float) -> str:
+    """A KRW price as a client would send it: "118000000", not "1.18e8"."""
+    return f"{price:f}".rstrip("0").rstrip(".")
+
+
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
@@ -84,30 +89,16 @@ class FakeClock:
         return self.now
 
 
-class Sim:
-    """The three things add_rest_routes needs, plus a REST fault queue like the simulator's."""
-
-    def __init__(self, model: MarketModel, clock: FakeClock, **limits: Any) -> None:
-        self.model = model
-        self.clock = clock
-        self.limits = RateLimits(clock=clock, **limits)
-        self.keys = KeyStore({ACCESS: SECRET})
-        self.faults = Faults()
-
-
-class Faults:
-    def __init__(self) -> None:
-        self.pending: list[int] = []
-
-    def take_rest_fault(self) -> int | None:
-        return self.pending.pop(0) if self.pending else None
-
-
 class Server:
-    def __init__(self, sim: Sim, session: aiohttp.ClientSession, base: str) -> None:
+    """A running simulator, its clock, and a plain aiohttp session pointed at its REST base."""
+
+    def __init__(
+        self, sim: ExchangeServer, clock: FakeClock, session: aiohttp.ClientSession
+    ) -> None:
         self.sim = sim
+        self.clock = clock
         self.session = session
-        self.base = base
+        self.base = sim.rest_url
 
     async def get(
         self, path: str, params: Any = None, headers: dict[str, str] | None = None
@@ -117,40 +108,28 @@ class Server:
             return r.status, (json.loads(text) if text else None), r.headers
 
 
-@pytest.fixture(scope="module")
-def shared_model() -> MarketModel:
-    return MarketModel(seed=1, markets=20, clock=FakeClock(), api_keys=[ACCESS])
-
-
-async def serve(sim: Sim) -> AsyncIterator[Server]:
-    app = web.Application()
-    add_rest_routes(app, sim)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+async def running(markets: int, seed: int, **limits: Any) -> AsyncIterator[Server]:
+    """A simulator with no automatic trades on a fixed clock; rate limits on that clock too."""
+    clock = FakeClock()
+    async with ExchangeServer(
+        seed=seed, markets=markets, rate=0.0, clock=clock, api_keys={ACCESS: SECRET}
+    ) as sim:
+        sim.limits = RateLimits(clock=clock, **limits)
         async with aiohttp.ClientSession() as session:
-            yield Server(sim, session, f"http://127.0.0.1:{port}")
-    finally:
-        await runner.cleanup()
+            yield Server(sim, clock, session)
 
 
-@pytest.fixture
-async def server(shared_model: MarketModel) -> AsyncIterator[Server]:
-    """Read-only tests: a shared model, limits high enough not to interfere."""
-    sim = Sim(shared_model, FakeClock(), quotation_per_second=10_000, default_per_second=10_000)
-    async for s in serve(sim):
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def server() -> AsyncIterator[Server]:
+    """Read-only tests share one simulator; limits high enough not to interfere."""
+    async for s in running(20, 1, quotation_per_second=10_000, default_per_second=10_000):
         yield s
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def limited() -> AsyncIterator[Server]:
     """Upbit's real limits, on a clock the test moves."""
-    clock = FakeClock()
-    sim = Sim(MarketModel(seed=2, markets=5, clock=clock, api_keys=[ACCESS]), clock)
-    async for s in serve(sim):
+    async for s in running(5, 2):
         yield s
 
 
@@ -537,12 +516,9 @@ async def test_reused_nonce_is_refused(server: Server) -> None:
     assert status == 401 and body["error"]["name"] == "nonce_used"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def trader() -> AsyncIterator[Server]:
-    clock = FakeClock()
-    model = MarketModel(seed=3, markets=5, clock=clock, api_keys=[ACCESS])
-    sim = Sim(model, clock, default_per_second=10_000)
-    async for s in serve(sim):
+    async for s in running(5, 3, default_per_second=10_000):
         yield s
 
 
@@ -554,7 +530,7 @@ def place_resting_bids(server: Server, market: str, count: int) -> list[str]:
     uuids = []
     for i in range(count):
         price = round_price(book.orderbook_units[0].bid_price * (0.5 + 0.01 * i))
-        server.sim.clock.now += 1.0  # distinct created_at
+        server.clock.now += 1.0  # distinct created_at
         volume = round(20_000 / price + 0.00000001, 8)
         order = model.place_order(ACCESS, market, "bid", "limit", price=price, volume=volume)
         uuids.append(order.uuid)
@@ -652,9 +628,9 @@ async def test_remaining_req_counts_down_then_429_then_418(limited: Server) -> N
 
     # Other groups are not blocked; the block outlives the second it started in.
     assert (await limited.get("/v1/orderbook", {"markets": "KRW-BTC"}))[0] == 200
-    limited.sim.clock.now += 1.0
+    limited.clock.now += 1.0
     assert (await limited.get("/v1/ticker", {"markets": "KRW-BTC"}))[0] == 418
-    limited.sim.clock.now += 5.0
+    limited.clock.now += 5.0
     status, _, headers = await limited.get("/v1/ticker", {"markets": "KRW-BTC"})
     assert status == 200 and headers["Remaining-Req"] == "group=ticker; min=600; sec=9"
 
@@ -672,7 +648,9 @@ async def test_exchange_limit_is_per_access_key(limited: Server) -> None:
 
 
 async def test_rest_faults_answer_instead_and_consume_nothing(limited: Server) -> None:
-    limited.sim.faults.pending += [429, 503, 418]
+    limited.sim.faults.fail_rest(1, status=429)
+    limited.sim.faults.fail_rest(1, status=503)
+    limited.sim.faults.fail_rest(1, status=418)
     status, body, headers = await limited.get("/v1/trades/ticks", {"market": "KRW-BTC"})
     assert status == 429 and body["error"]["name"] == 429
     assert headers["Remaining-Req"] == "group=crix-trades; min=600; sec=0"
@@ -703,7 +681,7 @@ async def test_place_and_cancel_an_order(trader: Server) -> None:
         "market": "KRW-BTC",
         "side": "bid",
         "volume": "0.001",
-        "price": _plain(price),
+        "price": plain(price),
         "ord_type": "limit",
     }
     url = trader.base + "/v1/orders"
@@ -715,7 +693,7 @@ async def test_place_and_cancel_an_order(trader: Server) -> None:
         created = await r.json()
     assert list(created) == REAL_CREATE_KEYS
     assert created["state"] == "wait" and created["volume"] == "0.001"
-    assert created["price"] == _plain(price) and created["locked"] != "0"
+    assert created["price"] == plain(price) and created["locked"] != "0"
 
     params = [("uuid", created["uuid"])]
     url = trader.base + "/v1/order"
