@@ -586,39 +586,50 @@ class GlobalWebSocketManager:
 
     async def _backfill_trades(self, symbol: str, track: _TradeTrack, epoch: int) -> None:
         """Fetch the trades missed during the outage, deliver them in order, then the held
-        live ones; everything de-duplicated by sequential_id."""
+        live ones; everything de-duplicated by sequential_id. Live trades are released whatever
+        happens (a failed backfill is counted and reported, never a stalled stream)."""
+        this = asyncio.current_task()
         missed: list[TradeEvent] = []
-        rest = self._rest_client()
         try:
-            for attempt in range(BACKFILL_ATTEMPTS):
-                try:
-                    missed = await rest.get_trades_since(
-                        symbol, since_sequential_id=track.last_sid, since_timestamp_ms=track.last_ts
-                    )
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("trade backfill for %s failed (%s); retrying", symbol, exc)
-                    if attempt == BACKFILL_ATTEMPTS - 1:
-                        self.backfill_failures += 1
-                    else:
-                        await asyncio.sleep(0.2 * (attempt + 1))
+            missed = await self._fetch_missed_trades(symbol, track)
         except asyncio.CancelledError:
-            # A newer connection took over; it runs its own backfill from the same point.
-            if track.held is not None and self._backfills.get(symbol) is None:
-                self._release_held(track, [], epoch)
+            newer = self._backfills.get(symbol)
+            if newer is None or newer is this:
+                # Shutdown or the symbol left: let what was held through.
+                self._backfills.pop(symbol, None)
+                self._release_held(track, [])
+            # else: a newer connection took over and backfills from the same point.
             raise
-        self._backfills.pop(symbol, None)
+        except Exception as exc:
+            self.backfill_failures += 1
+            log.warning("trade backfill for %s failed: %s", symbol, exc)
+        if self._backfills.get(symbol) is this:
+            del self._backfills[symbol]
         now = time.time()
         for trade in missed:
             trade.backfilled = True
             trade.epoch = epoch
             trade.stream_type = StreamType.REST
             trade.received_at = now
-        self._release_held(track, missed, epoch)
+        self._release_held(track, missed)
 
-    def _release_held(self, track: _TradeTrack, missed: list[TradeEvent], epoch: int) -> None:
+    async def _fetch_missed_trades(self, symbol: str, track: _TradeTrack) -> list[TradeEvent]:
+        rest = self._rest_client()
+        for attempt in range(BACKFILL_ATTEMPTS):
+            try:
+                return await rest.get_trades_since(
+                    symbol, since_sequential_id=track.last_sid, since_timestamp_ms=track.last_ts
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt == BACKFILL_ATTEMPTS - 1:
+                    raise
+                log.info("trade backfill for %s failed (%s); retrying", symbol, exc)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        return []
+
+    def _release_held(self, track: _TradeTrack, missed: list[TradeEvent]) -> None:
         held = track.held or []
         track.held = None
         merged: dict[int, TradeEvent] = {t.sequential_id: t for t in missed}
