@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -434,7 +434,9 @@ class EventSink:
     without an await in between, so concurrent subscriptions cannot overshoot it.
     """
 
-    def __init__(self, writer: LineWriter, *, limit: int | None, on_limit: Any) -> None:
+    def __init__(
+        self, writer: LineWriter, *, limit: int | None, on_limit: Callable[[], object]
+    ) -> None:
         self.writer = writer
         self.limit = limit
         self.written = 0
@@ -443,16 +445,27 @@ class EventSink:
         self._encoder = JsonLineEncoder()
         self._on_limit = on_limit
 
-    async def emit(self, event: Event) -> None:
+    def emit(self, event: Event) -> Awaitable[None] | None:
+        """The subscription callback: writes at once, or returns an awaitable when full."""
         if self.closed:
-            return
-        writer = self.writer
+            return None
+        if not self.writer.has_room():
+            return self._emit_when_room(event)
+        self._write(event)
+        return None
+
+    async def _emit_when_room(self, event: Event) -> None:
         try:
-            if not writer.has_room():
-                await writer.wait_for_room()
-                if self.closed:
-                    return
-            with writer.buffer_for_append() as buffer:
+            await self.writer.wait_for_room()
+        except OutputClosed:
+            self.closed = True
+            return
+        if not self.closed:
+            self._write(event)
+
+    def _write(self, event: Event) -> None:
+        try:
+            with self.writer.buffer_for_append() as buffer:
                 self._encoder.encode_into(event, buffer)
         except OutputClosed:
             self.closed = True

@@ -9,9 +9,8 @@ from another thread). Values are read at scrape time from `manager.metrics()` an
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -21,10 +20,16 @@ from prometheus_client.metrics_core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
+    StateSetMetricFamily,
 )
 from prometheus_client.registry import Collector
 
+from upbit_tui.connection import ConnectionState
 from upbit_tui.headless_output import LineWriter, OutputStats
+from upbit_tui.metrics import CRITICAL, DEGRADED, HEALTHY, PerformanceMetrics
+
+if TYPE_CHECKING:
+    from upbit_tui.manager import GlobalWebSocketManager
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +80,7 @@ class HeadlessCollector(Collector):
 class ManagerCollector(Collector):
     """The manager's metrics and dashboard, re-read at every scrape."""
 
-    def __init__(self, manager: Any) -> None:
+    def __init__(self, manager: GlobalWebSocketManager) -> None:
         self._manager = manager
 
     def collect(self) -> Iterable[Metric]:
@@ -89,69 +94,150 @@ class ManagerCollector(Collector):
         yield from manager_families(metrics, dashboard)
 
 
-def manager_families(metrics: Any, dashboard: dict[str, Any]) -> Iterator[Metric]:
-    """Prometheus families from a PerformanceMetrics record and the dashboard dict."""
-    yield GaugeMetricFamily(
-        f"{PREFIX}_active_connections",
-        "Open WebSocket connections.",
-        value=_number(metrics, "active_connections"),
+def manager_families(metrics: PerformanceMetrics, dashboard: dict[str, Any]) -> Iterator[Metric]:
+    """Prometheus families from `manager.metrics()` and `manager.dashboard()`."""
+    health = StateSetMetricFamily(
+        f"{PREFIX}_health_status", "Health verdict (healthy, degraded, critical)."
     )
-    yield GaugeMetricFamily(
-        f"{PREFIX}_messages_per_second",
-        "Messages received per second (recent rate).",
-        value=_number(metrics, "messages_per_second"),
+    health.add_metric([], {s: metrics.status == s for s in (HEALTHY, DEGRADED, CRITICAL)})
+    yield health
+    yield _gauge("active_connections", "Live WebSocket connections.", metrics.active_connections)
+    yield from _connection_families(dashboard.get("connections", {}))
+    yield _counter("reconnects", "Reconnections since start.", metrics.reconnection_count)
+    yield _counter("messages_received", "Frames read from the exchange.", metrics.messages_total)
+    yield _gauge(
+        "messages_per_second", "Frames read per second (recent).", metrics.messages_per_second
     )
-    yield CounterMetricFamily(
-        f"{PREFIX}_reconnects",
-        "Reconnections since start.",
-        value=_number(metrics, "reconnection_count"),
+    yield _counter(
+        "malformed_messages",
+        "Frames that could not be decoded (skipped).",
+        metrics.malformed_message_count,
     )
-    yield CounterMetricFamily(
-        f"{PREFIX}_dropped_events",
+    yield _counter(
+        "dropped_events",
         "Events dropped by backpressure policies.",
-        value=_number(metrics, "dropped_message_count"),
+        metrics.dropped_message_count,
     )
-    yield CounterMetricFamily(
-        f"{PREFIX}_callback_errors",
-        "Callbacks that raised.",
-        value=_number(metrics, "callback_error_count"),
+    yield _counter("callback_errors", "Callbacks that raised.", metrics.callback_error_count)
+    yield _gauge(
+        "error_rate_percent",
+        "Failed frames and callbacks, percent (recent).",
+        metrics.error_rate_percent,
     )
-    yield GaugeMetricFamily(
-        f"{PREFIX}_queue_depth",
-        "Events waiting in subscriber queues.",
-        value=_number(metrics, "queue_depth"),
-    )
-    yield GaugeMetricFamily(
-        f"{PREFIX}_error_rate_percent",
-        "Share of frames or callbacks that failed, percent.",
-        value=_number(metrics, "error_rate_percent"),
-    )
+    yield _gauge("queue_depth", "Events waiting in subscriber queues.", metrics.queue_depth)
     latency = GaugeMetricFamily(
-        f"{PREFIX}_latency_ms",
-        "Exchange timestamp to callback latency, by statistic.",
+        f"{PREFIX}_callback_latency_milliseconds",
+        "Exchange timestamp to callback, over the recent deliveries.",
         labels=["stat"],
     )
-    for stat in ("average", "p50", "p99", "max"):
-        field = f"{stat}_latency_ms"
-        if hasattr(metrics, field):
-            latency.add_metric([stat], _number(metrics, field))
+    latency.add_metric(["average"], metrics.average_latency_ms)
+    latency.add_metric(["p50"], metrics.p50_latency_ms)
+    latency.add_metric(["p99"], metrics.p99_latency_ms)
+    latency.add_metric(["max"], metrics.max_latency_ms)
     yield latency
+    tokens = GaugeMetricFamily(
+        f"{PREFIX}_rate_limit_tokens",
+        "Requests each Upbit rate-limit group could send now without waiting.",
+        labels=["group"],
+    )
+    for group, value in sorted(dashboard.get("rate_limit_tokens", {}).items()):
+        tokens.add_metric([group], value)
+    yield tokens
+    yield from _subscriber_families(dashboard.get("subscribers", []))
+    trades = dashboard.get("trades", {})
+    yield _counter(
+        "trades_backfilled",
+        "Trades fetched over REST after a reconnect.",
+        trades.get("backfilled", 0),
+    )
+    yield _counter(
+        "trades_duplicates_dropped",
+        "Trades seen twice and delivered once.",
+        trades.get("duplicates_dropped", 0),
+    )
+    private = dashboard.get("private", {})
+    yield _gauge(
+        "private_available",
+        "1 when the balance and order streams can run.",
+        1 if private.get("available") else 0,
+    )
 
 
-def _number(obj: Any, name: str) -> float:
-    value = getattr(obj, name, None)
-    if value is None and isinstance(obj, dict):
-        value = obj.get(name)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value or 0)
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, value=value)
+
+
+def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(f"{PREFIX}_{name}", documentation, value=value)
+
+
+def _connection_families(connections: dict[str, dict[str, Any]]) -> Iterator[Metric]:
+    label = ["connection"]
+    up = GaugeMetricFamily(
+        f"{PREFIX}_connection_up", "1 while the connection is live.", labels=label
+    )
+    state = StateSetMetricFamily(f"{PREFIX}_connection_state", "Connection state.", labels=label)
+    epoch = GaugeMetricFamily(
+        f"{PREFIX}_connection_epoch",
+        "Generation of the connection: +1 on every (re)connect.",
+        labels=label,
+    )
+    uptime = GaugeMetricFamily(
+        f"{PREFIX}_connection_uptime_seconds", "Seconds the socket has been open.", labels=label
+    )
+    reconnects = CounterMetricFamily(
+        f"{PREFIX}_connection_reconnects", "Reconnections of this connection.", labels=label
+    )
+    frames = CounterMetricFamily(
+        f"{PREFIX}_connection_frames_received", "Frames read on this connection.", labels=label
+    )
+    for kind, status in sorted(connections.items()):
+        current = str(status.get("state", ""))
+        up.add_metric([kind], 1 if current == ConnectionState.LIVE.value else 0)
+        state.add_metric([kind], {s.value: s.value == current for s in ConnectionState})
+        epoch.add_metric([kind], status.get("epoch", 0))
+        uptime.add_metric([kind], status.get("uptime", 0.0))
+        reconnects.add_metric([kind], status.get("reconnects", 0))
+        frames.add_metric([kind], status.get("frames_received", 0))
+    yield from (up, state, epoch, uptime, reconnects, frames)
+
+
+def _subscriber_families(subscribers: list[dict[str, Any]]) -> Iterator[Metric]:
+    labels = ["client", "type"]
+    delivered = CounterMetricFamily(
+        f"{PREFIX}_events_delivered", "Events handed to subscriber callbacks.", labels=labels
+    )
+    dropped = CounterMetricFamily(
+        f"{PREFIX}_subscriber_dropped_events",
+        "Events this subscriber's policy dropped.",
+        labels=[*labels, "policy"],
+    )
+    errors = CounterMetricFamily(
+        f"{PREFIX}_subscriber_callback_errors",
+        "Callbacks of this subscriber that raised.",
+        labels=labels,
+    )
+    depth = GaugeMetricFamily(
+        f"{PREFIX}_subscriber_queue_depth", "Events waiting for this subscriber.", labels=labels
+    )
+    for sub in subscribers:
+        key = [str(sub.get("client_id") or "?"), str(sub.get("type"))]
+        delivered.add_metric(key, sub.get("delivered", 0))
+        dropped.add_metric([*key, str(sub.get("policy"))], sub.get("dropped", 0))
+        errors.add_metric(key, sub.get("callback_errors", 0))
+        depth.add_metric(key, sub.get("queue_depth", 0))
+    yield from (delivered, dropped, errors, depth)
 
 
 class MetricsExporter:
     """`/metrics` over HTTP on the running event loop; `start()` returns the bound port."""
 
     def __init__(
-        self, manager: Any, stats: OutputStats | None = None, *, writer: LineWriter | None = None
+        self,
+        manager: GlobalWebSocketManager,
+        stats: OutputStats | None = None,
+        *,
+        writer: LineWriter | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         ProcessCollector(registry=self.registry)

@@ -1,0 +1,233 @@
+"""`upbit-tui headless` run for real, as a subprocess, against the simulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from headless_harness import (
+    COMMAND,
+    ROOT,
+    TIMEOUT_FACTOR,
+    assert_clean_stderr,
+    clean_env,
+    headless,
+    write_config,
+)
+
+SYMBOLS = {"KRW-BTC", "KRW-ETH"}
+
+
+def _check_event(event: dict[str, Any]) -> None:
+    """The fields every line carries: Upbit's DEFAULT names plus epoch and receive time."""
+    assert isinstance(event["type"], str)
+    assert isinstance(event["timestamp"], int) and event["timestamp"] > 1_000_000_000_000
+    assert event["stream_type"] in ("SNAPSHOT", "REALTIME", "REST")
+    assert isinstance(event["epoch"], int)
+    assert isinstance(event["received_at"], float) and event["received_at"] > 1_000_000_000
+
+
+async def test_streams_requested_types_and_symbols_as_json_lines(config_path: Path) -> None:
+    args = ("--config", str(config_path), "--symbols", "krw-btc,KRW-ETH", "--types", "ticker,trade")
+    async with headless(*args, "--count", "60") as run:
+        events = await run.read_events(60)
+        assert await run.read_rest() == []
+        assert await run.wait() == 0
+    for event in events:
+        _check_event(event)
+        assert event["type"] in ("ticker", "trade")
+        assert event["code"] in SYMBOLS
+        assert event["epoch"] >= 1
+    tickers = [e for e in events if e["type"] == "ticker"]
+    trades = [e for e in events if e["type"] == "trade"]
+    assert tickers and trades
+    assert all(isinstance(t["trade_price"], float) and "change_rate" in t for t in tickers)
+    assert all(
+        isinstance(t["sequential_id"], int) and t["ask_bid"] in ("ASK", "BID") for t in trades
+    )
+    assert "stopped (count): wrote 60 events" in run.stderr
+    assert_clean_stderr(run.stderr)
+
+
+@pytest.mark.parametrize("count", [1, 7, 250])
+async def test_count_is_exact_over_several_subscriptions(config_path: Path, count: int) -> None:
+    args = ("--config", str(config_path), "--types", "ticker,trade,orderbook,candle.1s")
+    async with headless(*args, "--count", str(count)) as run:
+        events = await run.read_rest(within=30)
+        assert await run.wait() == 0
+    assert len(events) == count
+    for event in events:
+        _check_event(event)
+
+
+async def test_symbols_and_types_default_to_the_config(tmp_path: Path, sim: Any) -> None:
+    config = write_config(
+        tmp_path / "c.toml",
+        sim,
+        watchlist={"symbols": ["KRW-XRP"]},
+        headless={"types": ["orderbook", "candle.1s"], "health_interval": 0.5},
+    )
+    async with headless("--config", str(config), "--count", "12") as run:
+        events = await run.read_rest()
+        assert await run.wait() == 0
+    assert len(events) == 12
+    assert {e["code"] for e in events} == {"KRW-XRP"}
+    assert {e["type"] for e in events} <= {"orderbook", "candle.1s"}
+    books = [e for e in events if e["type"] == "orderbook"]
+    assert books, "the orderbook snapshot comes first on subscribing"
+    unit = books[0]["orderbook_units"][0]
+    assert set(unit) >= {"ask_price", "bid_price", "ask_size", "bid_size"}
+
+
+async def test_config_flag_works_before_the_subcommand(config_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *COMMAND,
+        "--config",
+        str(config_path),
+        "headless",
+        "--types",
+        "ticker",
+        "--count",
+        "3",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=clean_env(),
+        cwd=ROOT,
+    )
+    async with asyncio.timeout(20 * TIMEOUT_FACTOR):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    assert len(out.splitlines()) == 3
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_signal_flushes_and_exits_zero(config_path: Path, signum: signal.Signals) -> None:
+    async with headless("--config", str(config_path), "--types", "ticker,trade") as run:
+        first = await run.read_events(3)
+        run.send_signal(signum)
+        rest = await run.read_rest()
+        assert await run.wait() == 0
+    for event in [*first, *rest]:
+        _check_event(event)
+    assert f"stopped ({signum.name})" in run.stderr
+    written = int(run.stderr.split(f"stopped ({signum.name}): wrote ")[1].split()[0])
+    assert written == len(first) + len(rest), "every accepted line was flushed"
+    assert_clean_stderr(run.stderr)
+
+
+async def test_duration_stops_cleanly(config_path: Path) -> None:
+    async with headless("--config", str(config_path), "--duration", "1.0") as run:
+        events = await run.read_rest()
+        assert await run.wait() == 0
+    assert events
+    assert "stopped (duration)" in run.stderr
+
+
+async def test_health_summaries_go_to_stderr(config_path: Path) -> None:
+    async with headless("--config", str(config_path), "--types", "ticker,trade") as run:
+        await run.wait_for_stderr(r"health: (healthy|degraded|critical)")
+        run.send_signal(signal.SIGTERM)
+        for event in await run.read_rest():
+            _check_event(event)
+        assert await run.wait() == 0
+
+
+BAD_INVOCATIONS = [
+    (["--count", "0"], "--count"),
+    (["--count", "many"], "--count"),
+    (["--duration", "-3"], "--duration"),
+    (["--types", "tickr"], "unknown type 'tickr'"),
+    (["--types", "candle.2m"], "unknown type 'candle.2m'"),
+    (["--symbols", "btc"], "'btc' is not an Upbit market code"),
+    (["--metrics-port", "99999"], "--metrics-port"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--config", "/nonexistent/upbit.toml"], "file not found"),
+    (["--types", "balance,orders"], "need API keys"),
+]
+
+
+@pytest.mark.parametrize(("args", "reason"), BAD_INVOCATIONS)
+async def test_bad_arguments_exit_2_with_one_line(args: list[str], reason: str) -> None:
+    async with headless(*args) as run:
+        out = await run.read_rest()
+        assert await run.wait() == 2
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("upbit-tui headless: ") and reason in lines[0]
+    assert out == []
+
+
+@pytest.mark.parametrize(
+    ("toml", "reason"),
+    [
+        ("[headless]\npolicy = 'drop_newest'\n", "unknown policy 'drop_newest'"),
+        ("[headless]\ntypes = ['ticker', 'trades']\n", "[headless] types: unknown type 'trades'"),
+        ("[watchlist]\nsymbols = ['BTC']\n", "[watchlist] symbols"),
+        ("[headless\n", "invalid TOML"),
+        ("[headles]\ntypes = []\n", "did you mean 'headless'"),
+    ],
+)
+async def test_bad_config_exits_2_with_one_line(tmp_path: Path, toml: str, reason: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    async with headless("--config", str(path)) as run:
+        await run.read_rest()
+        assert await run.wait() == 2
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and reason in lines[0], run.stderr
+    assert str(path) in lines[0]
+
+
+async def test_reader_closing_the_pipe_ends_it_quietly(config_path: Path, tmp_path: Path) -> None:
+    err = tmp_path / "stderr.txt"
+    command = " ".join([*COMMAND, "headless", "--config", str(config_path)])
+    shell = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        f"set -o pipefail; {command} 2>{err} | head -n 3",
+        stdout=asyncio.subprocess.PIPE,
+        env=clean_env(),
+        cwd=ROOT,
+    )
+    async with asyncio.timeout(30 * TIMEOUT_FACTOR):
+        out, _ = await shell.communicate()
+    # pipefail: the pipeline fails if upbit-tui exits non-zero after head closes the pipe.
+    assert shell.returncode == 0, err.read_text()
+    assert len(out.splitlines()) == 3
+    assert "stopped (output closed)" in err.read_text()
+    assert_clean_stderr(err.read_text())
+
+
+async def test_private_types_without_keys_leave_public_types_streaming(config_path: Path) -> None:
+    args = ("--config", str(config_path), "--types", "ticker,balance,orders", "--count", "5")
+    async with headless(*args) as run:
+        events = await run.read_rest()
+        assert await run.wait() == 0
+    assert [e["type"] for e in events] == ["ticker"] * 5
+    assert "not streaming myAsset, myOrder" in run.stderr
+    assert "UPBIT_ACCESS_KEY" in run.stderr
+
+
+async def test_demo_flag_runs_the_simulator_in_process() -> None:
+    async with headless("--demo", "--types", "ticker", "--symbols", "KRW-BTC", "--count", "3") as r:
+        events = await r.read_rest(within=30)
+        assert await r.wait() == 0
+    assert [(e["type"], e["code"]) for e in events] == [("ticker", "KRW-BTC")] * 3
+
+
+async def test_stream_survives_a_dropped_connection(config_path: Path, sim: Any) -> None:
+    async with headless("--config", str(config_path), "--types", "ticker,trade") as run:
+        before = await run.read_events(5)
+        sim.faults.close_all()
+        async with asyncio.timeout(20 * TIMEOUT_FACTOR):
+            while True:
+                (event,) = await run.read_events(1)
+                _check_event(event)
+                if event["epoch"] > before[-1]["epoch"]:
+                    break
+        run.send_signal(signal.SIGINT)
+        await run.read_rest()
+        assert await run.wait() == 0

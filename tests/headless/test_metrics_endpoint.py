@@ -1,0 +1,124 @@
+"""`--metrics-port`: Prometheus text scraped from the running command and parsed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from headless_harness import TIMEOUT_FACTOR, headless, write_config
+from prometheus_client.parser import text_string_to_metric_families
+
+OUTPUT_BUFFER_BYTES = 1 << 20
+
+
+async def scrape(url: str) -> dict[str, list[Any]]:
+    """Every sample by sample name, parsed by prometheus-client's own parser."""
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
+    samples: dict[str, list[Any]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append(sample)
+    return samples
+
+
+def value(samples: dict[str, list[Any]], name: str, **labels: str) -> float:
+    """The sum of the samples called `name` whose labels include `labels`."""
+    assert name in samples, f"no {name} in {sorted(samples)}"
+    matching = [s for s in samples[name] if all(s.labels.get(k) == v for k, v in labels.items())]
+    assert matching, f"no {name}{labels} in {samples[name]}"
+    return float(sum(s.value for s in matching))
+
+
+async def test_metrics_endpoint_serves_the_stream_and_connection_state(config_path: Path) -> None:
+    args = ("--config", str(config_path), "--types", "ticker,trade", "--metrics-port", "0")
+    async with headless(*args) as run:
+        match = await run.wait_for_stderr(r"metrics: (http://127\.0\.0\.1:\d+/metrics)")
+        url = match.group(1)
+        events = await run.read_events(40)
+        families = await scrape(url)
+        run.send_signal(signal.SIGTERM)
+        events += await run.read_rest()
+        assert await run.wait() == 0
+    written_ticker = value(families, "upbit_tui_headless_events_written_total", type="ticker")
+    written_trade = value(families, "upbit_tui_headless_events_written_total", type="trade")
+    # Scraped after 40 lines were read and before the rest: between the two counts.
+    assert 40 <= written_ticker + written_trade <= len(events)
+    assert (
+        value(families, "upbit_tui_event_latency_seconds_count") == written_ticker + written_trade
+    )
+    assert value(families, "upbit_tui_event_latency_seconds_bucket", le="+Inf") == (
+        written_ticker + written_trade
+    )
+    for name in (
+        "upbit_tui_dropped_events_total",
+        "upbit_tui_callback_errors_total",
+        "upbit_tui_reconnects_total",
+    ):
+        assert value(families, name) >= 0
+    assert value(families, "upbit_tui_events_delivered_total", client="headless", type="ticker") > 0
+    assert value(families, "upbit_tui_messages_received_total") >= written_ticker + written_trade
+    assert (
+        value(
+            families,
+            "upbit_tui_connection_state",
+            connection="public",
+            upbit_tui_connection_state="live",
+        )
+        == 1
+    )
+    assert value(families, "upbit_tui_health_status", upbit_tui_health_status="healthy") in (0, 1)
+    assert value(families, "upbit_tui_connection_epoch", connection="public") >= 1
+    assert value(families, "upbit_tui_connection_up", connection="public") == 1
+    assert value(families, "upbit_tui_rate_limit_tokens", group="websocket-connect") >= 0
+    assert value(families, "process_resident_memory_bytes") > 0
+
+
+async def test_slow_reader_gets_the_policy_and_bounded_memory(tmp_path: Path, sim: Any) -> None:
+    config = write_config(
+        tmp_path / "slow.toml",
+        sim,
+        headless={"queue_size": 50, "policy": "drop_oldest", "health_interval": 0},
+    )
+    read_fd, write_fd = os.pipe()
+    args = ("--config", str(config), "--types", "ticker,trade,orderbook", "--metrics-port", "0")
+    try:
+        async with headless(*args, stdout=write_fd) as run:
+            os.close(write_fd)
+            write_fd = -1
+            url = (await run.wait_for_stderr(r"metrics: (http://\S+/metrics)")).group(1)
+            # Nobody reads stdout: the pipe fills, then the output buffer, then the queues.
+            # The scrapes answer all along: the event loop never waits on the pipe.
+            async with asyncio.timeout(30 * TIMEOUT_FACTOR):
+                while True:
+                    families = await scrape(url)
+                    if value(families, "upbit_tui_dropped_events_total") > 0:
+                        break
+                    await asyncio.sleep(0.2)
+            assert value(families, "upbit_tui_headless_output_stalls_total") > 0
+            buffered = value(families, "upbit_tui_headless_output_buffer_bytes")
+            assert buffered <= OUTPUT_BUFFER_BYTES + 64 * 1024
+            run.send_signal(signal.SIGTERM)
+            # Start reading: the buffered lines flush and the run exits 0.
+            data = await asyncio.to_thread(_read_all, read_fd)
+            assert await run.wait() == 0
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+    lines = data.splitlines()
+    assert lines and data.endswith(b"\n")
+    assert "stopped (SIGTERM)" in run.stderr
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
