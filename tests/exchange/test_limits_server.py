@@ -220,3 +220,19 @@ def test_idle_counters_are_forgotten(clock: FakeClock) -> None:
     for _ in range(1024):
         limits.rest("ticker", "last")
     assert limits.tracked < 10
+
+
+def test_origin_requests_are_one_per_ten_seconds_over_all_quotation(
+    limits: RateLimits, clock: FakeClock
+) -> None:
+    clock.now = 1_700_000_000.0
+    first = limits.rest("ticker", "ip", origin=True)
+    assert first.allowed and first.remaining_req == "group=ticker; min=6; sec=0"
+    refused = limits.rest("orderbook", "ip", origin=True)
+    assert refused.status == 429 and refused.retry_after == pytest.approx(10.0)
+    # Without Origin the ordinary budget applies; exchange groups are unaffected.
+    assert limits.rest("orderbook", "ip").allowed
+    assert limits.rest("default", "key", origin=True).remaining == 29
+    clock.now += 10.0
+    assert limits.rest("candles", "ip", origin=True).allowed
+    assert RateLimits(clock=clock, origin_limit=False).rest("ticker", "ip", origin=True).allowed

@@ -797,3 +797,15 @@ async def test_malformed_order_body(trader: Server) -> None:
         ) as r:
             assert r.status == 400
             assert (await r.json())["error"]["name"] == "validation_error"
+
+
+async def test_browser_origin_gets_one_request_per_ten_seconds(limited: Server) -> None:
+    origin = {"Origin": "https://example.com"}
+    limited.clock.now = 1_773_240_060.0  # the start of a 10-second window
+    status, _, headers = await limited.get("/v1/ticker", {"markets": "KRW-BTC"}, origin)
+    assert status == 200 and headers["Remaining-Req"] == "group=ticker; min=6; sec=0"
+    status, _, headers = await limited.get("/v1/market/all", headers=origin)
+    assert status == 429 and headers["Retry-After"] == "10"
+    assert (await limited.get("/v1/market/all"))[0] == 200
+    limited.clock.now += 10.0
+    assert (await limited.get("/v1/market/all", headers=origin))[0] == 200

@@ -38,6 +38,8 @@ Where Upbit is silent, the simulator decides (documented for the README):
   (default 300); the doubling is forgiven after ``forgive_after`` seconds (default 600) without
   a block. While blocked every request answers 418 and ``retry_after`` says how long is left.
 - A refused request consumes nothing.
+- ``Origin`` header on a quotation REST request (docs: 1 request per 10 s): one counter per IP
+  over all quotation groups, 10-second windows; ``origin_limit=False`` turns it off.
 - WebSocket messages over the limit (``message_violation``, default ``"error"``): the message is
   not applied (the connection keeps its previous subscription) and the server answers an error
   frame named ``Too Many Requests``; when the connection keeps going it gets ``I'm a teapot`` and
@@ -108,6 +110,7 @@ REST_GROUPS: dict[str, GroupLimit] = {
     )
 }
 _ALIASES = {"candle": "candles", "trade": "crix-trades"}
+QUOTATION_GROUPS = frozenset({"market", "candles", "crix-trades", "ticker", "orderbook"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,7 @@ class _Counter:
 
     window: int = -1
     count: int = 0
+    last_seen: float = -math.inf
     strikes: deque[float] = field(default_factory=deque)
     blocked_until: float = 0.0
     blocks: int = 0
@@ -173,6 +177,7 @@ def _take(
     state: _Counter, now: float, limit: int, period: float, escalation: _Escalation
 ) -> tuple[bool, int, int, float]:
     """Apply one request to ``state``: (allowed, status, remaining, retry_after)."""
+    state.last_seen = now
     if now < state.blocked_until:
         return False, BLOCKED, 0, state.blocked_until - now
     window = math.floor(now / period)
@@ -257,19 +262,20 @@ class RateLimits:
         block_max: float = 300.0,
         forgive_after: float = 600.0,
         message_violation: MessageViolation = "error",
+        origin_limit: bool = True,
     ) -> None:
         self.clock = clock
         self.enabled = enabled
         self.message_violation: MessageViolation = message_violation
+        self.origin_limit = origin_limit
         self._connects = GroupLimit("websocket-connect", websocket_connects_per_second)
         self._messages_per_second = websocket_messages_per_second
         self._messages_per_minute = websocket_messages_per_minute
         self._escalation = _Escalation(
             abuse_threshold, abuse_window, block_base, block_max, forgive_after
         )
-        quotation = ("market", "candles", "crix-trades", "ticker", "orderbook")
         self.groups: dict[str, GroupLimit] = {
-            name: GroupLimit(name, quotation_per_second) if name in quotation else g
+            name: GroupLimit(name, quotation_per_second) if name in QUOTATION_GROUPS else g
             for name, g in REST_GROUPS.items()
         }
         self.groups["default"] = GroupLimit("default", default_per_second)
@@ -281,10 +287,17 @@ class RateLimits:
         """A group by header name (``candles``) or docs name (``candle``); KeyError if none."""
         return self.groups[_ALIASES.get(name, name)]
 
-    def rest(self, group: str, who: str) -> Decision:
+    def rest(self, group: str, who: str, *, origin: bool = False) -> Decision:
         """Count one REST request of ``group`` from ``who`` (the IP for quotation groups, the
-        access key for exchange groups)."""
+        access key for exchange groups).
+
+        ``origin``: the request carried an ``Origin`` header (a browser). Upbit then allows
+        quotation requests only once per 10 seconds; the simulator counts those per IP across
+        every quotation group, and ``Remaining-Req`` names the request's group with ``min=6``.
+        """
         limit = self.group(group)
+        if origin and self.origin_limit and limit.name in QUOTATION_GROUPS:
+            return self._decide(GroupLimit(limit.name, 1, 10.0), who, counter="origin")
         return self._decide(limit, who)
 
     def websocket_connect(self, who: str) -> Decision:
@@ -311,12 +324,12 @@ class RateLimits:
         """Forget every counter and block (the /_sim/ API's way to start clean)."""
         self._states.clear()
 
-    def _decide(self, limit: GroupLimit, who: str) -> Decision:
+    def _decide(self, limit: GroupLimit, who: str, counter: str = "") -> Decision:
         if not self.enabled:
             return Decision(True, OK, limit.name, limit.limit, 0.0, limit.min_value)
         now = self.clock()
         self._forget_idle(now)
-        state = self._states.setdefault((limit.name, who), _Counter())
+        state = self._states.setdefault((counter or limit.name, who), _Counter())
         allowed, status, remaining, wait = _take(
             state, now, limit.limit, limit.period, self._escalation
         )
@@ -329,6 +342,5 @@ class RateLimits:
             return
         horizon = now - max(self._escalation.forgive_after, self._escalation.abuse_window, 60.0)
         for key, state in list(self._states.items()):
-            recent = state.window * self.groups.get(key[0], self._connects).period
-            if recent < horizon and state.blocked_until < now and state.last_block < horizon:
+            if state.last_seen < horizon and state.blocked_until < now:
                 del self._states[key]

@@ -466,7 +466,9 @@ class _RestApi:
                 remaining = limits.group(group)
                 header = f"group={remaining.name}; min={remaining.min_value}; sec=0"
                 return _refusal(fault, header, 1.0, exchange=False)
-            decision = limits.rest(group, request.remote or "unknown")
+            decision = limits.rest(
+                group, request.remote or "unknown", origin="Origin" in request.headers
+            )
             if not decision.allowed:
                 return _refusal(
                     decision.status, decision.remaining_req, decision.retry_after, exchange=False
