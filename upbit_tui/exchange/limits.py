@@ -36,7 +36,8 @@ Where Upbit is silent, the simulator decides (documented for the README):
   ``abuse_window`` seconds (default 10) from the same IP / key / connection starts a block of
   ``block_base`` seconds (default 5), doubled on every further block up to ``block_max``
   (default 300); the doubling is forgiven after ``forgive_after`` seconds (default 600) without
-  a block. While blocked every request answers 418 and ``retry_after`` says how long is left.
+  a block. While blocked every request answers 418 and ``retry_after`` says how long is left;
+  requests during a block do not extend it (the next violation after it starts a longer one).
 - A refused request consumes nothing.
 - ``Origin`` header on a quotation REST request (docs: 1 request per 10 s): one counter per IP
   over all quotation groups, 10-second windows; ``origin_limit=False`` turns it off.
