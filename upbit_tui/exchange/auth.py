@@ -15,7 +15,8 @@ WebSocket handshake with ``Authorization: Bearer <jwt>``:
 Usage::
 
     keys = KeyStore({"test-access": "test-secret"})
-    result = keys.verify(request.headers.get("Authorization"), query=request.raw_query_string)
+    header = request.headers.get("Authorization")
+    result = keys.verify(header, query=request.rel_url.raw_query_string)
     if isinstance(result, AuthError):
         return json_response(result.body(), status=result.status)
     result.access_key
