@@ -67,7 +67,12 @@ def change_style(change: str) -> str:
 
 
 def format_volume(volume: float) -> str:
-    """Base-asset volume: 3 decimals below 1,000 units, whole units above (7,158.803 / 12,345)."""
+    """Base-asset volume: '7.158', '12,345', and '357.48M' / '1.25B' where whole units would
+    not fit a column (meme coins trade hundreds of millions of units a day)."""
+    if volume >= 1e9:
+        return f"{volume / 1e9:,.2f}B"
+    if volume >= 1e7:
+        return f"{volume / 1e6:,.2f}M"
     if volume >= 1000:
         return f"{volume:,.0f}"
     return f"{volume:,.3f}"

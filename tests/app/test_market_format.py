@@ -64,6 +64,8 @@ def test_signed_change_price_keeps_tick_decimals() -> None:
 def test_volumes_values_and_amounts() -> None:
     assert format_volume(7158.8028356) == "7,159"
     assert format_volume(12.34567) == "12.346"
+    assert format_volume(357_481_506.66) == "357.48M"
+    assert format_volume(2_500_000_000) == "2.50B"
     assert format_krw_millions(228_827_082_483.7) == "228,827M"
     assert format_krw_millions(300_000) == "<1M"
     assert format_amount(0.5) == "0.5"

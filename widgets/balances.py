@@ -1,0 +1,212 @@
+"""Balances: available / locked per asset and its KRW value at live prices.
+
+Without API keys (or when the exchange refuses them) the pane says why and how to fix it,
+instead of an empty table.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from upbit_tui.proxy import WebSocketClientProxy
+
+from upbit_tui.events import Asset, BalanceEvent, TickerEvent
+from upbit_tui.ui_runtime import Runtime
+from widgets.market_format import change_style, format_amount, format_krw, format_price
+from widgets.proxy_pane import ProxyPane
+
+log = logging.getLogger(__name__)
+
+HOW_TO_ENABLE = (
+    "To see balances, give upbit-tui an Upbit API key with the 'view assets' permission: "
+    "set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY in the environment, or access_key and "
+    "secret_key under [auth] in the config file (chmod 600), then restart. "
+    "`upbit-tui --demo` uses the simulator's test keys."
+)
+COLUMNS = (
+    ("asset", "Asset", 7),
+    ("available", "Available", 14),
+    ("locked", "Locked", 10),
+    ("price", "Price", 13),
+    ("value", "Value", 16),
+)
+
+
+class BalancesPane(ProxyPane):
+    KIND = "balances"
+
+    def __init__(self, runtime: Runtime, *, id: str | None = None) -> None:
+        super().__init__(runtime, id=id)
+        self.assets: dict[str, Asset] = {}
+        self.prices: dict[str, TickerEvent] = {}
+        self.unavailable: str | None = None
+        self._balance_subscribed = False
+        self._ticker_subscribed: set[str] = set()
+        self._dirty = False
+        self.flushes = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("connecting...", id="balances-notice")
+        table: DataTable[Text | str] = DataTable(cursor_type="none", show_cursor=False)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+        yield table
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.border_title = "Balances"
+        hz = self.runtime.config.ui.table_refresh_hz or 8.0
+        self.set_interval(1 / hz, self.flush)
+        self.query_one(DataTable).display = False
+
+    @property
+    def settled(self) -> bool:
+        """Either the reason private data is off is shown, or every asset has its value."""
+        if self._dirty or self.flushes == 0:
+            return False
+        if self.unavailable is not None:
+            return True
+        return bool(self.assets) and all(self._value(a) is not None for a in self.assets.values())
+
+    def total_krw(self) -> float:
+        return sum(self._value(asset) or 0.0 for asset in self.assets.values())
+
+    async def apply(self, proxy: WebSocketClientProxy) -> None:
+        if not proxy.is_private_available():
+            self.unavailable = proxy.private_unavailable_reason or "no API keys configured"
+            self._dirty = True
+            return
+        self.unavailable = None
+        if not self._balance_subscribed:
+            await proxy.subscribe_balance(self._on_balance, error_handler=self._on_callback_error)
+            self._balance_subscribed = True
+        wanted = {f"KRW-{c}" for c in self.assets if c != "KRW"}
+        gone = sorted(self._ticker_subscribed - wanted)
+        new = sorted(wanted - self._ticker_subscribed)
+        if gone:
+            await proxy.unsubscribe_ticker(gone)
+            self._ticker_subscribed.difference_update(gone)
+        if new:
+            await proxy.subscribe_ticker(
+                new,
+                self._on_ticker,
+                policy="coalesce_by_symbol",
+                error_handler=self._on_callback_error,
+            )
+            self._ticker_subscribed.update(new)
+        self._dirty = True
+
+    def _on_balance(self, event: BalanceEvent) -> None:
+        before = set(self.assets)
+        for asset in event.assets:
+            if asset.balance == 0 and asset.locked == 0:
+                self.assets.pop(asset.currency, None)
+            else:
+                known = self.assets.get(asset.currency)
+                if asset.avg_buy_price is None and known is not None:
+                    # myAsset does not carry avg_buy_price; keep the one REST gave us.
+                    asset = Asset(
+                        currency=asset.currency,
+                        balance=asset.balance,
+                        locked=asset.locked,
+                        avg_buy_price=known.avg_buy_price,
+                        unit_currency=asset.unit_currency,
+                    )
+                self.assets[asset.currency] = asset
+        if set(self.assets) != before:
+            self.want_update()
+        self._dirty = True
+
+    def _on_ticker(self, event: TickerEvent) -> None:
+        self.prices[event.symbol] = event
+        self._dirty = True
+
+    def _on_callback_error(self, exc: BaseException) -> None:
+        log.error("balances callback failed: %r", exc)
+
+    def _value(self, asset: Asset) -> float | None:
+        amount = asset.balance + asset.locked
+        if asset.currency == "KRW":
+            return amount
+        ticker = self.prices.get(f"KRW-{asset.currency}")
+        return amount * ticker.trade_price if ticker else None
+
+    def flush(self) -> None:
+        proxy = self.proxy
+        if proxy is not None and self.unavailable is None and not proxy.is_private_available():
+            # Keys were refused after we subscribed: show the reason.
+            self.unavailable = proxy.private_unavailable_reason or "private data unavailable"
+            self._dirty = True
+        elif proxy is not None and self.unavailable is not None and proxy.is_private_available():
+            self.want_update()
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.flushes += 1
+        notice = self.query_one("#balances-notice", Static)
+        table = self.query_one(DataTable)
+        if self.unavailable is not None:
+            notice.update(
+                Text.assemble(
+                    ("Private data unavailable: ", "bold yellow"),
+                    self.unavailable,
+                    "\n\n",
+                    (HOW_TO_ENABLE, "dim"),
+                )
+            )
+            notice.display = True
+            table.display = False
+            self.border_subtitle = ""
+            return
+        if not self.assets:
+            notice.update(
+                Text(
+                    "waiting for balances..." if self._balance_subscribed else "connecting...",
+                    style="dim",
+                )
+            )
+            notice.display = True
+            table.display = False
+            return
+        notice.display = False
+        table.display = True
+        with self.app.batch_update():
+            self._paint(table)
+        self.border_subtitle = f"total ≈ {format_krw(self.total_krw())}"
+
+    def _paint(self, table: DataTable[Text | str]) -> None:
+        order = sorted(self.assets, key=lambda c: (c != "KRW", c))
+        for stale in [str(k.value) for k in table.rows if str(k.value) not in self.assets]:
+            table.remove_row(stale)
+        for currency in order:
+            asset = self.assets[currency]
+            ticker = self.prices.get(f"KRW-{currency}")
+            value = self._value(asset)
+            price = (
+                Text(
+                    format_price(ticker.trade_price, ticker.symbol),
+                    style=change_style(ticker.change),
+                    justify="right",
+                )
+                if ticker
+                else Text("" if currency == "KRW" else "-", justify="right")
+            )
+            cells = {
+                "asset": Text(currency, style="bold"),
+                "available": Text(format_amount(asset.balance), justify="right"),
+                "locked": Text(format_amount(asset.locked), justify="right"),
+                "price": price,
+                "value": Text("-" if value is None else f"{value:,.0f}", justify="right"),
+            }
+            if currency not in {str(k.value) for k in table.rows}:
+                table.add_row(*cells.values(), key=currency)
+                continue
+            for column, text in cells.items():
+                try:
+                    table.update_cell(currency, column, text)
+                except (CellDoesNotExist, RowDoesNotExist):
+                    break

@@ -1,0 +1,271 @@
+"""Candlestick chart with volume for the selected market: REST history, then live updates."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from upbit_tui.events import CandleEvent, TickerEvent
+from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.ui_runtime import Runtime
+from widgets.market_format import format_price
+from widgets.proxy_pane import ProxyPane
+
+log = logging.getLogger(__name__)
+
+# Upbit streams candles from 1s to 240m; day candles come from REST and grow from the ticker.
+TIMEFRAMES = ("1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m", "1d")
+HISTORY = 200
+RISE_COLOR = "red"
+FALL_COLOR = "blue"
+
+
+def timeframe_label(timeframe: str) -> str:
+    return "day" if timeframe == "1d" else timeframe
+
+
+def parse_timeframe(text: str) -> str:
+    """'1m', 'minute1', '240m', 'day', '1d' -> one of TIMEFRAMES; ValueError otherwise."""
+    value = text.strip().lower()
+    if value in ("day", "days", "1d", "d"):
+        return "1d"
+    if value.startswith("minute"):
+        value = value.removeprefix("minute") + "m"
+    if value in TIMEFRAMES:
+        return value
+    choices = ", ".join(map(timeframe_label, TIMEFRAMES))
+    raise ValueError(f"unknown timeframe '{text}' (expected one of {choices})")
+
+
+@dataclass
+class Bar:
+    """One candle as the chart needs it."""
+
+    start_utc: str
+    start_kst: str
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+    @classmethod
+    def from_event(cls, event: CandleEvent) -> Bar:
+        return cls(
+            event.candle_date_time_utc,
+            event.candle_date_time_kst or event.candle_date_time_utc,
+            event.opening_price,
+            event.high_price,
+            event.low_price,
+            event.trade_price,
+            event.candle_acc_trade_volume,
+        )
+
+
+class CandlesPane(ProxyPane):
+    """Follows one market and one timeframe; `set_symbol` / `set_timeframe` retarget it."""
+
+    KIND = "candles"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        symbol: str | None,
+        timeframe: str,
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(runtime, id=id)
+        self.symbol = symbol
+        self.timeframe = parse_timeframe(timeframe)
+        self.bars: dict[str, Bar] = {}
+        self._subscribed: tuple[str, str] | None = None
+        self._dirty = False
+        self.loaded = False
+        self.flushes = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="candles-status")
+        yield PlotextPlot()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._set_title()
+        hz = self.runtime.config.ui.chart_refresh_hz or 2.0
+        self.set_interval(1 / hz, self.flush)
+        self._show_status()
+
+    @property
+    def settled(self) -> bool:
+        return self.loaded and bool(self.bars) and not self._dirty
+
+    def on_resize(self) -> None:
+        self._dirty = True  # the volume panel's share of the height is set per plot
+
+    def set_symbol(self, symbol: str | None) -> None:
+        if symbol != self.symbol:
+            self.symbol = symbol
+            self._reset()
+
+    def set_timeframe(self, timeframe: str) -> None:
+        timeframe = parse_timeframe(timeframe)
+        if timeframe != self.timeframe:
+            self.timeframe = timeframe
+            self._reset()
+
+    def next_timeframe(self, step: int = 1) -> str:
+        index = (TIMEFRAMES.index(self.timeframe) + step) % len(TIMEFRAMES)
+        self.set_timeframe(TIMEFRAMES[index])
+        return self.timeframe
+
+    def _reset(self) -> None:
+        self.bars = {}
+        self.loaded = False
+        self._set_title()
+        self._show_status()
+        self._dirty = True
+        self.want_update()
+
+    def _set_title(self) -> None:
+        self.border_title = f"{self.symbol or '-'} · {timeframe_label(self.timeframe)} candles"
+
+    def _show_status(self) -> None:
+        status = self.query_one("#candles-status", Static)
+        previous = str(status.render())
+        if self.symbol is None:
+            text = "Select a market in the watchlist."
+        elif self.last_error and not self.loaded:
+            text = self.last_error
+        elif not self.loaded:
+            text = "connecting..." if not self.runtime.ready else "loading history..."
+        else:
+            text = ""
+        if text != previous:
+            status.update(text)
+        status.display = bool(text)
+
+    async def apply(self, proxy: WebSocketClientProxy) -> None:
+        wanted = None if self.symbol is None else (self.symbol, self.timeframe)
+        if wanted == self._subscribed:
+            return
+        if self._subscribed is not None:
+            await proxy.unsubscribe_candle()
+            await proxy.unsubscribe_ticker()
+            self._subscribed = None
+        if wanted is None:
+            return
+        symbol, timeframe = wanted
+        history = await proxy.get_candle_snapshot([symbol], timeframe, count=HISTORY)
+        if (self.symbol, self.timeframe) != wanted:
+            return  # retargeted while loading; the next wish loads the new one
+        for event in history.get(symbol, []):
+            self.bars.setdefault(event.candle_date_time_utc, Bar.from_event(event))
+        if timeframe == "1d":
+            await proxy.subscribe_ticker(
+                [symbol],
+                self._on_day_ticker,
+                policy="coalesce_by_symbol",
+                error_handler=self._on_callback_error,
+            )
+        else:
+            await proxy.subscribe_candle(
+                [symbol],
+                timeframe,
+                self._on_candle,
+                error_handler=self._on_callback_error,
+            )
+        self._subscribed = wanted
+        self.loaded = True
+        self.last_error = None
+        self._dirty = True
+        self._show_status()
+
+    def _on_candle(self, event: CandleEvent) -> None:
+        if event.symbol != self.symbol or event.timeframe != self.timeframe:
+            return
+        self.bars[event.candle_date_time_utc] = Bar.from_event(event)
+        self._dirty = True
+
+    def _on_day_ticker(self, event: TickerEvent) -> None:
+        """Today's candle is the ticker's open/high/low/last and accumulated volume."""
+        if event.symbol != self.symbol or self.timeframe != "1d" or not self.bars:
+            return
+        last_key = max(self.bars)
+        last = self.bars[last_key]
+        date = event.trade_date  # yyyymmdd, UTC
+        day_key = f"{date[:4]}-{date[4:6]}-{date[6:8]}T00:00:00" if len(date) == 8 else last_key
+        if day_key < last_key:
+            return
+        self.bars[day_key] = Bar(
+            day_key,
+            last.start_kst if day_key == last_key else day_key.replace("T00", "T09"),
+            event.opening_price,
+            event.high_price,
+            event.low_price,
+            event.trade_price,
+            event.acc_trade_volume,
+        )
+        self._dirty = True
+
+    def _on_callback_error(self, exc: BaseException) -> None:
+        log.error("candles callback failed: %r", exc)
+
+    def flush(self) -> None:
+        self._show_status()
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.flushes += 1
+        if len(self.bars) > HISTORY:
+            for key in sorted(self.bars)[: len(self.bars) - HISTORY]:
+                del self.bars[key]
+        self._plot()
+
+    def _plot(self) -> None:
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_figure()
+        bars = [self.bars[k] for k in sorted(self.bars)]
+        if not bars or self.symbol is None:
+            plot.refresh()
+            return
+        xs: list[float] = [float(i) for i in range(len(bars))]
+        height = max(plot.size.height, 8)
+        plt.subplots(2, 1)
+        chart = plt.subplot(1, 1)
+        chart.plotsize(None, max(5, height * 3 // 4))
+        # plotext accepts numeric x positions; its stub only admits date strings.
+        chart.candlestick(
+            cast(Any, xs),
+            {
+                "Open": [b.open for b in bars],
+                "Close": [b.close for b in bars],
+                "High": [b.high for b in bars],
+                "Low": [b.low for b in bars],
+            },
+            colors=[RISE_COLOR, FALL_COLOR],
+        )
+        low = min(b.low for b in bars)
+        high = max(b.high for b in bars)
+        ticks = [low + (high - low) * i / 4 for i in range(5)] if high > low else [low]
+        chart.yticks(ticks, [format_price(t, self.symbol) for t in ticks])
+        chart.xticks([])
+        volume = plt.subplot(2, 1)
+        up = [b.volume if b.close >= b.open else 0.0 for b in bars]
+        down = [b.volume if b.close < b.open else 0.0 for b in bars]
+        volume.bar(xs, up, color=RISE_COLOR, width=0.6, marker="sd")
+        volume.bar(xs, down, color=FALL_COLOR, width=0.6, marker="sd")
+        label_at = sorted({0, len(bars) // 3, 2 * len(bars) // 3, len(bars) - 1})
+        volume.xticks([float(i) for i in label_at], [self._x_label(bars[i]) for i in label_at])
+        top = max(b.volume for b in bars)
+        volume.yticks([0, top], ["0", f"{top:,.2f}" if top < 1000 else f"{top:,.0f}"])
+        plot.refresh()
+
+    def _x_label(self, bar: Bar) -> str:
+        kst = bar.start_kst
+        return kst[5:10] if self.timeframe == "1d" else kst[11:16]

@@ -1,0 +1,288 @@
+"""The monitoring dashboard (shared/spec-v6.md 6.2): connections, rates, latency, health.
+
+Reads `manager.dashboard()` and `proxy.health_check()` once a second; it subscribes to nothing,
+so opening it never changes what the exchange sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Label, Sparkline, Static
+from upbit_tui.proxy import WebSocketClientProxy
+
+from upbit_tui.ui_runtime import Runtime
+from widgets.market_format import format_duration
+from widgets.proxy_pane import ProxyPane
+from widgets.status_bar import HEALTH_STYLE
+
+log = logging.getLogger(__name__)
+
+RATE_HISTORY = 120
+STATE_STYLE = {
+    "connected": "green",
+    "open": "green",
+    "live": "green",
+    "connecting": "yellow",
+    "reconnecting": "yellow",
+    "backoff": "yellow",
+    "closed": "dim",
+    "failed": "red",
+    "disconnected": "red",
+    "stale": "yellow",
+    "idle": "dim",
+}
+
+
+def _num(value: Any, fmt: str = "{:,.0f}") -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, int | float):
+        return fmt.format(value)
+    return str(value)
+
+
+def _get(mapping: Any, *keys: str, default: Any = None) -> Any:
+    """The first of `keys` present in `mapping` (the manager's dicts are JSON-shaped)."""
+    if not isinstance(mapping, Mapping):
+        return default
+    for key in keys:
+        if key in mapping and mapping[key] is not None:
+            return mapping[key]
+    return default
+
+
+class DashboardPane(ProxyPane):
+    KIND = "dashboard"
+
+    def __init__(self, runtime: Runtime, *, id: str | None = None, interval: float = 1.0) -> None:
+        super().__init__(runtime, id=id)
+        self.interval = interval
+        self.rates: deque[float] = deque(maxlen=RATE_HISTORY)
+        self.data: dict[str, Any] | None = None
+        self.health: dict[str, Any] | None = None
+        self.refreshes = 0
+        self.frame_rates: dict[str, float] = {}
+        self._frames_seen: dict[str, tuple[float, float]] = {}
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("connecting...", id="dash-health")
+            yield Static("", id="dash-connections")
+            yield Label("messages/s, last 2 minutes", id="dash-rate-label")
+            yield Sparkline([], id="dash-rate")
+            yield Static("", id="dash-performance")
+            yield Static("", id="dash-subscriptions")
+            yield Static("", id="dash-queues")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.border_title = "Monitor"
+        self.set_interval(self.interval, self.poll)
+
+    async def poll(self) -> None:
+        manager = self.runtime.manager
+        proxy = self.proxy
+        if manager is None or proxy is None:
+            failure = self.runtime.failure
+            self.query_one("#dash-health", Static).update(
+                Text(f"stopped: {failure}", style="bold red")
+                if failure
+                else Text("connecting...", style="dim")
+            )
+            return
+        try:
+            data = manager.dashboard()
+            health = await proxy.health_check()
+        except Exception as exc:
+            log.warning("dashboard poll failed: %s", exc)
+            return
+        self._measure_frame_rates(data)
+        self.data, self.health = data, health
+        self.rates.append(float(_get(health, "messages_per_second", default=0.0)))
+        self.show(data, health)
+
+    def show(self, data: Mapping[str, Any], health: Mapping[str, Any]) -> None:
+        self.refreshes += 1
+        with self.app.batch_update():
+            self.query_one("#dash-health", Static).update(render_health(health, data))
+            self.query_one("#dash-connections", Static).update(
+                render_connections(data, self.frame_rates)
+            )
+            self.query_one("#dash-rate", Sparkline).data = list(self.rates)
+            self.query_one("#dash-performance", Static).update(render_performance(health))
+            self.query_one("#dash-subscriptions", Static).update(render_subscriptions(data))
+            self.query_one("#dash-queues", Static).update(render_queues(data))
+
+    def _measure_frame_rates(self, data: Mapping[str, Any]) -> None:
+        """Frames/s per connection from the growth of its frames_received counter."""
+        now = time.monotonic()
+        connections = _get(data, "connections", default={}) or {}
+        for name, conn in connections.items():
+            frames = _get(conn, "frames_received")
+            if not isinstance(frames, int | float):
+                continue
+            seen = self._frames_seen.get(name)
+            if seen is not None and now > seen[0]:
+                self.frame_rates[name] = max(0.0, (frames - seen[1]) / (now - seen[0]))
+            self._frames_seen[name] = (now, float(frames))
+
+    async def apply(self, proxy: WebSocketClientProxy) -> None:
+        await self.poll()
+
+
+def render_health(health: Mapping[str, Any], data: Mapping[str, Any] | None = None) -> Text:
+    status = str(_get(health, "status", default="unknown"))
+    reasons = _get(health, "reasons", default=[]) or []
+    text = Text.assemble(("Health: ", "bold"), (status.upper(), HEALTH_STYLE.get(status, "bold")))
+    if reasons:
+        text.append("  " + "; ".join(map(str, reasons)), style="yellow")
+    private = _get(data, "private", default=None)
+    if isinstance(private, Mapping):
+        text.append("\nPrivate data: ", style="bold")
+        if _get(private, "available", default=False):
+            text.append(f"available via {_get(private, 'mode', default='websocket')}", "green")
+            degraded = _get(private, "degraded_reason")
+            if degraded:
+                text.append(f" ({degraded})", style="yellow")
+        else:
+            text.append(f"unavailable: {_get(private, 'reason', default='unknown')}", "yellow")
+    return text
+
+
+def render_connections(
+    data: Mapping[str, Any], frame_rates: Mapping[str, float] | None = None
+) -> Group:
+    """One row per connection (public / private), then the rate-limit tokens left."""
+    table = Table(title="Connections", title_justify="left", expand=True, show_edge=False)
+    for column in (
+        "Connection",
+        "State",
+        "Epoch",
+        "Uptime",
+        "Frames/s",
+        "Reconnects",
+        "Attempts",
+        "Stale closes",
+        "Last error",
+    ):
+        left = column in ("Connection", "State", "Last error")
+        table.add_column(
+            column, justify="left" if left else "right", no_wrap=column != "Last error"
+        )
+    connections = _get(data, "connections", default={}) or {}
+    rates = frame_rates or {}
+    for name, conn in sorted(connections.items()):
+        state = str(_get(conn, "state", default="-"))
+        critical = bool(_get(conn, "critical", default=False))
+        table.add_row(
+            str(name),
+            Text(
+                state + (" (critical)" if critical else ""),
+                style="bold red" if critical else STATE_STYLE.get(state, ""),
+            ),
+            _num(_get(conn, "epoch")),
+            format_duration(_get(conn, "uptime")) if _get(conn, "uptime") else "-",
+            _num(rates.get(str(name)), "{:,.1f}"),
+            _num(_get(conn, "reconnects")),
+            _num(_get(conn, "attempts")),
+            _num(_get(conn, "stale_closes")),
+            Text(str(_get(conn, "last_error", default="") or ""), style="yellow"),
+        )
+    if not connections:
+        table.add_row("(none yet)", "-", "-", "-", "-", "-", "-", "-", "")
+    tokens = _get(data, "rate_limit_tokens", default={}) or {}
+    line = Text("Rate-limit tokens left: ", style="bold")
+    for index, (group, left) in enumerate(sorted(tokens.items())):
+        if index:
+            line.append(" · ", style="dim")
+        line.append(f"{group} ")
+        line.append(_num(left, "{:,.1f}"), style="red" if left == 0 else "")
+    return Group(table, line)
+
+
+def render_performance(health: Mapping[str, Any]) -> Table:
+    table = Table(title="Performance", title_justify="left", expand=True, show_edge=False)
+    cells: list[tuple[str, str]] = [
+        ("msgs/s", _num(_get(health, "messages_per_second"), "{:,.1f}")),
+        ("latency avg", _num(_get(health, "average_latency_ms"), "{:,.1f} ms")),
+        ("p50", _num(_get(health, "p50_latency_ms"), "{:,.1f} ms")),
+        ("p99", _num(_get(health, "p99_latency_ms"), "{:,.1f} ms")),
+        ("max", _num(_get(health, "max_latency_ms"), "{:,.1f} ms")),
+        ("queued", _num(_get(health, "queue_depth"))),
+        ("dropped", _num(_get(health, "dropped_message_count"))),
+        ("cb errors", _num(_get(health, "callback_error_count"))),
+        ("bad frames", _num(_get(health, "malformed_message_count"))),
+        ("error rate", _num(_get(health, "error_rate_percent"), "{:,.2f}%")),
+        ("reconnects", _num(_get(health, "reconnection_count"))),
+        ("RSS", _num(_get(health, "memory_usage_mb"), "{:,.0f} MB")),
+        ("CPU", _num(_get(health, "cpu_usage_percent"), "{:,.0f}%")),
+    ]
+    for label, _ in cells:
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_row(*(value for _, value in cells))
+    return table
+
+
+def render_subscriptions(data: Mapping[str, Any]) -> Table:
+    table = Table(
+        title="Subscriptions per client", title_justify="left", expand=True, show_edge=False
+    )
+    table.add_column("Client", no_wrap=True)
+    table.add_column("Type", no_wrap=True)
+    table.add_column("Markets")
+    clients = _get(data, "subscriptions", default={}) or {}
+    for client, types in sorted(clients.items()):
+        if not types:
+            table.add_row(str(client), "-", "")
+            continue
+        for kind, symbols in sorted(types.items()):
+            listed = [str(s) for s in symbols]
+            more = f" +{len(listed) - 8}" if len(listed) > 8 else ""
+            table.add_row(str(client), str(kind), ", ".join(listed[:8]) + more)
+    return table
+
+
+def render_queues(data: Mapping[str, Any]) -> Table:
+    """Each subscriber's queue: what the router holds for a pane that is busy painting."""
+    table = Table(title="Subscriber queues", title_justify="left", expand=True, show_edge=False)
+    for column in (
+        "Client",
+        "Type",
+        "Policy",
+        "Queued",
+        "Size",
+        "Delivered",
+        "Dropped",
+        "Errors",
+        "Slow",
+    ):
+        table.add_column(
+            column,
+            justify="left" if column in ("Client", "Type", "Policy") else "right",
+            no_wrap=True,
+        )
+    for sub in _get(data, "subscribers", default=[]) or []:
+        dropped = _get(sub, "dropped", default=0)
+        errors = _get(sub, "callback_errors", default=0)
+        table.add_row(
+            str(_get(sub, "client_id", default="?")),
+            str(_get(sub, "type", default="-")),
+            str(_get(sub, "policy", default="-")),
+            _num(_get(sub, "queue_depth")),
+            _num(_get(sub, "queue_size")),
+            _num(_get(sub, "delivered")),
+            Text(_num(dropped), style="yellow" if dropped else ""),
+            Text(_num(errors), style="red" if errors else ""),
+            _num(_get(sub, "slow_callbacks")),
+        )
+    return table

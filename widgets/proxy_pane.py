@@ -1,0 +1,92 @@
+"""The base of every data pane: it owns one WebSocketClientProxy for as long as it is mounted.
+
+A pane states what it wants (symbol, timeframe, symbols) and calls `want_update()`; one
+long-lived worker per pane applies the newest wish with the proxy, one at a time, so fast
+cursor movement never leaves half-applied subscriptions behind. Data arrives in proxy callbacks
+(on the app's event loop, the manager runs as an async worker) and only updates plain state;
+each pane repaints from that state on its own timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState
+
+from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.ui_runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class ProxyPane(Widget):
+    """A pane with its own proxy: created on mount, cleaned up on unmount."""
+
+    KIND: ClassVar[str] = "pane"
+
+    def __init__(self, runtime: Runtime, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.runtime = runtime
+        self.proxy: WebSocketClientProxy | None = None
+        self.client_id: str | None = None
+        self.last_error: str | None = None
+        self._wish = asyncio.Event()
+
+    def on_mount(self) -> None:
+        self._wish.set()
+        # Passed uncalled: a worker cancelled before it starts leaves no un-awaited coroutine.
+        work: Callable[[], Awaitable[None]] = self._follow_wishes
+        self.run_worker(
+            work,
+            name=f"{self.KIND}-proxy",
+            group="proxy",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def on_unmount(self) -> None:
+        proxy, self.proxy = self.proxy, None
+        if proxy is None:
+            return
+        try:
+            await proxy.cleanup()
+        except Exception:
+            log.exception("%s: proxy cleanup failed", self.client_id)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A pane's worker only fails before its loop starts (e.g. a duplicate client id)."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.error("%s worker failed: %s", self.KIND, self.last_error, exc_info=error)
+            self.notify(f"{self.KIND}: {self.last_error}", severity="error", timeout=10)
+            self.refresh()
+
+    def want_update(self) -> None:
+        """Ask the pane's worker to bring the subscriptions in line with the pane's state."""
+        self._wish.set()
+
+    async def _follow_wishes(self) -> None:
+        manager = await self.runtime.wait_manager()
+        self.client_id = self.runtime.client_id(self.KIND)
+        self.proxy = WebSocketClientProxy(self.client_id, manager)
+        while True:
+            await self._wish.wait()
+            self._wish.clear()
+            try:
+                await self.apply(self.proxy)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A bad symbol or a refused request: say so and keep the pane alive.
+                log.warning("%s: %s", self.client_id, exc, exc_info=True)
+                self.last_error = str(exc) or type(exc).__name__
+                self.notify(f"{self.KIND}: {self.last_error}", severity="error", timeout=6)
+                self.refresh()
+
+    async def apply(self, proxy: WebSocketClientProxy) -> None:
+        """Make the proxy's subscriptions match what the pane wants (override)."""

@@ -1,0 +1,230 @@
+"""The ticker watchlist: one row per market, price flashing on change, Upbit colours."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from upbit_tui.events import TickerEvent
+from upbit_tui.messages import SymbolSelected, WatchlistChanged
+from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.ui_runtime import Runtime
+from widgets.market_format import (
+    FALL_FLASH,
+    RISE_FLASH,
+    change_style,
+    format_change_rate,
+    format_krw_millions,
+    format_price,
+    format_signed_price,
+    format_volume,
+)
+from widgets.proxy_pane import ProxyPane
+from widgets.symbol_check import split_listed
+
+log = logging.getLogger(__name__)
+
+FLASH_SECONDS = 0.6
+COLUMNS = (
+    ("market", "Market", 9),
+    ("price", "Price", 13),
+    ("change", "Change", 11),
+    ("rate", "Chg %", 7),
+    ("volume", "Volume 24h", 10),
+    ("value", "Value 24h", 10),
+)
+
+
+class WatchlistPane(ProxyPane):
+    """Tickers of the configured markets; moving the cursor selects a market."""
+
+    KIND = "watchlist"
+    BORDER_TITLE = "Watchlist"
+
+    def __init__(
+        self, runtime: Runtime, symbols: tuple[str, ...], *, id: str | None = None
+    ) -> None:
+        super().__init__(runtime, id=id)
+        self._symbols: list[str] = list(symbols)
+        self._subscribed: set[str] = set()
+        self._latest: dict[str, TickerEvent] = {}
+        self._shown_price: dict[str, float] = {}
+        self._dirty: set[str] = set()
+        self._flash_until: dict[str, tuple[float, str]] = {}
+        self.flushes = 0
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self._symbols)
+
+    @property
+    def settled(self) -> bool:
+        """Every market has data on screen and nothing is waiting to be painted."""
+        return (
+            bool(self._symbols)
+            and not self._dirty
+            and all(s in self._shown_price for s in self._symbols)
+        )
+
+    def latest(self, symbol: str) -> TickerEvent | None:
+        return self._latest.get(symbol)
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=False)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+        yield table
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one(DataTable)
+        for symbol in self._symbols:
+            self._add_row(table, symbol)
+        hz = self.runtime.config.ui.table_refresh_hz or 8.0
+        self.set_interval(1 / hz, self.flush)
+
+    # -- what the user asks for -------------------------------------------------------------
+
+    def add_symbol(self, symbol: str) -> bool:
+        """Add a market (already normalised); False if it is listed already."""
+        if symbol in self._symbols:
+            return False
+        self._symbols.append(symbol)
+        self._add_row(self.query_one(DataTable), symbol)
+        self.post_message(WatchlistChanged(self.symbols))
+        self.want_update()
+        return True
+
+    def remove_symbol(self, symbol: str) -> bool:
+        if symbol not in self._symbols:
+            return False
+        self._symbols.remove(symbol)
+        self._latest.pop(symbol, None)
+        self._shown_price.pop(symbol, None)
+        with contextlib.suppress(RowDoesNotExist):
+            self.query_one(DataTable).remove_row(symbol)
+        self.post_message(WatchlistChanged(self.symbols))
+        self.want_update()
+        return True
+
+    @property
+    def selected_symbol(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not self._symbols or table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return str(key.value)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.post_message(SymbolSelected(str(event.row_key.value)))
+
+    # -- the proxy side ---------------------------------------------------------------------
+
+    async def apply(self, proxy: WebSocketClientProxy) -> None:
+        wanted = list(self._symbols)
+        gone = [s for s in self._subscribed if s not in wanted]
+        if gone:
+            await proxy.unsubscribe_ticker(gone)
+            self._subscribed.difference_update(gone)
+        new = [s for s in wanted if s not in self._subscribed]
+        if not new:
+            return
+        listed, snapshots, unlisted = await split_listed(proxy, new)
+        for event in snapshots:
+            self._on_ticker(event)
+        for symbol, reason in unlisted.items():
+            self.notify(f"{symbol}: {reason}; removed from the watchlist", severity="error")
+            self.remove_symbol(symbol)
+        if listed:
+            await proxy.subscribe_ticker(
+                listed,
+                self._on_ticker,
+                error_handler=self._on_callback_error,
+                policy="coalesce_by_symbol",
+            )
+            self._subscribed.update(listed)
+
+    def _on_ticker(self, event: TickerEvent) -> None:
+        if event.symbol not in self._shown_price and event.symbol not in self._symbols:
+            return
+        previous = self._latest.get(event.symbol)
+        if (
+            previous is not None
+            and event.timestamp_ms
+            and event.timestamp_ms < previous.timestamp_ms
+        ):
+            return  # an older snapshot after a newer live tick
+        self._latest[event.symbol] = event
+        self._dirty.add(event.symbol)
+
+    def _on_callback_error(self, exc: BaseException) -> None:
+        log.error("watchlist callback failed: %r", exc)
+
+    # -- painting ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        now = time.monotonic()
+        expired = {s for s, (until, _) in self._flash_until.items() if until <= now}
+        todo = self._dirty | expired
+        if not todo:
+            return
+        for symbol in expired:
+            self._flash_until.pop(symbol, None)
+        self._dirty.clear()
+        table = self.query_one(DataTable)
+        with self.app.batch_update():
+            for symbol in todo:
+                event = self._latest.get(symbol)
+                if event is not None and symbol in self._symbols:
+                    self._paint_row(table, event, now)
+        self.flushes += 1
+
+    def _paint_row(self, table: DataTable[Text | str], event: TickerEvent, now: float) -> None:
+        symbol = event.symbol
+        shown = self._shown_price.get(symbol)
+        if shown is not None and event.trade_price != shown:
+            flash = RISE_FLASH if event.trade_price > shown else FALL_FLASH
+            self._flash_until[symbol] = (now + FLASH_SECONDS, flash)
+        self._shown_price[symbol] = event.trade_price
+        style = change_style(event.change)
+        flash_style = ""
+        if symbol in self._flash_until and self._flash_until[symbol][0] > now:
+            flash_style = " " + self._flash_until[symbol][1]
+        cells: dict[str, Text] = {
+            "market": Text(symbol, style="bold"),
+            "price": Text(
+                format_price(event.trade_price, symbol), style=style + flash_style, justify="right"
+            ),
+            "change": Text(
+                format_signed_price(event.signed_change_price, symbol, event.trade_price),
+                style=style,
+                justify="right",
+            ),
+            "rate": Text(
+                format_change_rate(event.signed_change_rate), style=style, justify="right"
+            ),
+            "volume": Text(format_volume(event.acc_trade_volume_24h), justify="right"),
+            "value": Text(format_krw_millions(event.acc_trade_price_24h), justify="right"),
+        }
+        for column, text in cells.items():
+            try:
+                table.update_cell(symbol, column, text)
+            except (CellDoesNotExist, RowDoesNotExist):
+                return
+
+    def _add_row(self, table: DataTable[Text | str], symbol: str) -> None:
+        table.add_row(
+            Text(symbol, style="bold"),
+            *(Text("-", justify="right") for _ in COLUMNS[1:]),
+            key=symbol,
+        )
