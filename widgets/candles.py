@@ -67,6 +67,30 @@ class Bar:
         )
 
 
+def days_from_240m(candles: list[CandleEvent]) -> list[Bar]:
+    """Day bars (Upbit's day starts 00:00 UTC, 09:00 KST) from 240m candles, oldest first."""
+    days: dict[str, Bar] = {}
+    for event in sorted(candles, key=lambda e: e.candle_date_time_utc):
+        day = event.candle_date_time_utc[:10] + "T00:00:00"
+        bar = days.get(day)
+        if bar is None:
+            days[day] = Bar(
+                day,
+                day[:10] + "T09:00:00",
+                event.opening_price,
+                event.high_price,
+                event.low_price,
+                event.trade_price,
+                event.candle_acc_trade_volume,
+            )
+            continue
+        bar.high = max(bar.high, event.high_price)
+        bar.low = min(bar.low, event.low_price)
+        bar.close = event.trade_price
+        bar.volume += event.candle_acc_trade_volume
+    return list(days.values())
+
+
 class CandlesPane(ProxyPane):
     """Follows one market and one timeframe; `set_symbol` / `set_timeframe` retarget it."""
 
@@ -160,11 +184,17 @@ class CandlesPane(ProxyPane):
         if wanted is None:
             return
         symbol, timeframe = wanted
-        history = await proxy.get_candle_snapshot([symbol], timeframe, count=HISTORY)
+        if timeframe == "1d":
+            # The stream has no day candles: six 240m candles make one Upbit day (00:00 UTC).
+            history = await proxy.get_candle_snapshot([symbol], "240m", count=HISTORY * 6)
+            loaded = days_from_240m(history.get(symbol, []))
+        else:
+            history = await proxy.get_candle_snapshot([symbol], timeframe, count=HISTORY)
+            loaded = [Bar.from_event(e) for e in history.get(symbol, [])]
         if (self.symbol, self.timeframe) != wanted:
             return  # retargeted while loading; the next wish loads the new one
-        for event in history.get(symbol, []):
-            self.bars.setdefault(event.candle_date_time_utc, Bar.from_event(event))
+        for bar in loaded[-HISTORY:]:
+            self.bars.setdefault(bar.start_utc, bar)
         if timeframe == "1d":
             await proxy.subscribe_ticker(
                 [symbol],
