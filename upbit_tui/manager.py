@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from upbit_tui.auth import NO_KEYS_REASON, Credentials, bearer
 from upbit_tui.codec import (
     DesiredSubscription,
     ErrorMessage,
@@ -76,10 +77,6 @@ log = logging.getLogger(__name__)
 
 PUBLIC = "public"
 PRIVATE = "private"
-NO_KEYS_REASON = (
-    "private data needs API keys: set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY "
-    "(or access_key/secret_key in the [auth] section of the config)"
-)
 # Private WebSocket attempts that fail in a row before balances/orders switch to REST polling.
 PRIVATE_FALLBACK_AFTER = 3
 # How many REST attempts a trade backfill makes before it gives up for this epoch.
@@ -134,6 +131,7 @@ class GlobalWebSocketManager:
         self._state = SubscriptionStateManager()
         self._metrics = MetricsCollector(config.health)
         self._router = self._make_router()
+        self._publish = self._router.publish
         self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._budgets = {
@@ -178,6 +176,7 @@ class GlobalWebSocketManager:
         self._started = True
         self._public = self._make_connection(PUBLIC)
         self._public.start()
+        self._spawn(self._pump_metrics(), "upbit-metrics")
         if self._private_wanted():
             self._ensure_private()
 
@@ -200,6 +199,7 @@ class GlobalWebSocketManager:
         self._public = self._private = None
         await self._router.aclose()
         self._router = self._make_router()
+        self._publish = self._router.publish
         if self._own_rest and self._rest is not None:
             await self._rest.close()
             self._rest = None
@@ -252,6 +252,18 @@ class GlobalWebSocketManager:
             # Private streams are silent until a balance or an order changes: no watchdog.
             watchdog=not private,
         )
+
+    async def _pump_metrics(self) -> None:
+        """Feed frame counts to the rate windows a few times a second (not per frame)."""
+        counted: dict[int, int] = {}
+        while True:
+            await asyncio.sleep(0.25)
+            for conn in self.connections().values():
+                seen = conn.frames_received
+                delta = seen - counted.get(id(conn), 0)
+                counted[id(conn)] = seen
+                if delta > 0:
+                    self._metrics.record_message(delta)
 
     # ------------------------------------------------------------------ clients (proxies)
 
@@ -485,34 +497,35 @@ class GlobalWebSocketManager:
     # ------------------------------------------------------------------ frames
 
     def _on_public_frame(self, data: bytes, epoch: int, received_at: float) -> bool:
-        """Decode and route one public frame. Runs in the read loop: never awaits."""
-        self._metrics.record_message()
+        """Decode and route one public frame. Runs in the read loop: never awaits.
+
+        Frames are counted by the connection and fed to the metrics by `_pump_metrics`.
+        """
         result = self._decoders[PUBLIC].decode(data, epoch=epoch, received_at=received_at)
         cls = result.__class__
         if cls is TradeEvent:
             self._on_trade(result)  # type: ignore[arg-type]
             return True
         if cls is TickerEvent or cls is OrderbookEvent or cls is CandleEvent:
-            self._router_publish(result)  # type: ignore[arg-type]
+            self._publish(result)  # type: ignore[arg-type]
             return True
         if cls is list:
             for event in result:  # type: ignore[union-attr]
                 if event.__class__ is TradeEvent:
                     self._on_trade(event)
                 else:
-                    self._router_publish(event)
+                    self._publish(event)
             return True
         return self._on_control(PUBLIC, result)
 
     def _on_private_frame(self, data: bytes, epoch: int, received_at: float) -> bool:
-        self._metrics.record_message()
         result = self._decoders[PRIVATE].decode(data, epoch=epoch, received_at=received_at)
         if isinstance(result, BalanceEvent | OrderEvent):
-            self._router_publish(result)
+            self._publish(result)
             return True
         if isinstance(result, list):
             for event in result:
-                self._router_publish(event)
+                self._publish(event)
             return True
         return self._on_control(PRIVATE, result)
 
@@ -536,7 +549,7 @@ class GlobalWebSocketManager:
                 self._budgets[kind].pause(1.0)
         elif isinstance(result, MarketEvent):
             # A public type on the private socket (or vice versa) is still data.
-            self._router_publish(result)
+            self._publish(result)
             return True
         return False
 
@@ -554,7 +567,7 @@ class GlobalWebSocketManager:
             return
         track.last_sid = event.sequential_id
         track.last_ts = event.trade_timestamp or event.timestamp_ms
-        self._router_publish(event)
+        self._publish(event)
 
     def _on_open(self, kind: str, epoch: int) -> None:
         """A new connection (epoch) is open; runs before its first frame is read."""
@@ -643,7 +656,7 @@ class GlobalWebSocketManager:
                 self.backfilled_trades += 1
             track.last_sid = sid
             track.last_ts = trade.trade_timestamp or trade.timestamp_ms
-            self._router_publish(trade)
+            self._publish(trade)
 
     async def _refresh_candles(self, candles: dict[DataType, set[str]], epoch: int) -> None:
         """After a reconnect, re-read the current candle of every subscribed timeframe."""
@@ -666,7 +679,7 @@ class GlobalWebSocketManager:
                 candle.epoch = epoch
                 candle.stream_type = StreamType.REST
                 candle.received_at = time.time()
-                self._router_publish(candle)
+                self._publish(candle)
 
     # ------------------------------------------------------------------ private side
 
@@ -697,19 +710,14 @@ class GlobalWebSocketManager:
 
     def _auth_headers(self) -> dict[str, str]:
         # A fresh token (new nonce) for every handshake; never logged.
-        from upbit_tui.auth import Credentials, make_token
-
         creds = self._credentials
         assert creds.access_key and creds.secret_key
-        token = make_token(Credentials(creds.access_key, creds.secret_key))
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(Credentials(creds.access_key, creds.secret_key))
 
     async def update_credentials(self, access_key: str, secret_key: str) -> None:
         """Use new API keys (e.g. after the user fixed them); reconnects the private side."""
         self._credentials = AuthConfig(access_key=access_key, secret_key=secret_key)
         if self._rest is not None:
-            from upbit_tui.auth import Credentials
-
             self._rest.set_credentials(Credentials(access_key, secret_key))
         self._version += 1
         if self._private is not None:
@@ -756,7 +764,7 @@ class GlobalWebSocketManager:
 
     def _on_fallback_event(self, event: MarketEvent) -> None:
         event.epoch = self.epochs.current(PRIVATE)
-        self._router_publish(event)
+        self._publish(event)
 
     async def _seed_balances(self) -> None:
         from upbit_tui.private import seed_balances
@@ -769,7 +777,7 @@ class GlobalWebSocketManager:
             log.warning("could not seed balances from REST: %s", exc)
             return
         event.epoch = self.epochs.current(PRIVATE)
-        self._router_publish(event)
+        self._publish(event)
 
     # ------------------------------------------------------------------ snapshots
 
@@ -1013,9 +1021,6 @@ class GlobalWebSocketManager:
             **handle.options,
         )
         return True
-
-    def _router_publish(self, event: MarketEvent) -> None:
-        self._router.publish(event)
 
     def _router_latest(self, data_type: DataType, symbol: str) -> MarketEvent | None:
         return self._router.latest(data_type, symbol)
