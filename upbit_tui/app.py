@@ -14,7 +14,9 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -53,6 +55,9 @@ from widgets.watchlist import WatchlistPane
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
+# Seconds of good health before "healthy again" is announced (no flapping toasts).
+ALERT_QUIET = 10.0
+_NUMBERS = re.compile(r"\d[\d.,]*")
 # The simulator's test key pair for --demo: balances show without a real account.
 DEMO_ACCESS_KEY = "demo-access"
 DEMO_SECRET_KEY = "demo-secret-not-a-real-key"
@@ -67,6 +72,11 @@ PANES: dict[str, tuple[str, int, str]] = {
     "candles": ("center", 0, "candles"),
     "orderbook": ("right", 0, "order book"),
 }
+
+
+MAIN_SCREEN_ACTIONS = frozenset(
+    {"add_symbol", "remove_symbol", "save_watchlist", "timeframe", "toggle_pane"}
+)
 
 
 class UpbitApp(App[int]):
@@ -119,6 +129,7 @@ class UpbitApp(App[int]):
         self.runtime_worker: Worker[None] | None = None
         self.last_health: dict[str, Any] | None = None
         self._alerted: tuple[str, frozenset[str]] = ("healthy", frozenset())
+        self._last_alert_at = 0.0
         self._health_proxy: Any = None
         if config.ui.theme in self.available_themes:
             self.theme = config.ui.theme
@@ -255,24 +266,34 @@ class UpbitApp(App[int]):
         self._alert(health)
 
     def _alert(self, health: dict[str, Any]) -> None:
-        """Notify when health changes status or gains a reason (error rate, latency, ...)."""
+        """Notify when health changes status or gains a new kind of reason (error rate,
+        latency, drops...). Reasons are compared without their numbers, so a climbing drop
+        count is one alert, not one per second; "healthy again" needs ALERT_QUIET quiet s."""
         status = str(health.get("status", "healthy"))
-        reasons = frozenset(map(str, health.get("reasons") or []))
-        previous_status, previous_reasons = self._alerted
-        self._alerted = (status, reasons)
-        if status == previous_status and reasons <= previous_reasons:
-            return
+        reasons = [str(r) for r in health.get("reasons") or []]
+        kinds = frozenset(_NUMBERS.sub("#", r) for r in reasons)
+        now = time.monotonic()
+        previous_status, previous_kinds = self._alerted
         if status == "healthy":
-            if previous_status != "healthy":
+            if previous_status != "healthy" and now - self._last_alert_at >= ALERT_QUIET:
+                self._alerted = (status, frozenset())
                 self.notify("Connection healthy again", severity="information")
             return
-        new = sorted(reasons - previous_reasons) or sorted(reasons)
+        self._last_alert_at = now
+        seen = kinds | previous_kinds if status == previous_status else kinds
+        self._alerted = (status, seen)
+        if status == previous_status and kinds <= previous_kinds:
+            return
         self.notify(
-            "; ".join(new) or status,
+            "; ".join(reasons) or status,
             title=f"Health: {status}",
             severity="error" if status == "critical" else "warning",
             timeout=10,
         )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Pane and watchlist keys only act on the main screen (and only show in its Footer)."""
+        return not (action in MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1)
 
     # -- selection and watchlist ------------------------------------------------------------
 

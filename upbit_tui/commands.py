@@ -54,7 +54,7 @@ class UpbitCommands(Provider):
             commands.append(
                 (
                     f"{verb} the {label} pane",
-                    partial(app.run_action, f"toggle_pane('{name}')"),
+                    partial(app.call_later, app.action_toggle_pane, name),
                     "its subscriptions leave / join the shared connection",
                 )
             )

@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
-from upbit_tui.proxy import WebSocketClientProxy
 
 from upbit_tui.events import Asset, BalanceEvent, TickerEvent
+from upbit_tui.proxy import WebSocketClientProxy
 from upbit_tui.ui_runtime import Runtime
 from widgets.market_format import change_style, format_amount, format_krw, format_price
 from widgets.proxy_pane import ProxyPane
@@ -94,7 +94,6 @@ class BalancesPane(ProxyPane):
             await proxy.subscribe_ticker(
                 new,
                 self._on_ticker,
-                policy="coalesce_by_symbol",
                 error_handler=self._on_callback_error,
             )
             self._ticker_subscribed.update(new)

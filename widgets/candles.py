@@ -199,7 +199,6 @@ class CandlesPane(ProxyPane):
             await proxy.subscribe_ticker(
                 [symbol],
                 self._on_day_ticker,
-                policy="coalesce_by_symbol",
                 error_handler=self._on_callback_error,
             )
         else:

@@ -18,8 +18,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Sparkline, Static
-from upbit_tui.proxy import WebSocketClientProxy
 
+from upbit_tui.proxy import WebSocketClientProxy
 from upbit_tui.ui_runtime import Runtime
 from widgets.market_format import format_duration
 from widgets.proxy_pane import ProxyPane

@@ -78,13 +78,11 @@ class OrderbookPane(ProxyPane):
             [wanted],
             self._on_orderbook,
             depth=self.depth,
-            policy="coalesce_by_symbol",
             error_handler=self._on_callback_error,
         )
         await proxy.subscribe_ticker(
             [wanted],
             self._on_ticker,
-            policy="coalesce_by_symbol",
             error_handler=self._on_callback_error,
         )
         self._subscribed = wanted

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from upbit_tui.proxy import WebSocketClientProxy
-
 from upbit_tui.events import TickerEvent
+from upbit_tui.proxy import WebSocketClientProxy
 
 log = logging.getLogger(__name__)
 

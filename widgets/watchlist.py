@@ -150,7 +150,6 @@ class WatchlistPane(ProxyPane):
                 listed,
                 self._on_ticker,
                 error_handler=self._on_callback_error,
-                policy="coalesce_by_symbol",
             )
             self._subscribed.update(listed)
 
