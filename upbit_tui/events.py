@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 import msgspec
 
@@ -189,6 +190,8 @@ class Asset(msgspec.Struct, kw_only=True):
 class BalanceEvent(MarketEvent, kw_only=True):
     """myAsset: the assets whose balance changed (or all of them, when seeded from REST)."""
 
+    # myAsset has no market code; routing files it under "*" (every symbol).
+    symbol: ClassVar[str] = "*"
     asset_uuid: str = ""
     assets: list[Asset]
     asset_timestamp: int = 0

@@ -97,7 +97,7 @@ def test_default_fixture_decodes_field_by_field(name: str, cls: type) -> None:
         assert type(event) is cls
         assert event.epoch == 7 and event.received_at == 123.5
         assert_matches_default(event, obj)
-    assert decoder.malformed == 0 and decoder.decoded == 2
+    assert decoder.malformed == 0
 
 
 @pytest.mark.parametrize(("name", "cls"), DEFAULT_WRAPPED)

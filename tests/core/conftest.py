@@ -1,0 +1,23 @@
+"""Fixtures of the pure core tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from core_harness import Collector
+
+from upbit_tui.metrics import MetricsCollector
+from upbit_tui.routing import Router
+
+
+@pytest.fixture
+def collector() -> Collector:
+    return Collector()
+
+
+@pytest.fixture
+async def router() -> AsyncIterator[Router]:
+    r = Router(metrics=MetricsCollector())
+    yield r
+    await r.aclose()
