@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
+
+from upbit_tui.auth import Credentials
+from upbit_tui.exchange import ExchangeServer
+from upbit_tui.ratelimit import GlobalRateLimiter
+from upbit_tui.rest import UpbitRestClient
 
 T = TypeVar("T")
 
@@ -63,3 +68,35 @@ def _run_virtual(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 def run_virtual() -> Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]:
     """`run_virtual(lambda: coro())`: run it on a fresh VirtualTimeLoop (use in a sync test)."""
     return _run_virtual
+
+
+ACCESS_KEY = "test-access"
+SECRET_KEY = "test-secret-0123456789abcdef0123456789ab"
+
+
+@pytest.fixture
+def creds() -> Credentials:
+    """The key pair the `sim` fixture accepts."""
+    return Credentials(ACCESS_KEY, SECRET_KEY)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[ExchangeServer]:
+    """A quiet simulator (no automatic trades) on a loopback port."""
+    async with ExchangeServer(
+        seed=1, markets=20, rate=0.0, host="127.0.0.1", port=0, api_keys={ACCESS_KEY: SECRET_KEY}
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(sim: ExchangeServer) -> AsyncIterator[UpbitRestClient]:
+    """A REST client with valid keys and fast retries, talking to `sim`."""
+    async with UpbitRestClient(
+        sim.rest_url,
+        GlobalRateLimiter(),
+        Credentials(ACCESS_KEY, SECRET_KEY),
+        retry_base_delay=0.01,
+        retry_max_delay=0.05,
+    ) as rest:
+        yield rest
