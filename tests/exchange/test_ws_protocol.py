@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from sim_harness import TIMEOUT, recv, recv_raw, send, subscription, sync
+from sim_harness import TIMEOUT, fixture, recv, recv_raw, send, subscription, sync
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -150,14 +150,7 @@ async def test_list_subscriptions_reports_and_format_applies(sim: ExchangeServer
         )
         await send(ws, [{"method": "LIST_SUBSCRIPTIONS"}, {"ticket": "unique uuid"}])
         listed = await recv(ws)
-        assert listed == {
-            "method": "LIST_SUBSCRIPTIONS",
-            "result": [
-                {"type": "ticker", "codes": ["KRW-BTC", "KRW-ETH"]},
-                {"type": "orderbook", "codes": ["KRW-BTC", "KRW-ETH"], "level": 0},
-            ],
-            "ticket": "unique uuid",
-        }
+        assert listed == fixture("ws/list_subscriptions.json")[0]  # the docs' example
         await send(ws, [{"ticket": "y"}, {"method": "LIST_SUBSCRIPTIONS"}, {"format": "SIMPLE"}])
         simple = await recv(ws)
         assert list(simple) == ["mthd", "rslt", "tckt"] and simple["rslt"][0]["ty"] == "ticker"

@@ -133,14 +133,14 @@ class SyntheticHistory:
         for level in _VOLUME_LEVELS:
             index, rest = divmod(x << level, _SPAN_MS)
             if rest == 0:
-                continue
+                break  # a dyadic point of this level: every finer tent is zero here
             sign = 1.0 if hash_key(self.salt, 2, level, index) & 1 else -1.0
             frac = rest / _SPAN_MS
             total += sign * _VOLUME_AMPLITUDE * (0.5 - abs(frac - 0.5)) / (1 << level)
         return total * _SPAN_MS / 1000 * self._volume_per_second
 
-    def candle(self, start: int, length: int) -> SyntheticCandle:
-        """The synthetic candle [start, start+length), cut at the end of history."""
+    def price_range(self, start: int, length: int) -> tuple[float, float, float, float]:
+        """(open, high, low, close) of the synthetic candle [start, start+length), rounded."""
         end = min(start + length, self.history_end)
         open_ = round_price(self.price(start))
         close = round_price(self.price(end))
@@ -150,9 +150,16 @@ class SyntheticHistory:
         down = abs(gaussian(_mix(key))) * excursion
         high = max(round_price(max(open_, close) * math.exp(up)), open_, close)
         low = min(round_price(min(open_, close) * math.exp(-down)), open_, close)
+        return open_, high, low, close
+
+    def candle(self, start: int, length: int) -> SyntheticCandle:
+        """The synthetic candle [start, start+length), cut at the end of history."""
+        end = min(start + length, self.history_end)
+        open_, high, low, close = self.price_range(start, length)
         volume = self.cumulative_volume(end) - self.cumulative_volume(start)
         volume = round(volume, 8)
         typical = (open_ + high + low + close) / 4
+        key = hash_key(self.salt, 3, start, length)
         last_ms = end * 1000 - 1 - (key >> 40) % min(1000, (end - start) * 1000)
         return SyntheticCandle(
             start, end, open_, high, low, close, volume, volume * typical, last_ms

@@ -635,11 +635,11 @@ class MarketModel:
             for day in range(today - 364 * DAY_S, today, DAY_S):
                 if day + DAY_S > self.history_end:
                     break
-                candle = state.history.candle(day, DAY_S)
-                if candle.high > high:
-                    high, high_day = candle.high, day
-                if candle.low < low:
-                    low, low_day = candle.low, day
+                _, day_high, day_low, _ = state.history.price_range(day, DAY_S)
+                if day_high > high:
+                    high, high_day = day_high, day
+                if day_low < low:
+                    low, low_day = day_low, day
             cached = _Week52(today, high, utc_date(high_day * 1000), low, utc_date(low_day * 1000))
             state.week52 = cached
         high, high_date, low, low_date = cached.high, cached.high_date, cached.low, cached.low_date

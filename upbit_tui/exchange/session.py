@@ -123,10 +123,6 @@ class Session:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            if self._pending_close is not None:
-                code, reason = self._pending_close
-                await ws.close(code=code, message=reason.encode())
-                return
             while self._outbox and not self.is_stalled(loop.time()):
                 data = self._outbox.popleft()
                 if ws.closed:
@@ -135,13 +131,13 @@ class Session:
                 self.frames_sent += 1
                 self.bytes_sent += len(data)
                 self.last_activity = loop.time()
-                if self._pending_close is not None:
-                    break
             if self._outbox and self.stalled_until is not None:
                 self.frames_discarded += len(self._outbox)
                 self._outbox.clear()
             if self._pending_close is not None:
-                self._wakeup.set()
+                code, reason = self._pending_close
+                await ws.close(code=code, message=reason.encode())
+                return
 
     def abort(self) -> None:
         """Close the TCP connection without a close frame."""

@@ -1,0 +1,70 @@
+"""Upbit's WebSocket rate limits as the simulator enforces them (upbit-protocol.md section 5)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sim_harness import recv, recv_raw, subscription
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from upbit_tui.exchange import ExchangeServer
+
+
+async def handshake_status(url: str) -> int:
+    try:
+        async with connect(url):
+            return 101
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+async def test_connects_beyond_five_per_second_get_429_then_418() -> None:
+    async with ExchangeServer(rate=0.0, markets=2) as sim:
+        statuses = []
+        for _ in range(60):
+            statuses.append(await handshake_status(sim.websocket_url))
+            if statuses[-1] == 418:
+                break
+        # 12 attempts span at most two one-second windows of 5: some are refused with 429,
+        # and refusals that keep coming turn into a block (418).
+        assert statuses[:5].count(101) >= 1
+        assert 429 in statuses and statuses[-1] == 418
+        first_429 = statuses.index(429)
+        assert all(s != 101 for s in statuses[first_429 + 5 :])
+        refused = sim.stats()["connections"]["refused"]
+        assert refused["429"] >= 1 and refused["418"] == 1
+
+
+async def test_messages_beyond_the_limit_are_refused_then_the_connection_is_closed() -> None:
+    async with ExchangeServer(rate=0.0, markets=2) as sim:
+        async with connect(sim.websocket_url) as ws:
+            request = json.dumps(
+                subscription({"type": "trade", "codes": ["KRW-BTC"], "is_only_realtime": True})
+            )
+            names = []
+            with pytest.raises(ConnectionClosed):
+                for _ in range(60):
+                    await ws.send(request)
+                while True:
+                    message = await recv(ws)
+                    names.append(message["error"]["name"])
+            assert "Too Many Requests" in names and names[-1] == "I'm a teapot"
+            assert ws.close_code == 1008
+        items = sim.stats()["connections"]["items"]
+        assert items[0]["requests_received"] >= len(names)
+
+
+async def test_text_pings_do_not_count_against_the_message_limit() -> None:
+    async with ExchangeServer(rate=0.0, markets=2) as sim, connect(sim.websocket_url) as ws:
+        for _ in range(20):
+            await ws.send("PING")
+        replies = [await recv_raw(ws) for _ in range(20)]
+        assert set(replies) == {b'{"status":"UP"}'}
+
+
+async def test_rate_limits_can_be_switched_off_for_benchmarks() -> None:
+    async with ExchangeServer(rate=0.0, markets=2, rate_limits=False) as sim:
+        statuses = [await handshake_status(sim.websocket_url) for _ in range(12)]
+        assert statuses == [101] * 12
