@@ -29,6 +29,7 @@ Public API::
     await client.get_accounts() -> BalanceEvent                     # all currencies (needs keys)
     await client.get_open_orders(symbol=None, states=("wait", "watch"), *, max_pages=10)
         -> list[OrderEvent]                                        # needs keys
+    await client.get_order(uuid) -> OrderEvent                     # one order, any state
     await client.request(method, path, params=None, *, group, auth=False, json_body=None) -> Any
         # the raw call (decoded JSON) for endpoints without a method here (e.g. POST /v1/orders)
 
@@ -671,6 +672,13 @@ class UpbitRestClient:
             if len(items) < MAX_ORDERS_PER_PAGE:
                 break
         return out
+
+    async def get_order(self, uuid: str) -> OrderEvent:
+        """One order by uuid (GET /v1/order), whatever its state (done and cancelled too)."""
+        data = await self.request("GET", "/order", {"uuid": uuid}, group="default", auth=True)
+        if not isinstance(data, dict):
+            raise UpbitApiError(200, "bad_response", "/order: expected a JSON object")
+        return self._order(data, time.time())
 
     # ------------------------------------------------------------------ decoding
 
