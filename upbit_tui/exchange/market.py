@@ -95,7 +95,15 @@ from upbit_tui.exchange.records import (
     utc_date,
     utc_time,
 )
-from upbit_tui.exchange.ticks import price_decimals, round_price, tick_down, tick_size, tick_up
+from upbit_tui.exchange.ticks import (
+    ladder_down,
+    ladder_up,
+    price_decimals,
+    round_price,
+    tick_down,
+    tick_size,
+    tick_up,
+)
 
 __all__ = [
     "INTERVALS",
@@ -120,6 +128,7 @@ INTERVALS: dict[str, int] = {
     "240m": 14_400,
     "1d": DAY_S,
 }
+_INTERVAL_ITEMS = tuple(INTERVALS.items())
 HISTORY_TRADES_S = 300
 MAX_TRADES = 5_000
 MAX_BOOK_DEPTH = 30
@@ -194,6 +203,9 @@ class _MarketState:
         self.last_price = round_price(self.history.price(history_end))
         self.best_ask = tick_up(self.last_price)
         self.best_bid = self.last_price
+        # Resting sizes of the native book, index 0 = best; shifted as the best prices move.
+        self.ask_sizes = [self.fresh_size(i, self.best_ask) for i in range(MAX_BOOK_DEPTH)]
+        self.bid_sizes = [self.fresh_size(i, self.best_bid) for i in range(MAX_BOOK_DEPTH)]
         self.version = 0
         self.last_trade: Trade | None = None
         self.trades: deque[Trade] = deque(maxlen=MAX_TRADES)
@@ -206,6 +218,33 @@ class _MarketState:
         self.value_24h = 0.0
         self.synthetic_24h: tuple[int, float, float] = (-1, 0.0, 0.0)
         self.week52: _Week52 | None = None
+
+    def fresh_size(self, index: int, price: float) -> float:
+        """A new resting size for book level `index` (deeper levels hold a little more)."""
+        krw = self.listing.depth_krw * (0.15 + 1.7 * self.rng.random()) * (1 + 0.04 * index)
+        return max(round(krw / price, 8), 0.00000001)
+
+    def move_book(self, best_ask: float, best_bid: float, traded: float, side: str) -> None:
+        """Shift the resting sizes to new best prices, consume the traded level, refresh some."""
+        for sizes, old, new, up in (
+            (self.ask_sizes, self.best_ask, best_ask, True),
+            (self.bid_sizes, self.best_bid, best_bid, False),
+        ):
+            steps = round((new - old) / tick_size(min(old, new)))
+            steps = max(-MAX_BOOK_DEPTH, min(MAX_BOOK_DEPTH, steps if up else -steps))
+            if steps > 0:  # the best moved away from the spread's side: levels were consumed
+                del sizes[:steps]
+                sizes.extend(self.fresh_size(i, new) for i in range(len(sizes), MAX_BOOK_DEPTH))
+            elif steps < 0:  # new levels appeared in front
+                sizes[:0] = [self.fresh_size(0, new) for _ in range(-steps)]
+                del sizes[MAX_BOOK_DEPTH:]
+        self.best_ask, self.best_bid = best_ask, best_bid
+        top = self.ask_sizes if side == "BID" else self.bid_sizes
+        top[0] = max(round(top[0] - traded, 8), 0.0) or self.fresh_size(0, best_ask)
+        for _ in range(2):
+            index = self.rng.randrange(MAX_BOOK_DEPTH)
+            sizes = self.ask_sizes if self.rng.random() < 0.5 else self.bid_sizes
+            sizes[index] = self.fresh_size(index, best_ask)
 
 
 class MarketModel:
@@ -391,8 +430,7 @@ class MarketModel:
         volume = max(round(volume, 8), 0.00000001)
 
         state.last_price = new_price
-        state.best_ask = best_ask
-        state.best_bid = best_bid
+        state.move_book(best_ask, best_bid, volume, side)
         state.version += 1
         self._update_bars(state, ts_ms, new_price, volume)
         self._update_day_and_24h(state, ts_ms, new_price, volume, side)
@@ -408,9 +446,9 @@ class MarketModel:
             change_price=_price_diff(new_price, prev_close),
             sequential_id=sid,
             best_ask_price=best_ask,
-            best_ask_size=self._unit_size(state, 0, 0, best_ask),
+            best_ask_size=state.ask_sizes[0],
             best_bid_price=best_bid,
-            best_bid_size=self._unit_size(state, 1, 0, best_bid),
+            best_bid_size=state.bid_sizes[0],
         )
         state.last_trade = trade
         state.trades.append(trade)
@@ -419,13 +457,17 @@ class MarketModel:
     def _update_bars(self, state: _MarketState, ts_ms: int, price: float, volume: float) -> None:
         second = ts_ms // 1000
         value = price * volume
-        for interval, length in INTERVALS.items():
+        changed = self._changed
+        index = state.index
+        for interval, length in _INTERVAL_ITEMS:
             bars = state.bars[interval]
-            start = second // length * length
-            if bars and bars[-1].start == start:
-                bar = bars[-1]
-                bar.high = max(bar.high, price)
-                bar.low = min(bar.low, price)
+            start = second - second % length
+            bar = bars[-1] if bars else None
+            if bar is not None and bar.start == start:
+                if price > bar.high:
+                    bar.high = price
+                elif price < bar.low:
+                    bar.low = price
                 bar.close = price
                 bar.volume += volume
                 bar.value += value
@@ -435,7 +477,7 @@ class MarketModel:
                 limit = _MAX_BARS.get(interval, _DEFAULT_MAX_BARS)
                 if len(bars) > limit + limit // 4:
                     del bars[: len(bars) - limit]
-            self._changed.add((state.index, interval))
+            changed.add((index, interval))
 
     def _update_day_and_24h(
         self, state: _MarketState, ts_ms: int, price: float, volume: float, side: str
@@ -669,18 +711,11 @@ class MarketModel:
             return None
         units: list[OrderbookUnit] = []
         if not level:
-            ask, bid = state.best_ask, state.best_bid
-            for i in range(depth):
-                units.append(
-                    OrderbookUnit(
-                        ask,
-                        bid,
-                        self._unit_size(state, 0, i, ask),
-                        self._unit_size(state, 1, i, bid),
-                    )
-                )
-                ask = tick_up(ask)
-                bid = tick_down(bid)
+            asks = ladder_up(state.best_ask, depth)
+            bids = ladder_down(state.best_bid, depth)
+            units = list(
+                map(OrderbookUnit, asks, bids, state.ask_sizes[:depth], state.bid_sizes[:depth])
+            )
         else:
             decimals = max(0, -math.floor(math.log10(level)))
             ask_bucket = math.ceil(state.best_ask / level - 1e-9)

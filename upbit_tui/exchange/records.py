@@ -7,21 +7,33 @@ timestamps are integer milliseconds since the epoch, candle starts are integer e
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 KST_OFFSET_S = 9 * 3600
 
 
 def utc_date(ms: int, sep: str = "-") -> str:
     """`yyyy-MM-dd` (or `yyyyMMdd` with sep="") of an epoch-ms instant, in UTC."""
-    t = time.gmtime(ms // 1000)
-    return f"{t.tm_year:04d}{sep}{t.tm_mon:02d}{sep}{t.tm_mday:02d}"
+    return _date_of_second(ms // 1000, sep)
 
 
 def utc_time(ms: int, sep: str = ":") -> str:
     """`HH:mm:ss` (or `HHmmss` with sep="") of an epoch-ms instant, in UTC."""
-    t = time.gmtime(ms // 1000)
+    return _time_of_second(ms // 1000, sep)
+
+
+@functools.lru_cache(maxsize=256)
+def _date_of_second(second: int, sep: str) -> str:
+    t = time.gmtime(second)
+    return f"{t.tm_year:04d}{sep}{t.tm_mon:02d}{sep}{t.tm_mday:02d}"
+
+
+@functools.lru_cache(maxsize=256)
+def _time_of_second(second: int, sep: str) -> str:
+    t = time.gmtime(second)
     return f"{t.tm_hour:02d}{sep}{t.tm_min:02d}{sep}{t.tm_sec:02d}"
 
 
@@ -141,8 +153,9 @@ class Ticker:
     market_warning: str = "NONE"
 
 
-@dataclass(frozen=True, slots=True)
-class OrderbookUnit:
+class OrderbookUnit(NamedTuple):
+    """One price level pair (a NamedTuple: a book renders 30 of these per trade)."""
+
     ask_price: float
     bid_price: float
     ask_size: float

@@ -8,6 +8,7 @@ table (no listed market trades there).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 
 # (lower bound of the band, tick size, decimal places of the tick), ascending.
@@ -77,3 +78,30 @@ def tick_down(price: float) -> float:
 def price_decimals(price: float) -> int:
     """Decimal places to render a price of this size with (same as its tick's)."""
     return tick_decimals(price)
+
+
+@functools.lru_cache(maxsize=4096)
+def ladder_up(price: float, count: int) -> tuple[float, ...]:
+    """`price` and the next `count - 1` valid prices above it."""
+    index = max(0, bisect.bisect_right(_LOWER, price) - 1)
+    _, tick, decimals = KRW_TICK_BANDS[index]
+    upper = KRW_TICK_BANDS[index + 1][0] if index + 1 < len(KRW_TICK_BANDS) else math.inf
+    if price + (count - 1) * tick < upper:  # one band: plain arithmetic
+        return tuple(round(price + i * tick, decimals) for i in range(count))
+    prices = [price]
+    for _ in range(count - 1):
+        prices.append(tick_up(prices[-1]))
+    return tuple(prices)
+
+
+@functools.lru_cache(maxsize=4096)
+def ladder_down(price: float, count: int) -> tuple[float, ...]:
+    """`price` and the next `count - 1` valid prices below it (never below the smallest tick)."""
+    index = max(0, bisect.bisect_left(_LOWER, price) - 1)
+    lower, tick, decimals = KRW_TICK_BANDS[index]
+    if price - (count - 1) * tick >= max(lower, MIN_PRICE):
+        return tuple(round(price - i * tick, decimals) for i in range(count))
+    prices = [price]
+    for _ in range(count - 1):
+        prices.append(tick_down(prices[-1]))
+    return tuple(prices)
