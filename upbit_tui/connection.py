@@ -106,6 +106,7 @@ class Connection:
         self._sent: Request | None = None
         self._dirty = asyncio.Event()
         self._wanted = asyncio.Event()
+        self._kick = asyncio.Event()
         self._synced = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -141,6 +142,7 @@ class Connection:
         """Drop the current socket and connect again at once (user request, new keys)."""
         self.recovery.reset()
         self._skip_backoff = True
+        self._kick.set()
         await self._close_current("reconnect requested")
 
     async def auth_failed(self, reason: str) -> None:
@@ -240,8 +242,13 @@ class Connection:
                     continue
                 if self.state is not ConnectionState.UNAUTHORIZED:
                     self._set_state(ConnectionState.BACKOFF)
-                delay = await self.recovery.wait()
-                log.debug("%s connection: retried after %.3fs", self.kind, delay)
+                delay = self.recovery.next_delay()
+                # `reconnect()` (new keys, a user's request) cuts the wait short.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._kick.wait(), delay)
+                self._kick.clear()
+                self._skip_backoff = False
+                log.debug("%s connection: retrying after %.3fs", self.kind, delay)
         finally:
             self._connected_at = None
 

@@ -724,6 +724,8 @@ class GlobalWebSocketManager:
             await self._private.reconnect()
         elif self._private_wanted():
             self._ensure_private()
+        if DataType.BALANCE in self._state.get_consolidated_subscription():
+            self._spawn(self._seed_balances(), "upbit-seed-balances")
 
     def _on_connection_state(self, conn: Connection) -> None:
         if conn.kind != PRIVATE or not self._started:
@@ -763,7 +765,7 @@ class GlobalWebSocketManager:
         self._fallback_reason = None
 
     def _on_fallback_event(self, event: MarketEvent) -> None:
-        event.epoch = self.epochs.current(PRIVATE)
+        # REST data belongs to no connection: epoch 0, so a reconnect never discards it.
         self._publish(event)
 
     async def _seed_balances(self) -> None:
@@ -776,7 +778,6 @@ class GlobalWebSocketManager:
         except Exception as exc:
             log.warning("could not seed balances from REST: %s", exc)
             return
-        event.epoch = self.epochs.current(PRIVATE)
         self._publish(event)
 
     # ------------------------------------------------------------------ snapshots

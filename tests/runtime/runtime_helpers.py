@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from upbit_tui.config import AuthConfig, Config, ConnectionConfig, ExchangeConfig
+from upbit_tui.config import (
+    AuthConfig,
+    Config,
+    ConnectionConfig,
+    ExchangeConfig,
+    PrivateConfig,
+)
 from upbit_tui.manager import GlobalWebSocketManager
 
 # The suite's one timing factor (tests/conftest.py reads the same variable).
@@ -19,8 +25,8 @@ ACCESS = "test-access"
 SECRET = "test-secret"
 
 
-def fast_config(sim: Any, *, keys: bool = False, **connection: Any) -> Config:
-    """A config pointing at `sim` with millisecond reconnect timings."""
+def fast_config(sim: Any, *, keys: bool = False, secret: str = SECRET, **connection: Any) -> Config:
+    """A config pointing at `sim` with millisecond reconnect timings (and fast REST polling)."""
     timings: dict[str, Any] = {
         "ping_interval": 0.2,
         "ping_timeout": 0.3,
@@ -40,8 +46,9 @@ def fast_config(sim: Any, *, keys: bool = False, **connection: Any) -> Config:
             private_websocket_url=sim.private_websocket_url,
             rest_url=sim.rest_url,
         ),
-        auth=AuthConfig(access_key=ACCESS, secret_key=SECRET) if keys else AuthConfig(),
+        auth=AuthConfig(access_key=ACCESS, secret_key=secret) if keys else AuthConfig(),
         connection=ConnectionConfig(**timings),
+        private=PrivateConfig(rest_poll_interval=0.2),
     )
 
 
