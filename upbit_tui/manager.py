@@ -153,6 +153,7 @@ class GlobalWebSocketManager:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._backfills: dict[str, asyncio.Task[None]] = {}
         self._fallback: RestFallbackPoller | None = None
+        self._rates: dict[str, float] = {}
         self._fallback_reason: str | None = None
         self.backfilled_trades = 0
         self.duplicate_trades = 0
@@ -256,14 +257,18 @@ class GlobalWebSocketManager:
     async def _pump_metrics(self) -> None:
         """Feed frame counts to the rate windows a few times a second (not per frame)."""
         counted: dict[int, int] = {}
+        period = 0.25
         while True:
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(period)
             for conn in self.connections().values():
                 seen = conn.frames_received
                 delta = seen - counted.get(id(conn), 0)
                 counted[id(conn)] = seen
                 if delta > 0:
                     self._metrics.record_message(delta)
+                # Smoothed per-connection rate for the dashboard (about a 2 s memory).
+                rate = self._rates.get(conn.kind, 0.0)
+                self._rates[conn.kind] = rate + 0.125 * (delta / period - rate)
 
     # ------------------------------------------------------------------ clients (proxies)
 
@@ -862,6 +867,15 @@ class GlobalWebSocketManager:
     def connections(self) -> dict[str, Connection]:
         return {c.kind: c for c in (self._public, self._private) if c is not None}
 
+    def connection_status(self) -> dict[str, dict[str, Any]]:
+        """Per connection: state, epoch, uptime, reconnects, last error, messages per second."""
+        out = {}
+        for kind, conn in self.connections().items():
+            status = conn.status()
+            status["messages_per_second"] = round(self._rates.get(kind, 0.0), 1)
+            out[kind] = status
+        return out
+
     def _connection_verdict(self) -> tuple[str | None, list[str]]:
         """(critical problem or None, degraded reasons) from the connections' states."""
         critical: str | None = None
@@ -872,7 +886,7 @@ class GlobalWebSocketManager:
             what = f"{conn.kind} connection {conn.state.value}"
             if conn.last_error:
                 what += f" ({conn.last_error})"
-            if conn.is_critical:
+            if conn.is_critical and conn.kind == PUBLIC:
                 critical = f"{what} after {conn.recovery.attempts} attempts"
             elif conn.kind == PUBLIC:
                 degraded.append(f"{what}; reconnecting")
@@ -911,7 +925,7 @@ class GlobalWebSocketManager:
     async def health_check(self) -> dict[str, Any]:
         """JSON-serialisable health: status, reasons, active_connections, metrics, private."""
         data = self.metrics().to_dict()
-        data["connections"] = {k: c.status() for k, c in self.connections().items()}
+        data["connections"] = self.connection_status()
         data["private"] = {
             "available": self.is_private_available(),
             "reason": self.private_unavailable_reason,
@@ -927,7 +941,7 @@ class GlobalWebSocketManager:
             "timestamp": time.time(),
             "status": m.status,
             "reasons": list(m.reasons),
-            "connections": {k: c.status() for k, c in self.connections().items()},
+            "connections": self.connection_status(),
             "epochs": self.epochs.snapshot(),
             "messages_per_second": round(m.messages_per_second, 3),
             "latency_ms": {
