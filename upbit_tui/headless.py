@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from upbit_tui.config import (
     CONFIG_PATH_ENV,
@@ -32,6 +32,9 @@ from upbit_tui.config import (
 from upbit_tui.events import DataType, Event
 from upbit_tui.headless_options import HeadlessOptions, HeadlessUsageError, resolve_options
 from upbit_tui.headless_output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
+
+if TYPE_CHECKING:
+    from upbit_tui.proxy import WebSocketClientProxy
 
 log = logging.getLogger("upbit_tui.headless")
 
@@ -340,11 +343,12 @@ async def _stream(
 
 
 async def _subscribe(
-    config: Config, options: HeadlessOptions, proxy: Any, sink: EventSink
+    config: Config, options: HeadlessOptions, proxy: WebSocketClientProxy, sink: EventSink
 ) -> list[str]:
     """Subscribe every requested type; returns the names of those that are streaming."""
-    queue = {"policy": config.headless.policy, "queue_size": config.headless.queue_size}
+    policy, size = config.headless.policy, config.headless.queue_size
     symbols = list(options.symbols)
+    emit = sink.emit
     streaming: list[str] = []
     if options.private_types and not proxy.is_private_available():
         reason = proxy.private_unavailable_reason or "no API keys configured"
@@ -352,26 +356,26 @@ async def _subscribe(
         log.error("not streaming %s: %s", names, reason)
     for data_type in options.types:
         if data_type is DataType.TICKER:
-            await proxy.subscribe_ticker(symbols, sink.emit, **queue)
+            await proxy.subscribe_ticker(symbols, emit, policy=policy, queue_size=size)
         elif data_type is DataType.TRADE:
-            await proxy.subscribe_trade(symbols, sink.emit, **queue)
+            await proxy.subscribe_trade(symbols, emit, policy=policy, queue_size=size)
         elif data_type is DataType.ORDERBOOK:
-            await proxy.subscribe_orderbook(symbols, sink.emit, **queue)
+            await proxy.subscribe_orderbook(symbols, emit, policy=policy, queue_size=size)
         elif data_type.is_candle:
-            await proxy.subscribe_candle(
-                symbols, data_type.value.removeprefix("candle."), sink.emit, **queue
-            )
+            timeframe = data_type.value.removeprefix("candle.")
+            await proxy.subscribe_candle(symbols, timeframe, emit, policy=policy, queue_size=size)
         elif not proxy.is_private_available():
             continue
         elif data_type is DataType.BALANCE:
-            await proxy.subscribe_balance(sink.emit, **queue)
+            await proxy.subscribe_balance(emit, policy=policy, queue_size=size)
         elif data_type is DataType.ORDER:
-            await proxy.subscribe_orders(sink.emit, symbols=symbols, **queue)
+            orders = None if options.order_symbols is None else list(options.order_symbols)
+            await proxy.subscribe_orders(emit, symbols=orders, policy=policy, queue_size=size)
         streaming.append(data_type.value)
     return streaming
 
 
-async def _report_health(proxy: Any, sink: EventSink, interval: float) -> None:
+async def _report_health(proxy: WebSocketClientProxy, sink: EventSink, interval: float) -> None:
     """A one-line health summary on stderr every `interval` seconds."""
     last_written = sink.written
     while True:
@@ -383,19 +387,29 @@ async def _report_health(proxy: Any, sink: EventSink, interval: float) -> None:
             continue
         rate = (sink.written - last_written) / interval
         last_written = sink.written
-        log.info(
-            "health: %s%s; written %d (%.1f/s); output stalls %d",
-            health.get("status", "unknown"),
-            _reasons(health),
-            sink.written,
-            rate,
-            sink.writer.stalls,
-        )
+        log.info("%s", health_summary(health, sink.written, rate, sink.writer.stalls))
 
 
-def _reasons(health: dict[str, Any]) -> str:
+def health_summary(health: dict[str, Any], written: int, rate: float, stalls: int) -> str:
+    """`health_check()` as one log line: verdict first, then what explains it."""
     reasons = health.get("reasons") or []
-    return f" ({'; '.join(str(r) for r in reasons)})" if reasons else ""
+    connections = ", ".join(
+        f"{kind} {c.get('state')} epoch {c.get('epoch')}"
+        for kind, c in sorted((health.get("connections") or {}).items())
+    )
+    parts = [
+        f"health: {health.get('status', 'unknown')}"
+        + (f" ({'; '.join(map(str, reasons))})" if reasons else ""),
+        connections or "no connection",
+        f"{health.get('messages_per_second', 0):.1f} msg/s",
+        f"latency p50 {health.get('p50_latency_ms', 0):.0f} ms"
+        f" p99 {health.get('p99_latency_ms', 0):.0f} ms",
+        f"written {written} ({rate:.1f}/s)",
+        f"dropped {health.get('dropped_message_count', 0)}",
+        f"reconnects {health.get('reconnection_count', 0)}",
+        f"output stalls {stalls}",
+    ]
+    return "; ".join(parts)
 
 
 def _silence_stdout() -> None:

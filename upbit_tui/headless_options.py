@@ -76,6 +76,8 @@ class HeadlessOptions:
     duration: float | None = None
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    # Orders of every market unless --symbols named some (the watchlist is about quotes).
+    order_symbols: tuple[str, ...] | None = None
 
     @property
     def public_types(self) -> tuple[DataType, ...]:
@@ -117,4 +119,5 @@ def resolve_options(
         duration=duration,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        order_symbols=None if symbols is None else resolved_symbols,
     )

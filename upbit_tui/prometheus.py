@@ -104,7 +104,6 @@ def manager_families(metrics: PerformanceMetrics, dashboard: dict[str, Any]) -> 
     yield _gauge("active_connections", "Live WebSocket connections.", metrics.active_connections)
     yield from _connection_families(dashboard.get("connections", {}))
     yield _counter("reconnects", "Reconnections since start.", metrics.reconnection_count)
-    yield _counter("messages_received", "Frames read from the exchange.", metrics.messages_total)
     yield _gauge(
         "messages_per_second", "Frames read per second (recent).", metrics.messages_per_second
     )

@@ -63,7 +63,8 @@ async def test_metrics_endpoint_serves_the_stream_and_connection_state(config_pa
     ):
         assert value(families, name) >= 0
     assert value(families, "upbit_tui_events_delivered_total", client="headless", type="ticker") > 0
-    assert value(families, "upbit_tui_messages_received_total") >= written_ticker + written_trade
+    frames = value(families, "upbit_tui_connection_frames_received_total", connection="public")
+    assert frames >= written_ticker + written_trade
     assert (
         value(
             families,
@@ -87,21 +88,31 @@ async def test_slow_reader_gets_the_policy_and_bounded_memory(tmp_path: Path, si
         headless={"queue_size": 50, "policy": "drop_oldest", "health_interval": 0},
     )
     read_fd, write_fd = os.pipe()
-    args = ("--config", str(config), "--types", "ticker,trade,orderbook", "--metrics-port", "0")
+    every_market = ",".join(sim.stats()["markets"])
+    args = ("--config", str(config), "--symbols", every_market, "--types", "ticker,trade,orderbook")
     try:
-        async with headless(*args, stdout=write_fd) as run:
+        async with headless(*args, "--metrics-port", "0", stdout=write_fd) as run:
             os.close(write_fd)
             write_fd = -1
             url = (await run.wait_for_stderr(r"metrics: (http://\S+/metrics)")).group(1)
             # Nobody reads stdout: the pipe fills, then the output buffer, then the queues.
             # The scrapes answer all along: the event loop never waits on the pipe.
+            dropped_when_stalled: float | None = None
             async with asyncio.timeout(30 * TIMEOUT_FACTOR):
                 while True:
                     families = await scrape(url)
-                    if value(families, "upbit_tui_dropped_events_total") > 0:
+                    dropped = value(families, "upbit_tui_dropped_events_total")
+                    stalled = value(families, "upbit_tui_headless_output_stalls_total") > 0
+                    if stalled and dropped_when_stalled is None:
+                        dropped_when_stalled = dropped
+                    # Drops that came after the output stalled: the policy at work.
+                    if dropped_when_stalled is not None and dropped > dropped_when_stalled:
                         break
-                    await asyncio.sleep(0.2)
-            assert value(families, "upbit_tui_headless_output_stalls_total") > 0
+                    await asyncio.sleep(0.1)
+            policy_drops = value(
+                families, "upbit_tui_subscriber_dropped_events_total", policy="drop_oldest"
+            )
+            assert policy_drops == dropped
             buffered = value(families, "upbit_tui_headless_output_buffer_bytes")
             assert buffered <= OUTPUT_BUFFER_BYTES + 64 * 1024
             run.send_signal(signal.SIGTERM)
