@@ -203,3 +203,23 @@ async def test_bad_input_is_a_clear_error_and_loses_nothing(
     await on_wire(quiet_sim, {"ticker": {"KRW-BTC"}})
     assert proxy.subscriptions() == {"ticker": ["KRW-BTC"]}
     await proxy.cleanup()
+
+
+async def test_snapshots_come_from_rest_when_not_streaming(
+    quiet_sim: Any, quiet_manager: GlobalWebSocketManager
+) -> None:
+    proxy = WebSocketClientProxy("snapshots", quiet_manager)
+    tickers = await proxy.get_ticker_snapshot(["KRW-ETH", "krw-btc"])
+    assert [t.symbol for t in tickers] == ["KRW-ETH", "KRW-BTC"]
+    assert all(t.stream_type == "REST" for t in tickers)
+    assert tickers[1].trade_price == quiet_sim.model.ticker("KRW-BTC").trade_price
+    (book,) = await proxy.get_orderbook_snapshot(["KRW-BTC"], depth=5)
+    assert len(book.orderbook_units) == 5
+    candles = await proxy.get_candle_snapshot(["KRW-BTC"], "minute1", count=450)
+    series = candles["KRW-BTC"]
+    assert len(series) == 450  # beyond Upbit's 200 per request: paginated
+    starts = [c.candle_date_time_utc for c in series]
+    assert starts == sorted(set(starts))  # oldest first, no duplicates across pages
+    assert all(c.timeframe == "1m" for c in series)
+    assert quiet_sim.stats()["connections"]["open"] == 0  # no WebSocket was needed
+    await proxy.cleanup()
