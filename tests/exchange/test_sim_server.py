@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from sim_harness import TIMEOUT, recv, send, subscription, sync
 from websockets.asyncio.client import connect
 
@@ -68,7 +69,8 @@ async def test_firehose_rate_can_be_set_and_cleared() -> None:
         assert sim.stats()["firehose"] == 0.0
 
 
-async def test_cli_prints_urls_first_and_stops_cleanly_on_sigint() -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+async def test_cli_prints_urls_first_and_stops_cleanly(stop_signal: signal.Signals) -> None:
     process = await asyncio.create_subprocess_exec(
         *COMMAND,
         "exchange",
@@ -94,7 +96,7 @@ async def test_cli_prints_urls_first_and_stops_cleanly_on_sigint() -> None:
         async with connect(public) as ws:
             await send(ws, subscription({"type": "ticker", "codes": ["KRW-BTC"]}))
             assert (await recv(ws))["code"] == "KRW-BTC"
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         assert await asyncio.wait_for(process.wait(), 2 * TIMEOUT) == 0
     finally:
         if process.returncode is None:

@@ -70,3 +70,23 @@ async def test_rate_limits_can_be_switched_off_for_benchmarks() -> None:
     async with ExchangeServer(rate=0.0, markets=2, rate_limits=False) as sim:
         statuses = [await handshake_status(sim.websocket_url) for _ in range(12)]
         assert statuses == [101] * 12
+
+
+async def test_hundred_messages_per_minute_is_enforced_too() -> None:
+    # Scaled down (8 per minute) so the test stays fast; 17 messages in any split over two
+    # minute windows put more than 8 into one of them, and 9 refusals stay below the block.
+    async with (
+        ExchangeServer(
+            rate=0.0,
+            markets=2,
+            websocket_messages_per_second=1_000,
+            websocket_messages_per_minute=8,
+        ) as sim,
+        connect(sim.websocket_url) as ws,
+    ):
+        for _ in range(17):
+            await ws.send(json.dumps([{"ticket": "t"}, {"method": "LIST_SUBSCRIPTIONS"}]))
+        answers = [await recv(ws) for _ in range(17)]
+        refused = [a for a in answers if "error" in a]
+        assert refused and all(a["error"]["name"] == "Too Many Requests" for a in refused)
+        assert len(answers) - len(refused) <= 16

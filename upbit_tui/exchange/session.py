@@ -20,8 +20,8 @@ from upbit_tui.exchange.faults import Endpoint
 from upbit_tui.exchange.limits import MessageBudget
 from upbit_tui.exchange.ws_request import SubscribeRequest
 
-MAX_RECORDED_REQUESTS = 1_000
-MAX_RECORDED_REQUEST_CHARS = 4_096
+MAX_RECORDED_REQUESTS = 200
+MAX_RECORDED_REQUEST_CHARS = 2_048
 
 
 class Session:
