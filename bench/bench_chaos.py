@@ -23,6 +23,7 @@ import os
 import random
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 import psutil
@@ -109,6 +110,21 @@ async def inject(sim: Any, fault: str, config: Any) -> None:
         sim.faults.send_malformed()
 
 
+def _traced_growth(before: tracemalloc.Snapshot) -> dict[str, float]:
+    """Python heap growth since `before`, split into simulator and client (KiB)."""
+    sides = {"simulator": 0.0, "client": 0.0, "other": 0.0}
+    for stat in tracemalloc.take_snapshot().compare_to(before, "filename"):
+        name = stat.traceback[0].filename
+        if "upbit_tui/exchange" in name or "aiohttp" in name:
+            side = "simulator"
+        elif "upbit_tui" in name or "websockets" in name:
+            side = "client"
+        else:
+            side = "other"
+        sides[side] += stat.size_diff / 1024
+    return {k: round(v, 1) for k, v in sides.items()}
+
+
 async def wait_for(condition: Any, seconds: float) -> bool:
     """Poll a condition on the simulator's state (no event exists for it); False on timeout."""
     deadline = time.monotonic() + seconds
@@ -154,6 +170,7 @@ async def main(seconds: float, seed: int) -> dict[str, Any]:
             await asyncio.sleep(1.0)
             gc.collect()
             rss_start = psutil.Process().memory_info().rss / 2**20
+            traced = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
             started = time.monotonic()
             recoveries: list[float] = []
             failures: dict[str, int] = {}
@@ -196,6 +213,7 @@ async def main(seconds: float, seed: int) -> dict[str, Any]:
             check_all()
             gc.collect()
             rss_end = psutil.Process().memory_info().rss / 2**20
+            growth_by_side = _traced_growth(traced) if traced is not None else None
             violations = 0
             for session in sessions(sim):
                 times = sorted(r["at_ms"] for r in session["requests"])
@@ -227,6 +245,7 @@ async def main(seconds: float, seed: int) -> dict[str, Any]:
         "rss_start_mb": round(rss_start, 1),
         "rss_end_mb": round(rss_end, 1),
         "rss_growth_mb": round(rss_end - rss_start, 1),
+        "traced_growth_kb": growth_by_side,
         "final_status": health["status"],
         "final_reasons": health["reasons"],
     }
@@ -236,5 +255,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=1.0, help="duration (default 1)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="split heap growth into simulator and client"
+    )
     args = parser.parse_args()
+    if args.tracemalloc:
+        tracemalloc.start()
     print(json.dumps(asyncio.run(main(args.minutes * 60, args.seed)), indent=2))

@@ -17,6 +17,25 @@ even from queues. After a reconnect the manager fetches the trades missed during
 REST for every subscribed trade symbol and delivers them (marked `backfilled`) before live ones,
 de-duplicated by `sequential_id`; candle subscribers get the current candle refreshed from REST.
 
+Public API (components use a WebSocketClientProxy; these are for the app, bots and tools)::
+
+    manager = GlobalWebSocketManager(config, *, rate_limiter=None, rest_client=None)
+    async with manager: ...          # or await manager.start() / await manager.stop()
+    await manager.run()              # start, wait until cancelled, stop (Textual worker)
+    manager.metrics() -> PerformanceMetrics          # spec 6.1 + status and reasons
+    await manager.health_check() -> dict             # JSON-ready, includes connections, private
+    manager.dashboard() -> dict                      # everything an operator screen shows
+    manager.connection_status() -> {kind: {state, epoch, uptime, reconnects, ...}}
+    manager.subscriber_stats() -> list[dict]         # per subscriber queue/drops/errors
+    manager.consolidated_subscription() -> {type: [codes]}   # the union (grace included)
+    await manager.reconnect()                        # drop and re-open now
+    await manager.update_credentials(access_key, secret_key)  # fixed keys: private reconnects
+    manager.is_private_available(), manager.private_unavailable_reason,
+    manager.private_degraded_reason                  # set while on REST polling
+    await manager.get_ticker_snapshot(...) / get_orderbook_snapshot(...) / get_candle_snapshot(...)
+    await manager.wait_synced()                      # the wire carries the current union
+    get_default_manager(config=None)                 # a shared one, for convenience only
+
 Nothing here imports Textual.
 """
 
