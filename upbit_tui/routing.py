@@ -61,7 +61,7 @@ import logging
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from typing import Any, Final
 
@@ -106,21 +106,19 @@ _KINDS: Final[dict[type, str]] = {
 # myOrder events are happenings, not state: never replayed to a late joiner.
 _NO_REPLAY: Final = frozenset({DataType.ORDER.value})
 _SNAPSHOT: Final = "SNAPSHOT"
-# Deliveries after which a drain yields to the event loop even if its queue is not empty.
-_MAX_BATCH: Final = 4096
 
 
 class _Route:
     """Everything known about one (kind, symbol): its subscribers and latest value."""
 
-    __slots__ = ("filtered", "lacking", "latest", "offers", "subscribers")
+    __slots__ = ("lacking", "latest", "others", "plain", "subscribers")
 
     def __init__(self, subscribers: Iterable[Subscriber] = ()) -> None:
         self.subscribers: list[Subscriber] = []
-        # Bound `offer` methods of the subscribers that take every event (the hot loop).
-        self.offers: list[Callable[[MarketEvent], None]] = []
-        # Subscribers with an orderbook level: they get only events of their level.
-        self.filtered: list[Subscriber] = []
+        # drop_oldest subscribers without a level: publish() inlines their offer (the hot loop).
+        self.plain: list[_DropOldest] = []
+        # Bound offer methods of everyone else (other policies, orderbook level filters).
+        self.others: list[Callable[[MarketEvent], None]] = []
         self.latest: MarketEvent | None = None
         # Subscribers that have not seen `latest` (joined when it was stale or absent).
         self.lacking: set[Subscriber] = set()
@@ -129,18 +127,22 @@ class _Route:
 
     def add(self, sub: Subscriber) -> None:
         self.subscribers.append(sub)
-        if sub.level is None:
-            self.offers.append(sub.offer)
+        if sub.level is not None:
+            self.others.append(sub._offer_at_level)
+        elif isinstance(sub, _DropOldest):
+            self.plain.append(sub)
         else:
-            self.filtered.append(sub)
+            self.others.append(sub.offer)
 
     def remove(self, sub: Subscriber) -> None:
         if sub in self.subscribers:
             self.subscribers.remove(sub)
-            if sub in self.filtered:
-                self.filtered.remove(sub)
+            if sub in self.plain:
+                self.plain.remove(sub)
+            elif sub.level is not None:
+                self.others.remove(sub._offer_at_level)
             else:
-                self.offers.remove(sub.offer)
+                self.others.remove(sub.offer)
         self.lacking.discard(sub)
 
 
@@ -155,7 +157,11 @@ class Router:
     ) -> None:
         # kind ("ticker", "candle.1m", ...) -> symbol -> route. Nested string-keyed dicts: a
         # tuple key costs a tuple allocation and comparison on every publish.
-        self._routes: dict[str, dict[str, _Route]] = {}
+        self._routes: dict[str, dict[str, _Route]] = {t.value: {} for t in DataType}
+        # Event class -> its kind's table, for every class but candles (kind = event.type).
+        self._tables: dict[type, dict[str, _Route]] = {
+            cls: self._routes[kind] for cls, kind in _KINDS.items()
+        }
         self._wildcards: dict[str, list[Subscriber]] = {}
         self._subscribers: set[Subscriber] = set()
         self._epochs: dict[str, int] = {PUBLIC: 0, PRIVATE: 0}
@@ -316,34 +322,42 @@ class Router:
 
     def publish(self, event: MarketEvent) -> None:
         """Offer `event` to every matching subscriber. Synchronous; never waits."""
-        cls = event.__class__
-        kind: str = event.type if cls is CandleEvent else _KINDS[cls]  # type: ignore[attr-defined]
-        symbol: str = event.symbol  # type: ignore[attr-defined]
-        table = self._routes.get(kind)
-        route = table.get(symbol) if table is not None else None
+        table = self._tables.get(event.__class__)
+        if table is None:  # a candle: its kind is its `type` ("candle.1m", ...)
+            table = self._routes.setdefault(event.type, {})  # type: ignore[attr-defined]
+        route = table.get(event.symbol)  # type: ignore[attr-defined]
         if route is None:
-            route = self._new_route(kind, symbol)
-        latest = route.latest
-        if event.stream_type == "SNAPSHOT" and latest is not None and not _is_newer(event, latest):
-            # Upbit re-sent a snapshot after a re-subscription: only those lacking it need it.
-            if event.epoch > latest.epoch:
-                route.latest = event
-            if route.lacking:
-                for sub in route.lacking:
-                    if sub.accepts(event):
-                        sub.offer(event)
-                route.lacking.clear()
-            return
+            route = self._new_route(_kind_of(event), event.symbol)  # type: ignore[attr-defined]
+        if event.stream_type == "SNAPSHOT":
+            latest = route.latest
+            if latest is not None and not _is_newer(event, latest):
+                self._resent_snapshot(route, event, latest)
+                return
         route.latest = event
         if route.lacking:
             route.lacking.clear()
-        for offer in route.offers:
-            offer(event)
-        if route.filtered:
-            level = event.level  # type: ignore[attr-defined]
-            for sub in route.filtered:
-                if sub.level == level:
+        for sub in route.plain:
+            # _DropOldest.offer, inlined: a Python call per event per subscriber is measurable.
+            queue = sub._queue
+            if len(queue) == sub.queue_size:
+                sub._drop()
+            queue.append(event)
+            if sub._waiter is not None:
+                sub._wake()
+        if route.others:
+            for offer in route.others:
+                offer(event)
+
+    @staticmethod
+    def _resent_snapshot(route: _Route, event: MarketEvent, latest: MarketEvent) -> None:
+        # Upbit re-sent a snapshot after a re-subscription: only those lacking it need it.
+        if event.epoch > latest.epoch:
+            route.latest = event
+        if route.lacking:
+            for sub in route.lacking:
+                if sub.accepts(event):
                     sub.offer(event)
+            route.lacking.clear()
 
     # ----------------------------------------------------------------- totals
 
@@ -376,7 +390,12 @@ class Router:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._routes.clear()
+        for table in self._routes.values():
+            table.clear()
+
+
+def _kind_of(event: MarketEvent) -> str:
+    return event.type if event.__class__ is CandleEvent else _KINDS[event.__class__]
 
 
 def _is_newer(event: MarketEvent, than: MarketEvent) -> bool:
@@ -402,6 +421,7 @@ class Subscriber:
         "_callback_ref",
         "_error_handler",
         "_error_ref",
+        "_in_flight",
         "_is_async",
         "_router",
         "_task",
@@ -461,6 +481,9 @@ class Subscriber:
         self._waiter: asyncio.Future[None] | None = None
         # True while the drain runs (started and not idle): only then must close() cancel it.
         self._busy = False
+        # Events of the batch being delivered that have not reached the callback yet (kept
+        # exact at every await; during a run of sync callbacks nobody else can look).
+        self._in_flight = 0
         self.closed = False
         self.delivered = 0
         self.dropped = 0
@@ -472,15 +495,14 @@ class Subscriber:
     def offer(self, event: MarketEvent) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _taker(self) -> Callable[[], MarketEvent]:  # pragma: no cover - abstract
-        """A function returning the next queued event, raising IndexError when empty."""
+    def _take_batch(self) -> Iterable[MarketEvent] | None:  # pragma: no cover - abstract
+        """Everything queued now, as one batch to deliver in order (None when empty).
+
+        Events offered while the batch is delivered go to the next batch. Bounded: a batch
+        never holds more than `queue_size` events."""
         raise NotImplementedError
 
     def _clear(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _requeue(self, event: MarketEvent) -> None:  # pragma: no cover - abstract
-        """Put back an event taken but not delivered, at the head of the queue."""
         raise NotImplementedError
 
     @property
@@ -489,6 +511,10 @@ class Subscriber:
 
     def accepts(self, event: MarketEvent) -> bool:
         return self.level is None or self.level == getattr(event, "level", None)
+
+    def _offer_at_level(self, event: MarketEvent) -> None:
+        if event.level == self.level:  # type: ignore[attr-defined]
+            self.offer(event)
 
     def _drop(self, n: int = 1) -> None:
         self.dropped += n
@@ -562,9 +588,9 @@ class Subscriber:
             # loop's frame (this subscriber, its callback's owner) alive after the task ends.
 
     async def _drain_loop(self) -> None:
-        # The hot loop: locals instead of attribute lookups, `take()` raising IndexError when
-        # the queue is empty (no per-event emptiness test), and the clock read once per batch
-        # of sync callbacks (and after every await): latency is in ms, a batch takes us.
+        # The hot loop: one batch (everything queued) at a time, iterated in C; locals instead
+        # of attribute lookups; the clock read once per batch and after every await (latency is
+        # in ms, a run of sync callbacks takes microseconds).
         loop = asyncio.get_running_loop()
         router = self._router
         assert router is not None
@@ -577,7 +603,7 @@ class Subscriber:
         depth = self.depth
         is_async = self._is_async
         now = time.time
-        take = self._taker()
+        take_batch = self._take_batch
         isawaitable = inspect.isawaitable
         del router  # the task must not keep the router alive
         ring = latency._ring if latency is not None else None
@@ -586,9 +612,8 @@ class Subscriber:
         callback: Callback | None = None
         event: MarketEvent | None = None
         while not self.closed:
-            try:
-                event = take()
-            except IndexError:
+            batch = take_batch()
+            if batch is None:
                 # Idle: hold no reference to the callback (a weak subscriber's owner may go).
                 callback = event = None
                 waiter = self._waiter = loop.create_future()
@@ -601,18 +626,19 @@ class Subscriber:
                 callback = self._resolve_callback()
                 if callback is None:
                     return
+            size = len(batch) if isinstance(batch, deque) else 0
+            self._in_flight = size
             current = epochs[connection]
-            delivered = 0
+            delivered = stale = 0
             started = before = now()
             before_ms = before * 1000.0
             if latency is not None:
                 index = latency._index
             try:
-                while delivered < _MAX_BATCH:
+                for event in batch:
                     epoch = event.epoch
                     if epoch and epoch < current:
-                        self.stale += 1
-                        event = take()
+                        stale += 1
                         continue
                     if ring is not None and event.timestamp_ms:
                         # Inlined LatencyWindow.record: this runs for every delivery.
@@ -624,7 +650,9 @@ class Subscriber:
                     try:
                         result = callback(event)
                         if is_async or (result is not None and isawaitable(result)):
-                            # Other drains may record latency while this one waits.
+                            # Others run meanwhile: publish what they may look at.
+                            if size:
+                                self._in_flight = size - delivered - stale
                             if latency is not None:
                                 latency._index = index
                             await result
@@ -639,6 +667,8 @@ class Subscriber:
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:
+                        if size:
+                            self._in_flight = size - delivered - stale
                         if latency is not None:
                             latency._index = index
                         await self._failed(exc)
@@ -646,16 +676,11 @@ class Subscriber:
                             index = latency._index
                         current = epochs[connection]
                     if self.closed:
-                        return
-                    event = take()
-                else:
-                    # A huge batch (or a callback feeding its own queue): let others run.
-                    self._requeue(event)
-                    await asyncio.sleep(0)
-            except IndexError:
-                pass  # the queue is empty: this batch is done
+                        break  # closed by its own callback: not one more delivery
             finally:
+                self._in_flight = 0
                 self.delivered += delivered
+                self.stale += stale
                 if latency is not None:
                     latency._index = index
                 if record_deliveries is not None and delivered:
@@ -759,26 +784,26 @@ class _DropOldest(Subscriber):
     def offer(self, event: MarketEvent) -> None:
         queue = self._queue
         if len(queue) == self.queue_size:
-            self._drop()
+            self._drop()  # the deque's maxlen discards the oldest on append
         queue.append(event)
         if self._waiter is not None:
             self._wake()
 
-    def _taker(self) -> Callable[[], MarketEvent]:
-        return self._queue.popleft
-
-    def _requeue(self, event: MarketEvent) -> None:
-        if len(self._queue) < self.queue_size:
-            self._queue.appendleft(event)
-        else:
-            self._drop()
+    def _take_batch(self) -> Iterable[MarketEvent] | None:
+        # Swap the deque out: the drain iterates it in C, and new events queue in a fresh one.
+        # (So up to twice `queue_size` events can be held: one batch in flight plus a queue.)
+        queue = self._queue
+        if not queue:
+            return None
+        self._queue = deque(maxlen=self.queue_size)
+        return queue
 
     def _clear(self) -> None:
-        self._queue.clear()
+        self._queue = deque(maxlen=self.queue_size)
 
     @property
     def queue_depth(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + self._in_flight
 
 
 class _Coalescing(Subscriber):
@@ -806,22 +831,17 @@ class _Coalescing(Subscriber):
         if self._waiter is not None:
             self._wake()
 
-    def _taker(self) -> Callable[[], MarketEvent]:
-        order_popleft = self._order.popleft
-        latest_pop = self._latest.pop
+    def _take_batch(self) -> Iterable[MarketEvent] | None:
+        count = len(self._order)
+        return self._pending(count) if count else None
 
-        def take() -> MarketEvent:
-            return latest_pop(order_popleft())
-
-        return take
-
-    def _requeue(self, event: MarketEvent) -> None:
-        symbol = getattr(event, "symbol", ALL_SYMBOLS)
-        if symbol in self._latest:
-            self._drop()  # a newer one is already pending
-        else:
-            self._latest[symbol] = event
-            self._order.appendleft(symbol)
+    def _pending(self, count: int) -> Iterator[MarketEvent]:
+        # Pops lazily, so a value replaced while the batch is delivered is still the latest.
+        order, latest = self._order, self._latest
+        for _ in range(count):
+            if not order:
+                return
+            yield latest.pop(order.popleft())
 
     def _clear(self) -> None:
         self._order.clear()
@@ -886,14 +906,15 @@ class _Throttled(Subscriber):
                 self._enqueue(self._held.pop(symbol))
         self._schedule(now)
 
-    def _taker(self) -> Callable[[], MarketEvent]:
-        return self._ready.popleft
-
-    def _requeue(self, event: MarketEvent) -> None:
-        self._ready.appendleft(event)
+    def _take_batch(self) -> Iterable[MarketEvent] | None:
+        ready = self._ready
+        if not ready:
+            return None
+        self._ready = deque()
+        return ready
 
     def _clear(self) -> None:
-        self._ready.clear()
+        self._ready = deque()
         self._held.clear()
         if self._timer is not None:
             self._timer.cancel()
@@ -901,7 +922,7 @@ class _Throttled(Subscriber):
 
     @property
     def queue_depth(self) -> int:
-        return len(self._ready) + len(self._held)
+        return len(self._ready) + len(self._held) + self._in_flight
 
 
 _POLICY_CLASSES: Final[dict[Policy, type[Subscriber]]] = {
