@@ -64,6 +64,7 @@ Decisions where Upbit is silent (documented for the README):
 from __future__ import annotations
 
 import bisect
+import logging
 import math
 import random
 import time
@@ -113,6 +114,7 @@ __all__ = [
     "UnknownMarket",
 ]
 
+logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 ModelEvent = Trade | OrderUpdate | AssetUpdate
 
@@ -344,7 +346,10 @@ class MarketModel:
 
     def _publish(self, event: ModelEvent) -> None:
         for callback in list(self._listeners):
-            callback(event)
+            try:
+                callback(event)
+            except Exception:  # one broken listener must not stop the market or the others
+                logger.exception("market listener %r failed", callback)
 
     # -- markets -------------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import logging
 import math
 import time
 from collections import deque
@@ -77,6 +78,7 @@ from upbit_tui.exchange.ws_request import (
     parse_request,
 )
 
+logger = logging.getLogger(__name__)
 DEFAULT_API_KEYS: Mapping[str, str] = {"test-access": "test-secret"}
 PUBLIC_PATH = "/websocket/v1"
 PRIVATE_PATH = "/websocket/v1/private"
@@ -461,7 +463,11 @@ class ExchangeServer:
             elif msg.type == WSMsgType.PONG:
                 continue
             elif msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                self._on_message(session, msg.data)
+                try:
+                    self._on_message(session, msg.data)
+                except Exception:  # a simulator bug: end this connection, keep serving
+                    logger.exception("request handling failed on connection %d", session.id)
+                    session.close_soon(1011, "internal error")
             else:  # CLOSE, CLOSING, CLOSED, ERROR (e.g. message too big: aiohttp sent 1009)
                 if msg.type == WSMsgType.ERROR and session.close_reason is None:
                     session.close_reason = f"{ws.close_code} {msg.data}"
@@ -536,12 +542,15 @@ class ExchangeServer:
             count = int(carry)
             carry -= count
             for _ in range(min(count, 10_000)):
-                self.model.generate_trade()
+                self.model.generate_trade()  # listener failures are contained by the model
 
     async def _candle_loop(self) -> None:
         while True:
             await asyncio.sleep(self.candle_interval)
-            self.push_candles()
+            try:
+                self.push_candles()
+            except Exception:  # a simulator bug must not stop the candle stream for good
+                logger.exception("candle push failed")
 
     async def _idle_loop(self) -> None:
         loop = asyncio.get_running_loop()
