@@ -53,7 +53,9 @@ Decisions where Upbit is silent (documented for the README):
 - The price is a random walk on the tick table with a weak pull back to the listing's level, so
   hour-long runs stay plausible; ask_bid is BID when a trade moves the price up (the buyer lifted
   the ask), ASK when down. The book's best bid/ask sit on the last trade (one side at the trade
-  price, the other 1-3 ticks away); sizes are hashed per book version.
+  price, the other 1-3 ticks away). Level sizes are resting quantities: they shift with the
+  best prices (levels a trade walked through disappear, new ones appear in front), the traded
+  level shrinks by the trade volume, and two random levels refresh per trade.
 - total_ask_size / total_bid_size sum the returned units only.
 - Aggregated books (`level` > 0): bucket prices are multiples of the level (asks rounded up,
   bids down), sizes grow with the square root of the ticks per bucket.
