@@ -166,3 +166,18 @@ async def test_stats_are_ground_truth(sim: ExchangeServer) -> None:
     ]
     assert item["messages_sent"] == 6 and stats["messages_sent"] == 6
     assert stats["connections"]["open"] == 0 and stats["connections"]["accepted_total"] == 1
+
+
+async def test_a_consumer_that_cannot_keep_up_is_disconnected() -> None:
+    async with (
+        ExchangeServer(rate=0.0, markets=2, max_backlog=50) as sim,
+        connect(sim.websocket_url) as ws,
+    ):
+        await send(ws, subscription({"type": "orderbook", "codes": ["KRW-BTC"]}))
+        await sync(ws)
+        sim.generate_trades(100, "KRW-BTC")  # queued at once: more than the backlog allows
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await recv(ws)
+        assert (ws.close_code, ws.close_reason) == (1008, "consumer too slow")
+        assert sim.stats()["connections"]["items"][0]["close_reason"] == "1008 consumer too slow"

@@ -114,7 +114,7 @@ class ExchangeServer:
         unknown_codes: UnknownCodes = "error",
         candle_interval: float = 1.0,
         max_message_size: int = 1 << 20,
-        max_backlog: int = 100_000,
+        max_backlog: int = 20_000,
     ) -> None:
         if rate < 0 or firehose < 0:
             raise ValueError("rate and firehose must be >= 0")
