@@ -166,6 +166,10 @@ class UpbitApp(App[int]):
         return widget if isinstance(widget, ProxyPane) else None
 
     @property
+    def status_bar(self) -> StatusBar:
+        return self.screen_stack[0].query_one(StatusBar)
+
+    @property
     def where(self) -> str:
         if self.demo:
             return "demo simulator"
@@ -173,8 +177,9 @@ class UpbitApp(App[int]):
         return url.split("//", 1)[-1].split("/", 1)[0]
 
     def on_mount(self) -> None:
+        self._relayout()
         self.sub_title = self.where
-        self.query_one(StatusBar).show_starting(self.where)
+        self.status_bar.show_starting(self.where)
         self.runtime_worker = self.run_worker(
             self._run_runtime,
             name="runtime",
@@ -201,7 +206,7 @@ class UpbitApp(App[int]):
             self._health_proxy = WebSocketClientProxy(self.runtime.client_id("app"), manager)
             stack.push_async_callback(self._health_proxy.cleanup)
             self.runtime.attach(manager, config)
-            self.query_one(StatusBar).show_connected(self.where)
+            self.status_bar.show_connected(self.where)
             log.info("manager started for %s", self.where)
             try:
                 await asyncio.Event().wait()  # runs until the app cancels it
@@ -243,14 +248,14 @@ class UpbitApp(App[int]):
         log.error("worker %s failed: %s", worker.name, reason, exc_info=error)
         if worker.name == "runtime":
             self.runtime.detach(reason)
-            self.query_one(StatusBar).show_failure(reason)
+            self.status_bar.show_failure(reason)
             self.notify(f"Connection manager stopped: {reason}", severity="error", timeout=30)
         else:
             self.notify(f"{worker.name} failed: {reason}", severity="error", timeout=10)
 
     async def _watch_health(self) -> None:
         proxy = self._health_proxy
-        bar = self.query_one(StatusBar)
+        bar = self.status_bar
         if self.runtime.failure:
             bar.show_failure(self.runtime.failure)
             return
@@ -396,6 +401,17 @@ class UpbitApp(App[int]):
             )
             await container.mount(self._new_pane(name), before=before)
         container.display = bool(container.children)
+        self._relayout()
+
+    def _relayout(self) -> None:
+        """With the chart hidden, the right-most visible column takes the free width."""
+        screen = self.screen_stack[0]
+        columns = [screen.query_one(f"#{c}", Vertical) for c in ("left", "center", "right")]
+        for column in columns:
+            column.styles.width = None  # back to app.tcss
+        visible = [c for c in columns if c.display]
+        if visible and not columns[1].display:
+            visible[-1].styles.width = "1fr"
 
     def action_dashboard(self) -> None:
         if isinstance(self.screen, DashboardScreen):

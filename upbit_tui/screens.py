@@ -20,19 +20,13 @@ Live Upbit market data. Every pane has its own subscription; they share one conn
 
 ## Keys
 
-| Key | What it does |
-|---|---|
-| `↑` `↓` | select a market in the watchlist: order book and candles follow it |
-| `a` | add a market to the watchlist (e.g. `KRW-ADA`, `krw-ada`) |
-| `x` / `Delete` | remove the selected market |
-| `s` | save the watchlist to the config file |
-| `t` / `T` | next / previous candle timeframe (1m 3m 5m 10m 15m 30m 60m 240m day) |
-| `o` `c` `b` `w` | show / hide order book, chart, balances, watchlist |
-| `d` | monitoring dashboard (connections, rates, latency, queues, health) |
-| `r` | reconnect now |
-| `ctrl+p` | command palette: every action above, plus timeframes by name |
-| `?` / `F1` | this help |
-| `q` | quit |
+- `↑` `↓` select a market in the watchlist: the order book and candles follow it
+- `a` add a market (`KRW-ADA`, `krw-ada`) · `x`/`Delete` remove it · `s` save the watchlist
+- `t` / `T` next / previous candle timeframe: 1m 3m 5m 10m 15m 30m 60m 240m day
+- `o` `c` `b` `w` show / hide the order book, chart, balances, watchlist pane
+- `d` monitoring dashboard (`p` pauses it) · `r` reconnect now
+- `ctrl+p` command palette: all of the above, timeframes by name, type a market code to add it
+- `?` / `F1` this help · `q` quit
 
 ## Panes
 
@@ -84,6 +78,7 @@ class DashboardScreen(Screen[None]):
         Binding("escape,d", "app.pop_screen", "Back"),
         Binding("q", "app.quit", "Quit"),
         Binding("r", "app.reconnect", "Reconnect"),
+        Binding("p", "pause", "Pause"),
     ]
 
     def __init__(self, runtime: Runtime) -> None:
@@ -94,3 +89,6 @@ class DashboardScreen(Screen[None]):
         yield Header(icon="₩")
         yield DashboardPane(self.runtime, id="dashboard")
         yield Footer()
+
+    def action_pause(self) -> None:
+        self.query_one(DashboardPane).toggle_pause()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from textual.app import ComposeResult
+from textual.geometry import Size
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
@@ -21,8 +22,11 @@ log = logging.getLogger(__name__)
 # Upbit streams candles from 1s to 240m; day candles come from REST and grow from the ticker.
 TIMEFRAMES = ("1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m", "1d")
 HISTORY = 200
-RISE_COLOR = "red"
-FALL_COLOR = "blue"
+# Upbit's chart colours as RGB: named ANSI "blue" renders violet in many terminal themes.
+RISE_COLOR = (230, 64, 52)
+FALL_COLOR = (38, 110, 240)
+# Columns the y-axis labels take; the chart shows one candle per remaining column.
+AXIS_WIDTH = 14
 
 
 def timeframe_label(timeframe: str) -> str:
@@ -112,6 +116,7 @@ class CandlesPane(ProxyPane):
         self._dirty = False
         self.loaded = False
         self.flushes = 0
+        self._plotted_size = Size(0, 0)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="candles-status")
@@ -126,10 +131,14 @@ class CandlesPane(ProxyPane):
 
     @property
     def settled(self) -> bool:
-        return self.loaded and bool(self.bars) and not self._dirty
-
-    def on_resize(self) -> None:
-        self._dirty = True  # the volume panel's share of the height is set per plot
+        """History loaded and plotted for the chart's current size."""
+        plotted_for = self.query_one(PlotextPlot).size
+        return (
+            self.loaded
+            and bool(self.bars)
+            and not self._dirty
+            and (self._plotted_size == plotted_for)
+        )
 
     def set_symbol(self, symbol: str | None) -> None:
         if symbol != self.symbol:
@@ -246,6 +255,8 @@ class CandlesPane(ProxyPane):
 
     def flush(self) -> None:
         self._show_status()
+        if self.query_one(PlotextPlot).size != self._plotted_size:
+            self._dirty = True  # how many candles fit and the volume panel's height changed
         if not self._dirty:
             return
         self._dirty = False
@@ -257,9 +268,11 @@ class CandlesPane(ProxyPane):
 
     def _plot(self) -> None:
         plot = self.query_one(PlotextPlot)
+        self._plotted_size = plot.size
         plt = plot.plt
         plt.clear_figure()
-        bars = [self.bars[k] for k in sorted(self.bars)]
+        fit = max(10, plot.size.width - AXIS_WIDTH)
+        bars = [self.bars[k] for k in sorted(self.bars)][-fit:]
         if not bars or self.symbol is None:
             plot.refresh()
             return
@@ -285,10 +298,18 @@ class CandlesPane(ProxyPane):
         chart.yticks(ticks, [format_price(t, self.symbol) for t in ticks])
         chart.xticks([])
         volume = plt.subplot(2, 1)
-        up = [b.volume if b.close >= b.open else 0.0 for b in bars]
-        down = [b.volume if b.close < b.open else 0.0 for b in bars]
-        volume.bar(xs, up, color=RISE_COLOR, width=0.6, marker="sd")
-        volume.bar(xs, down, color=FALL_COLOR, width=0.6, marker="sd")
+        for rising in (True, False):
+            picked = [
+                (x, b.volume) for x, b in zip(xs, bars, strict=True) if (b.close > b.open) == rising
+            ]
+            if picked:
+                volume.bar(
+                    [x for x, _ in picked],
+                    [v for _, v in picked],
+                    color=RISE_COLOR if rising else FALL_COLOR,
+                    width=0.5,
+                    marker="sd",
+                )
         label_at = sorted({0, len(bars) // 3, 2 * len(bars) // 3, len(bars) - 1})
         volume.xticks([float(i) for i in label_at], [self._x_label(bars[i]) for i in label_at])
         top = max(b.volume for b in bars)

@@ -71,6 +71,7 @@ class DashboardPane(ProxyPane):
         self.data: dict[str, Any] | None = None
         self.health: dict[str, Any] | None = None
         self.refreshes = 0
+        self.paused = False
         self.frame_rates: dict[str, float] = {}
         self._frames_seen: dict[str, tuple[float, float]] = {}
 
@@ -89,7 +90,15 @@ class DashboardPane(ProxyPane):
         self.border_title = "Monitor"
         self.set_interval(self.interval, self.poll)
 
+    def toggle_pause(self) -> bool:
+        """Freeze the figures on screen (to read or copy them); returns True when paused."""
+        self.paused = not self.paused
+        self.border_subtitle = "paused (p resumes)" if self.paused else ""
+        return self.paused
+
     async def poll(self) -> None:
+        if self.paused:
+            return
         manager = self.runtime.manager
         proxy = self.proxy
         if manager is None or proxy is None:
@@ -271,7 +280,12 @@ def render_queues(data: Mapping[str, Any]) -> Table:
             justify="left" if column in ("Client", "Type", "Policy") else "right",
             no_wrap=True,
         )
-    for sub in _get(data, "subscribers", default=[]) or []:
+    subscribers = _get(data, "subscribers", default=[]) or []
+    order = sorted(
+        subscribers,
+        key=lambda s: (str(_get(s, "client_id", default="")), str(_get(s, "type", default=""))),
+    )
+    for sub in order:
         dropped = _get(sub, "dropped", default=0)
         errors = _get(sub, "callback_errors", default=0)
         table.add_row(

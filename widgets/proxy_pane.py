@@ -32,7 +32,8 @@ class ProxyPane(Widget):
         super().__init__(id=id)
         self.runtime = runtime
         self.proxy: WebSocketClientProxy | None = None
-        self.client_id: str | None = None
+        # Named at construction (compose order), so ids do not depend on which worker starts first.
+        self.client_id = runtime.client_id(self.KIND)
         self.last_error: str | None = None
         self._wish = asyncio.Event()
 
@@ -72,7 +73,6 @@ class ProxyPane(Widget):
 
     async def _follow_wishes(self) -> None:
         manager = await self.runtime.wait_manager()
-        self.client_id = self.runtime.client_id(self.KIND)
         self.proxy = WebSocketClientProxy(self.client_id, manager)
         while True:
             await self._wish.wait()

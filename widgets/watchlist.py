@@ -33,11 +33,11 @@ log = logging.getLogger(__name__)
 FLASH_SECONDS = 0.6
 COLUMNS = (
     ("market", "Market", 9),
-    ("price", "Price", 13),
-    ("change", "Change", 11),
+    ("price", "Price", 12),
+    ("change", "Change", 10),
     ("rate", "Chg %", 7),
-    ("volume", "Volume 24h", 10),
-    ("value", "Value 24h", 10),
+    ("volume", "Vol 24h", 8),
+    ("value", "Value 24h", 9),
 )
 
 

@@ -87,13 +87,14 @@ def demo_app(
     keys: bool = True,
     panes: tuple[str, ...] = tuple(PANES),
     symbols: tuple[str, ...] = SYMBOLS,
+    fixed_exchange_clock: bool = True,
 ) -> UpbitApp:
     """The app with its in-process simulator: fixed seed, no automatic trades, fixed clock."""
     options: dict[str, Any] = {
         "seed": SEED,
         "markets": MARKETS,
         "rate": 0.0,
-        "clock": fixed_clock,
+        "clock": fixed_clock if fixed_exchange_clock else None,
         "api_keys": {ACCESS_KEY: SECRET_KEY} if keys else {},
     }
     return make_app(

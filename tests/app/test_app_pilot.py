@@ -1,0 +1,246 @@
+"""The app driven like a user would, against the real simulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from app_harness import (
+    ACCESS_KEY,
+    MARKETS,
+    SECRET_KEY,
+    SEED,
+    SIZE,
+    SYMBOLS,
+    sim_config,
+    wait_for,
+)
+from sim_requests import last_request_types
+from textual.command import CommandList, CommandPalette
+from textual.message import Message
+from textual.notifications import Notify
+from textual.worker import WorkerState
+
+from upbit_tui.app import UpbitApp, make_app
+from upbit_tui.config import load_config
+from upbit_tui.exchange import ExchangeServer
+from widgets.balances import HOW_TO_ENABLE, BalancesPane
+from widgets.candles import CandlesPane
+from widgets.dashboard import DashboardPane
+from widgets.market_format import format_price
+from widgets.orderbook import OrderbookPane
+from widgets.watchlist import WatchlistPane
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Any]:
+    async with ExchangeServer(
+        seed=SEED,
+        markets=MARKETS,
+        rate=0.0,
+        host="127.0.0.1",
+        port=0,
+        api_keys={ACCESS_KEY: SECRET_KEY},
+    ) as server:
+        yield server
+
+
+def pane(app: UpbitApp, name: str) -> Any:
+    found = app.pane(name)
+    assert found is not None, f"{name} pane is not mounted"
+    return found
+
+
+async def test_selecting_a_market_retargets_order_book_and_candles(sim: Any) -> None:
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        book: OrderbookPane = pane(app, "orderbook")
+        candles: CandlesPane = pane(app, "candles")
+        await wait_for(pilot, lambda: book.settled and candles.settled, "KRW-BTC book and chart")
+        assert book.book is not None and book.book.symbol == "KRW-BTC"
+
+        await pilot.press("down")
+        await wait_for(
+            pilot,
+            lambda: book.book is not None and book.book.symbol == "KRW-ETH" and book.settled,
+            "the order book to follow the cursor to KRW-ETH",
+        )
+        await wait_for(pilot, lambda: candles.symbol == "KRW-ETH" and candles.settled, "chart")
+        assert book.border_title == "Order book KRW-ETH"
+        best_ask = book.book.orderbook_units[0].ask_price
+        assert format_price(best_ask, "KRW-ETH") in str(book.render())
+        # The exchange now streams the ETH book and no longer the BTC one.
+        await wait_for(
+            pilot,
+            lambda: last_request_types(sim).get("orderbook", set()) == {"KRW-ETH"},
+            "the consolidated request to carry only the KRW-ETH order book",
+        )
+
+
+async def test_hiding_a_pane_removes_exactly_its_subscriptions(sim: Any) -> None:
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(
+            pilot,
+            lambda: all(pane(app, n).settled for n in ("watchlist", "orderbook", "candles"))
+            and "orderbook" in last_request_types(sim)
+            and set(SYMBOLS) <= last_request_types(sim).get("ticker", set()),
+            "every pane subscribed",
+        )
+        tickers_before = last_request_types(sim)["ticker"]
+
+        await pilot.press("o")
+        assert app.pane("orderbook") is None
+        await wait_for(
+            pilot,
+            lambda: "orderbook" not in last_request_types(sim),
+            "the orderbook type to leave the consolidated request",
+        )
+        # The other panes' subscriptions are untouched.
+        assert last_request_types(sim)["ticker"] == tickers_before
+        assert any(t.startswith("candle.") for t in last_request_types(sim))
+
+        await pilot.press("o")
+        again: OrderbookPane = pane(app, "orderbook")
+        await wait_for(pilot, lambda: again.settled, "the re-created order book")
+        await wait_for(
+            pilot, lambda: "orderbook" in last_request_types(sim), "orderbook subscribed again"
+        )
+
+
+async def test_quit_cancels_the_manager_worker_and_closes_sockets(sim: Any) -> None:
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: pane(app, "watchlist").settled, "the watchlist")
+        worker = app.runtime_worker
+        assert worker is not None and worker.state == WorkerState.RUNNING
+        await pilot.press("q")
+    assert worker.state == WorkerState.CANCELLED
+    assert app.return_code == 0
+    assert sim.stats()["connections"]["open"] == 0
+
+
+async def test_watchlist_add_remove_and_bad_symbols(sim: Any, tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('# mine\n[watchlist]\nsymbols = ["KRW-BTC", "KRW-ETH"]\n')
+    app = make_app(
+        sim_config(sim, symbols=("KRW-BTC", "KRW-ETH"), source=path), health_interval=None
+    )
+    notes = NotificationLog()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        watchlist: WatchlistPane = pane(app, "watchlist")
+        await wait_for(pilot, lambda: watchlist.settled, "the watchlist")
+
+        assert not app.add_symbol("bitcoin")  # not a market code at all
+        await wait_for(pilot, lambda: "not an Upbit market code" in notes.last, "the error")
+
+        assert app.add_symbol("krw-nope")  # well-formed, but not listed
+        await wait_for(pilot, lambda: "KRW-NOPE" not in watchlist.symbols, "KRW-NOPE dropped")
+        assert "KRW-NOPE: not listed on the exchange" in notes.text
+
+        # The command palette adds a market typed into it.
+        await pilot.press("ctrl+p")
+        await pilot.press(*"KRW-XRP")
+        await wait_for(pilot, lambda: _palette_offers(app, "Add KRW-XRP"), "the palette hit")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: watchlist.settled and "KRW-XRP" in watchlist.symbols,
+            "KRW-XRP in the watchlist",
+        )
+        await wait_for(pilot, lambda: "KRW-XRP" in last_request_types(sim)["ticker"], "ticker")
+
+        app.remove_symbol("KRW-ETH")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: "Saved" in notes.last, "saved")
+    assert load_config(path).watchlist.symbols == ("KRW-BTC", "KRW-XRP")
+    assert path.read_text().startswith("# mine\n")
+
+
+async def test_timeframe_switch_resubscribes_candles(sim: Any) -> None:
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        candles: CandlesPane = pane(app, "candles")
+        await wait_for(pilot, lambda: candles.settled, "the chart")
+        assert candles.timeframe == "1m" and len(candles.bars) == 200
+        await pilot.press("t")
+        await wait_for(pilot, lambda: candles.timeframe == "3m" and candles.settled, "3m chart")
+        await wait_for(
+            pilot,
+            lambda: (
+                "candle.3m" in last_request_types(sim)
+                and "candle.1m" not in last_request_types(sim)
+            ),
+            "candle.3m replacing candle.1m on the wire",
+        )
+        app.set_timeframe("1d")
+        await wait_for(pilot, lambda: candles.timeframe == "1d" and candles.settled, "day chart")
+        assert not any(t.startswith("candle.") for t in last_request_types(sim))
+
+
+async def test_balances_without_keys_say_why_and_how(sim: Any) -> None:
+    app = make_app(sim_config(sim, keys=False), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        balances: BalancesPane = pane(app, "balances")
+        await wait_for(pilot, lambda: balances.settled, "the balances notice")
+        assert balances.unavailable
+        notice = str(balances.query_one("#balances-notice").render())
+        assert "Private data unavailable" in notice and "UPBIT_ACCESS_KEY" in notice
+        assert HOW_TO_ENABLE[:40] in notice.replace("\n", " ")
+
+
+async def test_balances_with_keys_show_krw_values(sim: Any) -> None:
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        balances: BalancesPane = pane(app, "balances")
+        await wait_for(pilot, lambda: balances.settled, "valued balances")
+        assert "KRW" in balances.assets
+        assert balances.total_krw() > 0
+        assert balances.unavailable is None
+
+
+async def test_dashboard_lists_connections_and_clients(sim: Any) -> None:
+    app = make_app(sim_config(sim), health_interval=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: pane(app, "watchlist").settled, "the watchlist")
+        await pilot.press("d")
+        dashboard = app.screen.query_one(DashboardPane)
+        await wait_for(pilot, lambda: dashboard.refreshes >= 2, "two dashboard refreshes")
+        assert dashboard.health is not None and dashboard.health["status"] == "healthy"
+        clients = dashboard.health["subscriptions"]
+        assert any(c.startswith("watchlist-") for c in clients)
+        assert any(c.startswith("orderbook-") for c in clients)
+        proxy = dashboard.proxy
+        assert proxy is not None and not proxy.closed
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.screen.query(DashboardPane), "the main screen")
+        assert proxy.closed  # the dashboard's proxy left with its screen
+
+
+class NotificationLog:
+    """Collects toasts through run_test's message hook (Textual's public testing seam)."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Notify):
+            self.messages.append(str(message.notification.message))
+
+    @property
+    def last(self) -> str:
+        return self.messages[-1] if self.messages else ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.messages)
+
+
+def _palette_offers(app: UpbitApp, text: str) -> bool:
+    if not isinstance(app.screen, CommandPalette):
+        return False
+    hits = app.screen.query_one(CommandList)
+    first = hits.highlighted_option
+    return hits.option_count > 0 and first is not None and text in str(first.prompt)
