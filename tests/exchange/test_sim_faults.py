@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sim_harness import TIMEOUT, TIMEOUT_FACTOR, recv, recv_raw, send, subscription, sync
+from sim_harness import TIMEOUT, TIMEOUT_FACTOR, bearer, recv, recv_raw, send, subscription, sync
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -181,3 +181,19 @@ async def test_a_consumer_that_cannot_keep_up_is_disconnected() -> None:
                 await recv(ws)
         assert (ws.close_code, ws.close_reason) == (1008, "consumer too slow")
         assert sim.stats()["connections"]["items"][0]["close_reason"] == "1008 consumer too slow"
+
+
+async def test_orders_over_the_control_api_drive_the_private_streams(sim: ExchangeServer) -> None:
+    async with connect(sim.private_websocket_url, additional_headers=bearer()) as ws:
+        await send(ws, subscription({"type": "myOrder"}))
+        await sync(ws)
+        status, body = await control(
+            sim, "orders", market="KRW-XRP", side="bid", ord_type="price", price=10_000
+        )
+        assert status == 200 and body["order"]["state"] == "done"
+        states = [m["state"] for m in await sync(ws)]
+        assert states == ["wait", "trade", "done"]
+    status, body = await control(sim, "orders", market="KRW-XRP", side="bid", price=1, volume=1)
+    assert status == 400 and body["error"]["name"] == "under_min_total_bid"
+    status, body = await control(sim, "orders/cancel", uuid="no-such-order")
+    assert status == 404 and body["error"]["name"] == "order_not_found"

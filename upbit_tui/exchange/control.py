@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from upbit_tui.exchange.faults import Endpoint
-from upbit_tui.exchange.market import UnknownMarket
+from upbit_tui.exchange.market import OrderRejected, UnknownMarket
 
 if TYPE_CHECKING:
     from upbit_tui.exchange.server import ExchangeServer
@@ -52,6 +53,15 @@ def _endpoint(request: web.Request) -> Endpoint | None:
     if raw == "private":
         return "private"
     raise BadParameter(f"endpoint={raw!r}: expected public or private")
+
+
+def _optional_number(request: web.Request, name: str) -> float | None:
+    if request.query.get(name) in (None, ""):
+        return None
+    value = _number(request, name)
+    if math.isinf(value):
+        raise BadParameter(f"{name} must be finite")
+    return value
 
 
 def _ok(**fields: Any) -> web.Response:
@@ -147,6 +157,41 @@ def add_control_routes(app: web.Application, sim: ExchangeServer) -> None:
         sim.set_firehose(_number(request, "messages_per_second"))
         return _ok(firehose="inf" if math.isinf(sim.firehose) else sim.firehose)
 
+    def access_key(request: web.Request) -> str:
+        key = request.query.get("access_key") or next(iter(sim.api_keys), "")
+        if not sim.model.has_account(key):
+            raise BadParameter(f"access_key={key!r} has no account")
+        return key
+
+    async def place_order(request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            order = sim.model.place_order(
+                access_key(request),
+                query.get("market", ""),
+                query.get("side", ""),
+                query.get("ord_type", "limit"),
+                _optional_number(request, "price"),
+                _optional_number(request, "volume"),
+                identifier=query.get("identifier") or None,
+            )
+        except OrderRejected as rejected:
+            error = {"name": rejected.name, "message": rejected.message}
+            return web.json_response({"error": error}, status=rejected.status)
+        return _ok(order=dataclasses.asdict(order))
+
+    async def cancel_order(request: web.Request) -> web.Response:
+        try:
+            order = sim.model.cancel_order(
+                access_key(request),
+                request.query.get("uuid") or None,
+                request.query.get("identifier") or None,
+            )
+        except OrderRejected as rejected:
+            error = {"name": rejected.name, "message": rejected.message}
+            return web.json_response({"error": error}, status=rejected.status)
+        return _ok(order=dataclasses.asdict(order))
+
     async def reset_limits(request: web.Request) -> web.Response:
         sim.limits.reset()
         return _ok()
@@ -176,6 +221,8 @@ def add_control_routes(app: web.Application, sim: ExchangeServer) -> None:
         "/_sim/rate": rate,
         "/_sim/firehose": firehose,
         "/_sim/limits/reset": reset_limits,
+        "/_sim/orders": place_order,
+        "/_sim/orders/cancel": cancel_order,
     }
     for path, handler in posts.items():
         app.router.add_post(path, guarded(handler))
@@ -196,4 +243,7 @@ ROUTES = [
     "POST /_sim/rate trades_per_second=X",
     "POST /_sim/firehose messages_per_second=X|inf",
     "POST /_sim/limits/reset",
+    "POST /_sim/orders market= side=bid|ask [ord_type=limit|price|market] [price=] [volume=]"
+    " [identifier=] [access_key=first configured key]",
+    "POST /_sim/orders/cancel uuid=|identifier= [access_key=]",
 ]

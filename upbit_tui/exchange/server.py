@@ -23,6 +23,10 @@ the handshake), REST under `/v1/` (rest.py) and the control API under `/_sim/`:
     POST /_sim/rate                    trades_per_second=X
     POST /_sim/firehose                messages_per_second=X (0 = off, inf = as fast as possible)
     POST /_sim/limits/reset            forget every rate-limit counter and block
+    POST /_sim/orders                  market= side=bid|ask [ord_type=limit|price|market]
+                                       [price=] [volume=] [identifier=] [access_key=]
+                                       place an order for a test account (drives myOrder/myAsset)
+    POST /_sim/orders/cancel           uuid= | identifier= [access_key=]
 Parameters go in the query string; answers are JSON (`{"ok": true, ...}` or 400 with
 `{"error": "..."}`).
 
