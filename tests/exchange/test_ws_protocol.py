@@ -284,3 +284,13 @@ async def test_same_seed_and_clock_serve_identical_bytes() -> None:
                 )
                 frames.append([await recv_raw(ws) for _ in range(5)])
     assert frames[0] == frames[1]
+
+
+async def test_orderbook_level_may_be_a_numeric_string(sim: ExchangeServer) -> None:
+    # Upbit's own SDK types `level` as a string.
+    async with connect(sim.websocket_url) as ws:
+        await send(
+            ws, subscription({"type": "orderbook", "codes": ["KRW-BTC.5"], "level": "10000"})
+        )
+        book = await recv(ws)
+        assert book["level"] == 10000 and len(book["orderbook_units"]) == 5
