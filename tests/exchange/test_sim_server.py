@@ -115,3 +115,13 @@ async def test_cli_rejects_bad_arguments() -> None:
     )
     _, err = await asyncio.wait_for(process.communicate(), 4 * TIMEOUT)
     assert process.returncode == 2 and b"--markets" in err
+
+
+async def test_a_taken_port_fails_cleanly_and_can_be_retried() -> None:
+    async with ExchangeServer(rate=0.0, markets=2) as first:
+        second = ExchangeServer(rate=0.0, markets=2, port=first.port)
+        with pytest.raises(OSError):
+            await second.start()
+        await second.stop()  # nothing to stop: no error
+    async with ExchangeServer(rate=0.0, markets=2, port=first.port) as again:
+        assert again.port == first.port

@@ -194,11 +194,15 @@ class ExchangeServer:
         add_rest_routes = _rest_routes()
         if add_rest_routes is not None:
             add_rest_routes(app, self)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._requested_port)
-        await site.start()
-        address = self._runner.addresses[0]
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self._requested_port).start()
+        except BaseException:  # e.g. the port is taken: release what setup() acquired
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        address = runner.addresses[0]
         self.port = int(address[1])
         self._started_at = time.time()
         self._tasks = [
