@@ -47,7 +47,7 @@ Timeframes::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -255,8 +255,8 @@ _BY_TYPE_BYTES: Final[dict[bytes, msgspec.json.Decoder[Any]]] = {
 _CANDLE_TYPES: Final = frozenset(dt.value for dt in DataType if dt.is_candle)
 # The first 15 bytes of a compact DEFAULT frame ('{"type":"ticker', '{"type":"trade"', ...).
 # Not candles: their 15 bytes ('{"type":"candle') do not say the timeframe, which must be checked.
-_BY_HEAD: Final[dict[bytes, msgspec.json.Decoder[Any]]] = {
-    (_PREFIX + name.encode() + b'"')[:15]: _DECODERS[cls]
+_BY_HEAD: Final[dict[bytes, Callable[[bytes], Any]]] = {
+    (_PREFIX + name.encode() + b'"')[:15]: _DECODERS[cls].decode
     for name, cls in _EVENT_CLASS.items()
     if cls is not CandleEvent
 }
@@ -313,12 +313,12 @@ class FrameDecoder:
         # lookup: bytes.find/startswith cost more). Everything else, candles included (one per
         # second per code at most), takes the general path.
         try:
-            decoder = _BY_HEAD.get(frame[:15])  # type: ignore[arg-type]
+            decode = _BY_HEAD.get(frame[:15])  # type: ignore[arg-type]
         except TypeError:  # a bytearray or memoryview slice is not hashable
-            decoder = None
-        if decoder is not None:
+            decode = None
+        if decode is not None:
             try:
-                event = decoder.decode(frame)
+                event = decode(frame)  # type: ignore[arg-type]
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self._skip(exc)
                 return None

@@ -5,7 +5,8 @@ The manager owns one `MetricsCollector`; the connection's read loop and the rout
     metrics = MetricsCollector(health=config.health)
     metrics.record_message()                 # per frame read (the read loop)
     metrics.record_bad_frame()               # malformed / error frame (the read loop)
-    metrics.latency.record(ms)               # exchange timestamp -> callback (the router)
+    metrics.latency.record(ms)               # exchange timestamp -> callback (the router,
+                                             #   sampled: see upbit_tui.routing)
     metrics.record_deliveries(n)             # callbacks run, per batch (the router)
     metrics.record_callback_error()          # a callback raised (the router)
     metrics.record_reconnect()               # a connection came back (the connection)
@@ -16,7 +17,7 @@ The manager owns one `MetricsCollector`; the connection's read loop and the rout
 
 `PerformanceMetrics` carries the spec's section 6.1 fields plus p50/p99 latency, status and
 reasons. Rates and the error rate cover the last `window` seconds (default 10); latency
-statistics cover the last `latency_samples` deliveries (a fixed-memory ring). Error rate =
+statistics cover the last `latency_samples` samples (a fixed-memory ring). Error rate =
 (bad frames + callback errors) / (frames + deliveries) over the window, in percent.
 
 Health (`evaluate_health`): critical when the average latency exceeds `health.latency_ms` or no
@@ -30,7 +31,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from array import array
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -95,7 +95,8 @@ class LatencyWindow:
     def __init__(self, size: int = 4096) -> None:
         if size < 1 or size & (size - 1):
             raise ValueError("latency window size must be a power of two")
-        self._ring = array("d", bytes(8 * size))
+        # A list, not an array('d'): storing an existing float object is cheaper than converting.
+        self._ring: list[float] = [0.0] * size
         self._mask = size - 1
         # Total samples ever recorded; the router inlines record() and updates it directly.
         self._index = 0
@@ -111,7 +112,7 @@ class LatencyWindow:
 
     def samples(self) -> list[float]:
         n = min(self._index, self._mask + 1)
-        return list(self._ring[:n]) if n <= self._mask else list(self._ring)
+        return self._ring[:n] if n <= self._mask else list(self._ring)
 
     def stats(self) -> LatencyStats:
         values = sorted(self.samples())

@@ -12,8 +12,9 @@ calls its callback, so a slow or failing consumer only ever delays or hurts itse
     router.publish(event)                        # from the read loop; never blocks
     router.set_epoch("public", 4)                # after a reconnect: older events are stale
     router.forget(DataType.TICKER, ["KRW-BTC"])  # symbol left the wire: drop its cached value
-    router.unsubscribe(sub)  # or sub.close(); cancels its task, frees its queue
-    await router.aclose()                        # cancels and awaits every drain task
+    router.unsubscribe(sub)  # or sub.close() / await sub.aclose(): ends its task, frees its queue
+    await router.aclose()                        # ends and awaits every drain task
+    router.latest(DataType.TICKER, "KRW-BTC")    # the cached latest event, or None
 
 Subscribers
 - `symbols=None` subscribes every symbol of the type (myOrder for all markets, myAsset).
@@ -26,6 +27,14 @@ Subscribers
 - `weak=True` holds a bound-method callback (and error handler) through a weak reference, so the
   subscription does not keep its owner alive; once the owner is collected the subscriber closes
   itself.
+
+Delivery
+- A drain takes everything queued as one batch and delivers it in order; events offered
+  meanwhile form the next batch (so a subscriber holds at most one batch in flight plus a full
+  queue). Sync callbacks run back to back; the task yields between batches and at every await.
+- A blocking *sync* callback blocks the whole event loop (nothing in asyncio can prevent it); it
+  is reported as slow (`sub.slow_callbacks`, a log line) when a batch takes longer than
+  `slow_callback` seconds. Async callbacks are timed one by one.
 
 Policies (per subscriber; each drop counted in `sub.dropped`)
 - `drop_oldest`: a full queue discards its oldest event.
@@ -47,9 +56,13 @@ Epochs
   non-zero and older than its connection's epoch is dropped (`sub.stale`), so events still queued
   from before a reconnect never reach a callback. Epoch 0 means "not from a connection" (REST).
 
-Stats: `sub.delivered`, `sub.dropped`, `sub.stale`, `sub.callback_errors`, `sub.queue_depth`;
-router-wide `queue_depth()`, `dropped()`, `callback_errors()`, `stats()` (JSON-ready per
-subscriber), `subscriber_count`.
+Metrics (with `metrics=`): drops, callback errors and deliveries (per batch) are recorded;
+latency (exchange `timestamp` -> callback) is sampled: the first event of every batch (its
+oldest, so the worst) and every 8th after it.
+
+Stats: `sub.delivered`, `sub.dropped`, `sub.stale`, `sub.callback_errors`, `sub.slow_callbacks`,
+`sub.queue_depth`; router-wide `queue_depth()`, `dropped()`, `callback_errors()` (totals include
+removed subscribers), `stats()` (JSON-ready per subscriber), `subscribers()`, `subscriber_count`.
 """
 
 from __future__ import annotations
@@ -120,8 +133,9 @@ class _Route:
         # Bound offer methods of everyone else (other policies, orderbook level filters).
         self.others: list[Callable[[MarketEvent], None]] = []
         self.latest: MarketEvent | None = None
-        # Subscribers that have not seen `latest` (joined when it was stale or absent).
-        self.lacking: set[Subscriber] = set()
+        # Subscribers that joined when `latest` was stale or absent, with the `latest` of that
+        # moment: while it is still `latest`, they have seen nothing newer (no per-publish work).
+        self.lacking: dict[Subscriber, MarketEvent | None] = {}
         for sub in subscribers:
             self.add(sub)
 
@@ -143,7 +157,7 @@ class _Route:
                 self.others.remove(sub._offer_at_level)
             else:
                 self.others.remove(sub.offer)
-        self.lacking.discard(sub)
+        self.lacking.pop(sub, None)
 
 
 class Router:
@@ -250,7 +264,7 @@ class Router:
                     if sub.accepts(latest):
                         sub.offer(latest)
                 else:
-                    route.lacking.add(sub)
+                    route.lacking[sub] = latest
         sub.start()
         return sub
 
@@ -297,7 +311,7 @@ class Router:
                 continue
             if route.subscribers:
                 route.latest = None
-                route.lacking = set(route.subscribers)
+                route.lacking = dict.fromkeys(route.subscribers)
             else:
                 del table[symbol]
 
@@ -334,8 +348,6 @@ class Router:
                 self._resent_snapshot(route, event, latest)
                 return
         route.latest = event
-        if route.lacking:
-            route.lacking.clear()
         for sub in route.plain:
             # _DropOldest.offer, inlined: a Python call per event per subscriber is measurable.
             queue = sub._queue
@@ -351,13 +363,14 @@ class Router:
     @staticmethod
     def _resent_snapshot(route: _Route, event: MarketEvent, latest: MarketEvent) -> None:
         # Upbit re-sent a snapshot after a re-subscription: only those lacking it need it.
-        if event.epoch > latest.epoch:
-            route.latest = event
         if route.lacking:
-            for sub in route.lacking:
+            lacking = [sub for sub, missed in route.lacking.items() if missed is latest]
+            route.lacking.clear()
+            for sub in lacking:
                 if sub.accepts(event):
                     sub.offer(event)
-            route.lacking.clear()
+        if event.epoch > latest.epoch:
+            route.latest = event
 
     # ----------------------------------------------------------------- totals
 
@@ -636,12 +649,13 @@ class Subscriber:
                 index = latency._index
             try:
                 for event in batch:
-                    epoch = event.epoch
-                    if epoch and epoch < current:
+                    if event.epoch < current and event.epoch:
                         stale += 1
                         continue
-                    if ring is not None and event.timestamp_ms:
-                        # Inlined LatencyWindow.record: this runs for every delivery.
+                    if not delivered & 7 and ring is not None and event.timestamp_ms:
+                        # Inlined LatencyWindow.record, for the batch's first (oldest, so
+                        # highest-latency) event and every 8th after it: a sample is enough
+                        # for the statistics, and recording costs on every delivery.
                         ring[index & mask] = before_ms - event.timestamp_ms
                         index += 1
                     if depth is not None and len(event.orderbook_units) > depth:  # type: ignore[attr-defined]

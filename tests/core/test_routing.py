@@ -552,7 +552,8 @@ async def test_metrics_get_latency_deliveries_and_errors() -> None:
     await got.wait_count(5)
     await asyncio.sleep(0)
     stats = metrics.latency.stats()
-    assert stats.samples >= 5 and 250 <= stats.p50_ms < 250 + 5000 * TIMEOUT
+    # Sampled: the first event of every batch (and every 8th), for each subscriber.
+    assert stats.samples >= 2 and 250 <= stats.p50_ms < 250 + 5000 * TIMEOUT
     assert metrics.deliveries.total >= 5 and metrics.callback_errors.total >= 4
     rows = {s["callback_errors"] > 0: s for s in router.stats()}
     assert rows[False]["delivered"] == 5 and rows[True]["type"] == "ticker"
@@ -581,3 +582,19 @@ async def test_a_single_symbol_string_is_one_symbol(router: Router) -> None:
     got = Collector()
     sub = router.subscribe(DataType.TICKER, "KRW-BTC", got)
     assert sub.symbols == {"KRW-BTC"}
+
+
+async def test_latency_is_sampled_first_of_each_batch_and_every_eighth() -> None:
+    metrics = MetricsCollector()
+    router = Router(metrics=metrics)
+    got = Collector()
+    router.subscribe(DataType.TICKER, ["KRW-BTC"], got)
+    old = int(time.time() * 1000) - 5000
+    router.publish(ticker(price=0, ts=old))  # the oldest event heads the batch
+    for p in range(1, 20):  # no yield in between: one batch of 20
+        router.publish(ticker(price=p))
+    await got.wait_count(20)
+    stats = metrics.latency.stats()
+    assert stats.samples == 3  # events 0, 8 and 16
+    assert stats.max_ms >= 5000  # the batch's oldest event is always measured
+    await router.aclose()
