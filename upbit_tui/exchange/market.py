@@ -739,8 +739,8 @@ class MarketModel:
         return Orderbook(
             market=code,
             timestamp=max(self.now_ms(), self._last_ms),
-            total_ask_size=round(sum(u.ask_size for u in units), 8),
-            total_bid_size=round(sum(u.bid_size for u in units), 8),
+            total_ask_size=round(math.fsum([u[2] for u in units]), 8),
+            total_bid_size=round(math.fsum([u[3] for u in units]), 8),
             orderbook_units=tuple(units),
             level=level,
         )
