@@ -34,13 +34,16 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
+MAX_MARKETS = 1_000  # each market builds its history at start: keep start-up to seconds
+
+
+def _market_count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    if not 1 <= value <= MAX_MARKETS:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 1 and {MAX_MARKETS}")
     return value
 
 
@@ -71,7 +74,7 @@ def add_exchange_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1, help="market seed (default 1)")
     parser.add_argument(
         "--markets",
-        type=_positive_int,
+        type=_market_count,
         default=DEFAULT_MARKET_COUNT,
         help=f"number of KRW markets (default {DEFAULT_MARKET_COUNT})",
     )
