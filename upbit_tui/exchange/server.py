@@ -95,7 +95,25 @@ PrivateAuthFailure = Literal["http", "error"]
 
 
 class ExchangeServer:
-    """The simulated exchange (async context manager; also start() / stop())."""
+    """The simulated exchange (async context manager; also start() / stop()).
+
+    seed, markets: the market model (markets: number of KRW markets, listing order).
+    rate: trades per second over all markets (0 = only generate_trades() / POST /_sim/trades).
+    host, port: where to listen (port 0 = any free port; read .port after start).
+    api_keys: access key -> secret key accepted on the private endpoint and REST (each gets a
+        test account); default {"test-access": "test-secret"}.
+    idle_timeout: seconds without a frame either way before a connection is closed.
+    clock: callable returning epoch seconds for every timestamp (None = time.time).
+    firehose: total messages per second generated in the subscribed markets (0 = off,
+        math.inf = as fast as the connections drain).
+    rate_limits, websocket_connects_per_second, websocket_messages_per_second,
+        websocket_messages_per_minute, message_violation: Upbit's limits (see limits.py).
+    private_auth_failure: "http" (401 at the handshake) or "error" (INVALID_AUTH frames).
+    unknown_codes: "error" (INVALID_PARAM) or "ignore" (accepted, no data).
+    candle_interval: seconds between candle pushes (Upbit: 1).
+    max_message_size: largest request frame accepted (bytes; larger closes with 1009).
+    max_backlog: queued frames per connection before it is closed as too slow (1008).
+    """
 
     def __init__(
         self,
