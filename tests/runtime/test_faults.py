@@ -24,6 +24,7 @@ from runtime_helpers import (
 
 from upbit_tui.connection import ConnectionState
 from upbit_tui.events import StreamType, TradeEvent
+from upbit_tui.exchange import ExchangeServer
 from upbit_tui.manager import GlobalWebSocketManager
 from upbit_tui.proxy import WebSocketClientProxy
 
@@ -155,3 +156,33 @@ async def test_handshake_refusal_waits_as_the_server_asks(sim: Any, status: int)
         assert conn.uptime <= time.monotonic() - started[0] - 2.0 + 0.5
         # Two seconds without a socket: the trades of that gap came from REST, in order.
         assert manager.backfilled_trades > 0
+
+
+async def test_current_candle_is_right_after_an_outage() -> None:
+    async with (
+        ExchangeServer(seed=9, markets=20, rate=0.0, port=0, candle_interval=0.2) as sim,
+        GlobalWebSocketManager(fast_config(sim)) as manager,
+    ):
+        candles = Collector()
+        proxy = WebSocketClientProxy("chart", manager)
+        await proxy.subscribe_candle(["KRW-BTC"], "1m", candles)
+        await on_wire(sim, {"candle.1m": {"KRW-BTC"}})
+        await candles.wait_for(lambda c: len(c.events) >= 1)
+        epoch = manager.epochs.current("public")
+        sim.faults.reject_handshakes(1, status=429)  # a one-second outage
+        sim.faults.drop_all(endpoint="public")
+        sim.generate_trades(5, market="KRW-BTC")  # traded while we were away
+        await wait_until(lambda: manager.epochs.current("public") > epoch, what="reconnect")
+        (truth,) = sim.model.candles("KRW-BTC", "1m", count=1)
+
+        def current(c: Collector) -> bool:
+            last = c.events[-1]
+            return (
+                last.candle_date_time_utc == truth.candle_date_time_utc
+                and last.trade_price == truth.trade_price
+                and last.candle_acc_trade_volume == pytest.approx(truth.candle_acc_trade_volume)
+            )
+
+        await candles.wait_for(current)
+        assert all(e.timeframe == "1m" for e in candles.events)
+        await proxy.cleanup()
