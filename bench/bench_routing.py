@@ -1,6 +1,6 @@
 """In-process decode + route throughput of ticker frames, as a ratio to a bare json.loads loop.
 
-    .venv/bin/python bench/bench_routing.py [--frames 200000] [--symbols 50] [--repeat 3]
+    .venv/bin/python bench/bench_routing.py [--frames 50000] [--repeat 7] [--batch 64]
 
 Frames are built from the docs' ticker example (shared/fixtures/ws/ticker.default.json, or a
 copy of its shape when the fixtures are absent) with varying codes, prices and timestamps,
@@ -123,9 +123,9 @@ def bench_route(frames: list[bytes], subscribers: int, symbols: int, batch: int)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=200_000)
+    parser.add_argument("--frames", type=int, default=50_000)
     parser.add_argument("--symbols", type=int, default=50)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
     frames = make_frames(args.frames, args.symbols)

@@ -47,9 +47,10 @@ Latest value and snapshots
 - The router keeps the latest event per (type, symbol) (not for myOrder, which are events, not
   state). A new subscriber of a symbol already streaming gets that value at once (if it is from
   the current epoch).
-- A SNAPSHOT event that is not newer than the cached value (timestamp, or sequential_id for
-  trades) is delivered only to subscribers that have not seen the cached value (joined while it
-  was stale); everyone else already has newer or equal data.
+- A public SNAPSHOT event that is not newer than the cached value (timestamp, or sequential_id
+  for trades) is delivered only to subscribers that have not seen the cached value (joined while
+  it was stale); everyone else already has newer or equal data. Private events are never
+  de-duplicated.
 
 Epochs
 - `set_epoch(connection, n)` ("public" / "private"): at delivery time an event whose `epoch` is
@@ -118,7 +119,8 @@ _KINDS: Final[dict[type, str]] = {
 }
 # myOrder events are happenings, not state: never replayed to a late joiner.
 _NO_REPLAY: Final = frozenset({DataType.ORDER.value})
-_SNAPSHOT: Final = "SNAPSHOT"
+# Private events are each news (an order update, a balance change): never de-duplicated.
+_PRIVATE_CLASSES: Final = frozenset({BalanceEvent, OrderEvent})
 
 
 class _Route:
@@ -342,7 +344,7 @@ class Router:
         route = table.get(event.symbol)  # type: ignore[attr-defined]
         if route is None:
             route = self._new_route(_kind_of(event), event.symbol)  # type: ignore[attr-defined]
-        if event.stream_type == "SNAPSHOT":
+        if event.stream_type == "SNAPSHOT" and event.__class__ not in _PRIVATE_CLASSES:
             latest = route.latest
             if latest is not None and not _is_newer(event, latest):
                 self._resent_snapshot(route, event, latest)

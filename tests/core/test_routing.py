@@ -598,3 +598,24 @@ async def test_latency_is_sampled_first_of_each_batch_and_every_eighth() -> None
     assert stats.samples == 3  # events 0, 8 and 16
     assert stats.max_ms >= 5000  # the batch's oldest event is always measured
     await router.aclose()
+
+
+async def test_private_events_are_never_deduplicated(router: Router) -> None:
+    got = Collector()
+    router.subscribe(DataType.ORDER, None, got)
+
+    def order(uuid: str, stream_type: str) -> OrderEvent:
+        return OrderEvent(
+            symbol="KRW-BTC",
+            uuid=uuid,
+            ask_bid="BID",
+            order_type="limit",
+            state="wait",
+            timestamp_ms=NOW_MS,
+            epoch=1,
+            stream_type=stream_type,
+        )
+
+    router.publish(order("a", "REALTIME"))
+    router.publish(order("b", "SNAPSHOT"))  # same timestamp, but a different order
+    assert [e.uuid for e in await got.wait_count(2)] == ["a", "b"]
