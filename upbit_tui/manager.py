@@ -98,6 +98,8 @@ PUBLIC = "public"
 PRIVATE = "private"
 # Private WebSocket attempts that fail in a row before balances/orders switch to REST polling.
 PRIVATE_FALLBACK_AFTER = 3
+# Types whose events are events, not state: routed with one subscriber per symbol.
+_PER_SYMBOL = frozenset({DataType.TRADE, DataType.ORDER})
 # How many REST attempts a trade backfill makes before it gives up for this epoch.
 BACKFILL_ATTEMPTS = 3
 
@@ -1024,33 +1026,53 @@ class GlobalWebSocketManager:
         else:
             options.pop("depth")
             options.pop("level")
-        sub = self._router.subscribe(
-            data_type, codes, callback, client_id=client_id, weak=True, **options
-        )
+        subs: dict[str | None, Subscriber] = {}
+        if data_type in _PER_SYMBOL and codes is not None:
+            # Events, not state: one subscriber per symbol, so dropping a symbol later never
+            # discards (or re-delivers) queued events of the symbols that stay.
+            for code in codes:
+                subs[code] = self._router.subscribe(
+                    data_type, [code], callback, client_id=client_id, weak=True, **options
+                )
+        else:
+            subs[None] = self._router.subscribe(
+                data_type, codes, callback, client_id=client_id, weak=True, **options
+            )
         handler = options.pop("error_handler")
         weak_handler = None if handler is None else _weak_callable(handler)
-        return _Handle(data_type, codes, _weak_callable(callback), weak_handler, options, sub)
+        return _Handle(
+            data_type, client_id, codes, _weak_callable(callback), weak_handler, options, subs
+        )
 
     def _router_remove(self, handle: _Handle, symbols: Iterable[str] | None = None) -> bool:
         """Remove `symbols` (None = all) from a subscription; True if it still has some."""
         if symbols is None or handle.symbols is None:
-            self._router.unsubscribe(handle.sub)
+            for sub in handle.subs.values():
+                self._router.unsubscribe(sub)
+            handle.subs.clear()
             return False
-        left = [s for s in handle.symbols if s not in set(symbols)]
+        gone = set(symbols)
+        left = [s for s in handle.symbols if s not in gone]
         if len(left) == len(handle.symbols):
             return True
-        self._router.unsubscribe(handle.sub)
+        handle.symbols = left
+        if None not in handle.subs:  # per-symbol subscribers: close only the dropped ones
+            for symbol in gone & handle.subs.keys():
+                self._router.unsubscribe(handle.subs.pop(symbol))
+            return bool(left)
+        # State-like data (ticker, orderbook, candle): rebuild for the remaining symbols; the
+        # new subscriber starts from the latest value, so nothing is lost.
+        self._router.unsubscribe(handle.subs.pop(None))
         callback = handle.callback()
         if not left or callback is None:
             return False
-        handle.symbols = left
         handler = handle.error_handler() if handle.error_handler is not None else None
-        handle.sub = self._router.subscribe(
+        handle.subs[None] = self._router.subscribe(
             handle.data_type,
             left,
             callback,
             error_handler=handler,
-            client_id=handle.sub.client_id,
+            client_id=handle.client_id,
             weak=True,
             **handle.options,
         )
@@ -1069,11 +1091,12 @@ class _Handle:
     """One subscribe call: what it asked for, so a partial unsubscribe can rebuild it."""
 
     data_type: DataType
+    client_id: str
     symbols: list[str] | None
     callback: Callable[[], Callback | None]  # weak: the manager must not keep owners alive
     error_handler: Callable[[], ErrorHandler | None] | None
     options: dict[str, Any]
-    sub: Subscriber
+    subs: dict[str | None, Subscriber]  # by symbol (trades, orders) or one under None
 
 
 def _weak_callable(fn: Callable[..., Any]) -> Callable[[], Any]:

@@ -14,6 +14,7 @@ from runtime_helpers import (
     fast_config,
     on_wire,
     requests_sent,
+    wait_until,
 )
 
 from upbit_tui.events import OrderbookEvent, TickerEvent, TradeEvent
@@ -222,4 +223,37 @@ async def test_snapshots_come_from_rest_when_not_streaming(
     assert starts == sorted(set(starts))  # oldest first, no duplicates across pages
     assert all(c.timeframe == "1m" for c in series)
     assert quiet_sim.stats()["connections"]["open"] == 0  # no WebSocket was needed
+    await proxy.cleanup()
+
+
+async def test_dropping_one_trade_symbol_keeps_the_others_exact(
+    quiet_sim: Any, quiet_manager: GlobalWebSocketManager
+) -> None:
+    gate = asyncio.Event()
+    trades = Collector()
+
+    async def slow(event: Any) -> None:
+        await gate.wait()
+        trades(event)
+
+    proxy = WebSocketClientProxy("tape", quiet_manager)
+    await proxy.subscribe_trade(["KRW-BTC", "KRW-ETH"], slow)
+    await on_wire(quiet_sim, {"trade": {"KRW-BTC", "KRW-ETH"}})
+    generated = quiet_sim.generate_trades(30, market="KRW-BTC")
+    quiet_sim.generate_trades(5, market="KRW-ETH")
+
+    def queued() -> int:
+        return sum(s["queue_depth"] for s in quiet_manager.subscriber_stats())
+
+    await wait_until(lambda: queued() >= 30, what="trades queued behind the blocked callback")
+    await proxy.unsubscribe_trade(["KRW-ETH"])
+    gate.set()
+    await trades.wait_for(
+        lambda c: (
+            [e.sequential_id for e in realtime(c.events) if e.symbol == "KRW-BTC"]
+            == [t.sequential_id for t in generated]
+        )
+    )
+    btc = [e.sequential_id for e in trades.events if e.symbol == "KRW-BTC"]
+    assert len(btc) == len(set(btc))  # queued trades neither lost nor re-delivered
     await proxy.cleanup()
