@@ -1,15 +1,19 @@
 """How fast `upbit-tui headless` turns the stream into JSON lines, vs. the simulator's raw rate.
 
-Runs the simulator in this process and, one after the other, against the same simulator:
-  raw       a bare websockets client (subprocess) that counts the frames the simulator sends for
-            the same subscription: the rate the exchange side can deliver (the baseline);
-  headless  the real `upbit-tui headless` (subprocess) with stdout to /dev/null; its rate is read
-            from its own Prometheus counter over the same steady-state window.
-Ratio = headless events/s / raw events/s (1.0 = the pipe keeps up with everything sent).
-Also reports headless events per CPU-second, and RSS at the start and end of a long run, and
-with a reader that never reads (the bounded-buffer check).
+The simulator runs in this process; three clients take turns against it, in subprocesses, each
+subscribed to ticker + trade for every market, measured over the same-length steady window:
+  raw       a bare websockets client that only counts frames: the rate the simulator delivers
+            to a consumer that does nothing (the baseline);
+  library   GlobalWebSocketManager + WebSocketClientProxy with a callback that counts: what the
+            shared stream itself costs (decode, route, queues);
+  headless  the real `upbit-tui headless`, stdout to /dev/null, rate read from its own
+            Prometheus counter.
+Two simulator settings: a fixed rate (every client should keep up: ratio 1.0) and the firehose
+(the simulator sends as fast as the consumer takes). Rounds alternate the clients so machine
+noise hits all three alike; medians are reported. Then RSS of headless over a long firehose
+run, with stdout to /dev/null and with a reader that never reads (the bounded-buffer check).
 
-    .venv/bin/python bench/bench_headless.py [--seconds 10] [--soak 60] [--rate 1000]
+    .venv/bin/python bench/bench_headless.py [--seconds 8] [--rounds 3] [--soak 60] [--rate 1000]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import math
 import os
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -63,6 +68,30 @@ async def main():
 asyncio.run(main())
 """
 
+# The library baseline: the shared stream with a callback that only counts.
+LIBRARY_CLIENT = r"""
+import asyncio, json, sys, time
+from upbit_tui import GlobalWebSocketManager, WebSocketClientProxy, load_config
+config = load_config(sys.argv[1])
+codes = list(config.watchlist.symbols)
+warmup, seconds = float(sys.argv[2]), float(sys.argv[3])
+count = 0
+def on_event(event):
+    global count
+    count += 1
+async def main():
+    async with GlobalWebSocketManager(config) as manager:
+        async with WebSocketClientProxy("bench", manager) as proxy:
+            await proxy.subscribe_ticker(codes, on_event)
+            await proxy.subscribe_trade(codes, on_event)
+            await asyncio.sleep(warmup)
+            n0, cpu0, t0 = count, time.process_time(), time.monotonic()
+            await asyncio.sleep(seconds)
+            n1, cpu1, t1 = count, time.process_time(), time.monotonic()
+    print(json.dumps({"events": n1 - n0, "seconds": t1 - t0, "cpu": cpu1 - cpu0}))
+asyncio.run(main())
+"""
+
 
 def write_config(path: Path, sim: ExchangeServer, codes: list[str]) -> None:
     path.write_text(
@@ -80,16 +109,11 @@ def write_config(path: Path, sim: ExchangeServer, codes: list[str]) -> None:
     )
 
 
-async def measure_raw(sim: ExchangeServer, codes: list[str], seconds: float) -> dict[str, float]:
+async def measure_script(script: str, *args: str) -> dict[str, float]:
+    """Run a baseline client script; it prints events, seconds and CPU seconds as JSON."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        RAW_CLIENT,
-        sim.websocket_url,
-        ",".join(codes),
-        str(WARMUP),
-        str(seconds),
-        stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-c", script, *args, stdout=asyncio.subprocess.PIPE, env=env, cwd=ROOT
     )
     out, _ = await process.communicate()
     result = json.loads(out)
@@ -97,6 +121,16 @@ async def measure_raw(sim: ExchangeServer, codes: list[str], seconds: float) -> 
         "events_per_s": result["events"] / result["seconds"],
         "events_per_cpu_s": result["events"] / max(result["cpu"], 1e-9),
     }
+
+
+async def measure_raw(sim: ExchangeServer, codes: list[str], seconds: float) -> dict[str, float]:
+    return await measure_script(
+        RAW_CLIENT, sim.websocket_url, ",".join(codes), str(WARMUP), str(seconds)
+    )
+
+
+async def measure_library(config: Path, seconds: float) -> dict[str, float]:
+    return await measure_script(LIBRARY_CLIENT, str(config), str(WARMUP), str(seconds))
 
 
 async def scrape(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
@@ -194,43 +228,64 @@ async def measure_rss(config: Path, seconds: float, *, stalled_reader: bool) -> 
     }
 
 
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+async def compare(sim: ExchangeServer, config: Path, args: argparse.Namespace) -> None:
+    codes = list(sim.stats()["markets"])
+    write_config(config, sim, codes)
+    runs: dict[str, list[dict[str, float]]] = {"raw": [], "library": [], "headless": []}
+    for _ in range(args.rounds):
+        runs["raw"].append(await measure_raw(sim, codes, args.seconds))
+        runs["library"].append(await measure_library(config, args.seconds))
+        runs["headless"].append(await measure_headless(sim, config, args.seconds))
+    raw_rate = _median(runs["raw"], "events_per_s")
+    raw_cpu = _median(runs["raw"], "events_per_cpu_s")
+    for name, label in (
+        ("raw", "bare websockets client"),
+        ("library", "manager + proxy, no-op"),
+        ("headless", "headless > /dev/null"),
+    ):
+        rate = _median(runs[name], "events_per_s")
+        per_cpu = _median(runs[name], "events_per_cpu_s")
+        spread = ", ".join(f"{r['events_per_s']:,.0f}" for r in runs[name])
+        print(
+            f"  {label:24} {rate:9,.0f} ev/s ({rate / raw_rate:.2f}x raw) "
+            f"{per_cpu:9,.0f} ev per CPU-s ({per_cpu / raw_cpu:.2f}x raw)   runs: {spread}"
+        )
+    headless = runs["headless"]
+    written = sum(r["events_per_s"] for r in headless)
+    sent = sum(r["sent_per_s"] for r in headless)
+    print(
+        f"  headless wrote {written / sent:.3f}x of the frames the simulator sent it; "
+        f"dropped {max(r['dropped'] for r in headless):.0f}"
+    )
+
+
 async def main_async(args: argparse.Namespace) -> None:
     print(
-        f"bench_headless: {args.markets} markets, ticker+trade, {args.seconds:g} s windows after "
-        f"{WARMUP:g} s warm-up; simulator in this process, clients in subprocesses"
+        f"bench_headless: {args.markets} markets, ticker+trade, {args.rounds} rounds of "
+        f"{args.seconds:g} s windows after {WARMUP:g} s warm-up (medians)"
     )
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
         for label, rate, firehose in (
-            (f"sim at {args.rate:g} trades/s", args.rate, 0.0),
-            ("sim firehose (as fast as the reader takes)", 0.0, math.inf),
+            (f"simulator at {args.rate:g} trades/s", args.rate, 0.0),
+            ("simulator firehose (as fast as the consumer takes)", 0.0, math.inf),
         ):
+            print(label)
             async with ExchangeServer(
                 seed=7, markets=args.markets, rate=rate, firehose=firehose, port=0
             ) as sim:
-                codes = list(sim.stats()["markets"])
-                write_config(config, sim, codes)
-                raw = await measure_raw(sim, codes, args.seconds)
-                pipe = await measure_headless(sim, config, args.seconds)
-            print(
-                f"{label}:\n"
-                f"  bare websockets client (baseline): {raw['events_per_s']:9,.0f} ev/s, "
-                f"{raw['events_per_cpu_s']:9,.0f} ev per CPU-s\n"
-                f"  headless > /dev/null:              {pipe['events_per_s']:9,.0f} ev/s, "
-                f"{pipe['events_per_cpu_s']:9,.0f} ev per CPU-s "
-                f"({pipe['events_per_cpu_s'] / raw['events_per_cpu_s']:.2f}x the baseline's)\n"
-                f"  headless wrote {pipe['events_per_s'] / pipe['sent_per_s']:.3f}x of the "
-                f"{pipe['sent_per_s']:,.0f} frames/s the simulator sent it "
-                f"({pipe['events_per_s'] / raw['events_per_s']:.2f}x the baseline's rate); "
-                f"dropped {pipe['dropped']:.0f}"
-            )
+                await compare(sim, config, args)
         async with ExchangeServer(seed=7, markets=args.markets, firehose=math.inf, port=0) as sim:
             write_config(config, sim, list(sim.stats()["markets"]))
             for stalled in (False, True):
                 rss = await measure_rss(config, args.soak, stalled_reader=stalled)
                 start, end = rss["rss_start_mb"], rss["rss_end_mb"]
                 print(
-                    f"RSS, firehose for {args.soak:g} s, "
+                    f"RSS of headless, firehose for {args.soak:g} s, "
                     f"{'reader never reads' if stalled else 'stdout > /dev/null'}: "
                     f"{start:.1f} MB after warm-up -> {end:.1f} MB at the end "
                     f"({end / start:.2f}x), peak {rss['rss_peak_mb']:.1f} MB; "
@@ -240,7 +295,8 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="measurement window")
+    parser.add_argument("--seconds", type=float, default=8.0, help="measurement window")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per client (median)")
     parser.add_argument("--soak", type=float, default=60.0, help="long run for RSS")
     parser.add_argument("--markets", type=int, default=20)
     parser.add_argument(

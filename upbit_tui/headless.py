@@ -387,7 +387,8 @@ async def _report_health(proxy: WebSocketClientProxy, sink: EventSink, interval:
             continue
         rate = (sink.written - last_written) / interval
         last_written = sink.written
-        log.info("%s", health_summary(health, sink.written, rate, sink.writer.stalls))
+        level = logging.INFO if health.get("status") == "healthy" else logging.WARNING
+        log.log(level, "%s", health_summary(health, sink.written, rate, sink.writer.stalls))
 
 
 def health_summary(health: dict[str, Any], written: int, rate: float, stalls: int) -> str:
@@ -479,8 +480,7 @@ class EventSink:
 
     def _write(self, event: Event) -> None:
         try:
-            with self.writer.buffer_for_append() as buffer:
-                self._encoder.encode_into(event, buffer)
+            self._encoder.encode_into(event, self.writer.line_buffer())
         except OutputClosed:
             self.closed = True
             return

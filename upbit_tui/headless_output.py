@@ -80,10 +80,11 @@ class OutputClosed(Exception):
 class LineWriter:
     """A bounded byte buffer drained into a file descriptor by a daemon thread.
 
-    Loop side: `has_room`, `append_line` (never blocks), `wait_for_room`, `close`,
-    `wait_finished`.
-    `max_buffer` bounds the bytes waiting in the loop; the thread holds at most one more
-    such batch while it writes.
+    Loop side (one thread, no locks per line): `has_room`, `line_buffer` (append whole lines
+    to the bytearray it returns), `append_line`, `wait_for_room`, `close`, `wait_finished`.
+    Lines appended during one pass of the event loop are handed to the thread together, so
+    the thread wakes once per batch, not once per line. `max_buffer` bounds the bytes that
+    are pending or handed over and not yet written.
     """
 
     def __init__(self, fd: int, *, max_buffer: int = 1 << 20) -> None:
@@ -92,7 +93,10 @@ class LineWriter:
         self.bytes_written = 0
         self.stalls = 0
         self.error: OSError | None = None
-        self._buffer = bytearray()
+        self._pending = bytearray()  # loop side only
+        self._handoff_scheduled = False
+        self._chunks: list[bytearray] = []  # handed to the thread (under _cond)
+        self._queued = 0  # bytes handed over and not yet written (under _cond)
         self._cond = threading.Condition(threading.Lock())
         self._closing = False
         self._room_waiters = 0
@@ -118,33 +122,34 @@ class LineWriter:
 
     @property
     def buffered(self) -> int:
-        return len(self._buffer)
+        """Bytes accepted and not yet written."""
+        return len(self._pending) + self._queued
 
     def has_room(self) -> bool:
-        return len(self._buffer) < self.max_buffer
+        return len(self._pending) + self._queued < self.max_buffer
+
+    def line_buffer(self) -> bytearray:
+        """The bytearray to append whole lines to (now, without awaiting in between).
+
+        Raises OutputClosed once the output is gone.
+        """
+        if self.error is not None or self._closing:
+            raise OutputClosed(str(self.error or "output closed"))
+        if not self._handoff_scheduled:
+            self._handoff_scheduled = True
+            assert self._loop is not None, "start() first"
+            self._loop.call_soon(self._hand_off)
+        return self._pending
 
     def append_line(self, line: bytes | bytearray) -> None:
-        """Queue bytes for the thread; raises OutputClosed once the output is gone."""
-        if self.error is not None:
-            raise OutputClosed(str(self.error))
-        with self._cond:
-            was_empty = not self._buffer
-            self._buffer += line
-            if was_empty:
-                self._cond.notify()
-
-    def buffer_for_append(self) -> _Appending:
-        """`with writer.buffer_for_append() as buf: encoder.encode_into(event, buf)`, no copy."""
-        if self.error is not None:
-            raise OutputClosed(str(self.error))
-        return _Appending(self)
+        self.line_buffer().extend(line)
 
     async def wait_for_room(self) -> None:
         """Wait until the buffer has room again (or the output closed)."""
         while self.error is None and not self._closing:
             with self._cond:
-                # Checked under the lock the thread swaps the buffer with, so no wake-up is lost.
-                if len(self._buffer) < self.max_buffer:
+                # Checked under the lock the thread updates `_queued` with: no lost wake-up.
+                if len(self._pending) + self._queued < self.max_buffer:
                     break
                 self._room.clear()
                 self._room_waiters += 1
@@ -163,11 +168,24 @@ class LineWriter:
         await asyncio.shield(self._finished)
 
     def close(self) -> None:
-        """Accept nothing more; the thread flushes what is buffered, then stops."""
+        """Accept nothing more; the thread writes what was accepted, then stops."""
+        self._hand_off()
         with self._cond:
             self._closing = True
             self._cond.notify()
         self._room.set()
+
+    def _hand_off(self) -> None:
+        self._handoff_scheduled = False
+        if not self._pending:
+            return
+        chunk, self._pending = self._pending, bytearray()
+        with self._cond:
+            if self.error is not None:
+                return
+            self._chunks.append(chunk)
+            self._queued += len(chunk)
+            self._cond.notify()
 
     # Thread side.
 
@@ -175,40 +193,51 @@ class LineWriter:
         try:
             while True:
                 with self._cond:
-                    while not self._buffer and not self._closing:
+                    while not self._chunks and not self._closing:
                         self._cond.wait()
-                    if not self._buffer:
+                    if not self._chunks:
                         return
-                    batch = self._buffer
-                    self._buffer = bytearray()
+                    batch, self._chunks = self._chunks, []
+                written = self._write_all(batch)
+                with self._cond:
+                    self._queued -= written
                     wake = self._room_waiters > 0
                 if wake:
                     self._notify_loop(self._room.set)
-                self._write_all(batch)
         except OSError as exc:
             self.error = exc
             with self._cond:
-                self._buffer = bytearray()
+                self._chunks = []
+                self._queued = 0
         finally:
             self._notify_loop(self._room.set)
             self._notify_loop(self._finish)
 
-    def _write_all(self, data: bytearray) -> None:
-        view = memoryview(data)
-        try:
-            while view:
-                try:
-                    n = os.write(self.fd, view)
-                except BlockingIOError:
-                    # Someone set O_NONBLOCK on a shared fd: wait for it to drain instead.
-                    select.select([], [self.fd], [], 1.0)
-                    continue
-                except InterruptedError:
-                    continue
-                self.bytes_written += n
-                view = view[n:]
-        finally:
-            view.release()
+    def _write_all(self, batch: list[bytearray]) -> int:
+        """Write every chunk (one writev per round); returns the bytes written."""
+        total = sum(len(c) for c in batch)
+        views = [memoryview(c) for c in batch]
+        left = total
+        while left:
+            try:
+                n = os.writev(self.fd, views[:_IOV_MAX])
+            except BlockingIOError:
+                # Someone set O_NONBLOCK on a shared fd: wait for it to drain instead.
+                select.select([], [self.fd], [], 1.0)
+                continue
+            except InterruptedError:
+                continue
+            self.bytes_written += n
+            left -= n
+            while n:
+                head = views[0]
+                if n >= len(head):
+                    n -= len(head)
+                    views.pop(0)
+                else:
+                    views[0] = head[n:]
+                    n = 0
+        return total
 
     def _finish(self) -> None:
         if self._finished is not None and not self._finished.done():
@@ -223,22 +252,8 @@ class LineWriter:
             loop.call_soon_threadsafe(callback)
 
 
-class _Appending:
-    """Context manager holding the writer's lock while a line is encoded into its buffer."""
-
-    def __init__(self, writer: LineWriter) -> None:
-        self._writer = writer
-        self._was_empty = False
-
-    def __enter__(self) -> bytearray:
-        self._writer._cond.acquire()
-        self._was_empty = not self._writer._buffer
-        return self._writer._buffer
-
-    def __exit__(self, *exc: object) -> None:
-        if self._was_empty and self._writer._buffer:
-            self._writer._cond.notify()
-        self._writer._cond.release()
+# writev takes at most IOV_MAX buffers per call (1024 on Linux and macOS).
+_IOV_MAX = 1024
 
 
 # Upper bounds (seconds) of the latency histogram: exchange timestamp to line handed to stdout.
