@@ -20,7 +20,8 @@ Subscribers
 - `symbols=None` subscribes every symbol of the type (myOrder for all markets, myAsset).
 - Candle timeframes are separate DataTypes (`DataType.CANDLE_1M`...), as on the wire.
 - Orderbook: `level` (None = any) delivers only events of that level; `depth` (None = all)
-  trims `orderbook_units` to that many levels (a trimmed copy; the shared event is untouched).
+  trims `orderbook_units` to that many levels when queued (a trimmed copy; the shared event is
+  untouched).
 - `callback(event)` and `error_handler(exc)` may be sync or async. A callback that raises calls
   its error_handler (or logs), is counted in `sub.callback_errors`, and delivery goes on. Events
   are shared between subscribers: callbacks must not modify them.
@@ -143,8 +144,8 @@ class _Route:
 
     def add(self, sub: Subscriber) -> None:
         self.subscribers.append(sub)
-        if sub.level is not None:
-            self.others.append(sub._offer_at_level)
+        if sub.level is not None or sub.depth is not None:
+            self.others.append(sub._offer_orderbook)
         elif isinstance(sub, _DropOldest):
             self.plain.append(sub)
         else:
@@ -155,8 +156,8 @@ class _Route:
             self.subscribers.remove(sub)
             if sub in self.plain:
                 self.plain.remove(sub)
-            elif sub.level is not None:
-                self.others.remove(sub._offer_at_level)
+            elif sub.level is not None or sub.depth is not None:
+                self.others.remove(sub._offer_orderbook)
             else:
                 self.others.remove(sub.offer)
         self.lacking.pop(sub, None)
@@ -263,8 +264,7 @@ class Router:
             for route in routes:
                 latest = route.latest
                 if latest is not None and self._is_current(latest, sub.connection):
-                    if sub.accepts(latest):
-                        sub.offer(latest)
+                    sub._offer_matching(latest)
                 else:
                     route.lacking[sub] = latest
         sub.start()
@@ -369,8 +369,7 @@ class Router:
             lacking = [sub for sub, missed in route.lacking.items() if missed is latest]
             route.lacking.clear()
             for sub in lacking:
-                if sub.accepts(event):
-                    sub.offer(event)
+                sub._offer_matching(event)
         if event.epoch > latest.epoch:
             route.latest = event
 
@@ -524,12 +523,22 @@ class Subscriber:
     def queue_depth(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def accepts(self, event: MarketEvent) -> bool:
-        return self.level is None or self.level == getattr(event, "level", None)
-
-    def _offer_at_level(self, event: MarketEvent) -> None:
-        if event.level == self.level:  # type: ignore[attr-defined]
+    def _offer_matching(self, event: MarketEvent) -> None:
+        """Offer through the same filter and trim as publish() (for replays)."""
+        if self.level is not None or self.depth is not None:
+            self._offer_orderbook(event)
+        else:
             self.offer(event)
+
+    def _offer_orderbook(self, event: MarketEvent) -> None:
+        # Orderbook subscribers with a level and/or a depth: filter, then trim a copy (the shared
+        # event is untouched).
+        if self.level is not None and event.level != self.level:  # type: ignore[attr-defined]
+            return
+        depth = self.depth
+        if depth is not None and len(event.orderbook_units) > depth:  # type: ignore[attr-defined]
+            event = _trim(event, depth)  # type: ignore[arg-type]
+        self.offer(event)
 
     def _drop(self, n: int = 1) -> None:
         self.dropped += n
@@ -615,7 +624,6 @@ class Subscriber:
         latency = metrics.latency if metrics is not None else None
         record_deliveries = metrics.record_deliveries if metrics is not None else None
         slow = router.slow_callback
-        depth = self.depth
         is_async = self._is_async
         now = time.time
         take_batch = self._take_batch
@@ -660,12 +668,10 @@ class Subscriber:
                         # for the statistics, and recording costs on every delivery.
                         ring[index & mask] = before_ms - event.timestamp_ms
                         index += 1
-                    if depth is not None and len(event.orderbook_units) > depth:  # type: ignore[attr-defined]
-                        event = _trim(event, depth)  # type: ignore[arg-type]
                     delivered += 1
                     try:
                         result = callback(event)
-                        if is_async or (result is not None and isawaitable(result)):
+                        if result is not None and (is_async or isawaitable(result)):
                             # Others run meanwhile: publish what they may look at.
                             if size:
                                 self._in_flight = size - delivered - stale
