@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from upbit_tui.codec import OrderbookOptions, build_request
@@ -166,3 +168,43 @@ def test_summary_is_json_ready() -> None:
     assert state.summary() == {"chart": {"ticker": ["KRW-BTC", "KRW-ETH"]}}
     assert state.is_subscribed(DataType.TICKER, "KRW-BTC")
     assert not state.is_subscribed(DataType.TRADE, "KRW-BTC")
+
+
+def test_random_operations_match_a_naive_model() -> None:
+    """Whatever the order of adds and removes, the union and every diff match set arithmetic."""
+    rng = random.Random(7)
+    state = SubscriptionStateManager()
+    model: dict[str, dict[DataType, set[str]]] = {}
+    symbols = [f"KRW-C{i}" for i in range(6)]
+    types = [DataType.TICKER, DataType.TRADE, DataType.CANDLE_1M]
+
+    def union() -> dict[DataType, set[str]]:
+        out: dict[DataType, set[str]] = {}
+        for held in model.values():
+            for t, s in held.items():
+                if s:
+                    out.setdefault(t, set()).update(s)
+        return out
+
+    for _ in range(2000):
+        client = rng.choice(["a", "b", "c"])
+        data_type = rng.choice(types)
+        before = union()
+        op = rng.random()
+        if op < 0.5:
+            chosen = set(rng.sample(symbols, rng.randint(1, 3)))
+            diff = state.add_subscription(client, data_type, chosen)
+            model.setdefault(client, {}).setdefault(data_type, set()).update(chosen)
+        elif op < 0.9:
+            chosen = set(rng.sample(symbols, rng.randint(1, 3)))
+            diff = state.remove_subscription(client, data_type, chosen)
+            model.get(client, {}).get(data_type, set()).difference_update(chosen)
+        else:
+            diff = state.remove_client(client)
+            model.pop(client, None)
+        after = union()
+        assert state.get_consolidated_subscription() == after
+        for t in types:
+            assert diff.added.get(t, set()) == after.get(t, set()) - before.get(t, set())
+            assert diff.removed.get(t, set()) == before.get(t, set()) - after.get(t, set())
+        assert diff.is_empty == (before == after)
