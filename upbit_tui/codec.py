@@ -24,11 +24,12 @@ Decoding (the read loop calls this for every frame)::
 
 Every event gets `epoch` and `received_at` set from the arguments. The format is detected per
 frame (DEFAULT keys, SIMPLE keys, list or single object), so a format change on a live connection
-needs no coordination. Unknown fields are ignored. The DEFAULT fast path decodes straight from the
-bytes into the msgspec Struct after a byte-level peek at the leading `{"type":"...` (Upbit sends
-`type` first); frames in any other key order fall back to a cheap first-pass decode of the type
-only. SIMPLE frames and the legacy 2018 guide shapes (`market`/`mk` instead of `code`, no `type`)
-go through a slower dict path.
+needs no coordination. Unknown fields are ignored. The fast path decodes a compact DEFAULT frame
+straight from the bytes into its msgspec Struct, picking the type from the frame's first 15 bytes
+(`{"type":"ticker`: Upbit sends `type` first); candles, frames in another key order or with
+whitespace take a first-pass decode of the type only, then the typed decode. SIMPLE frames, the
+LIST_SUBSCRIPTIONS answer and the legacy 2018 guide shapes (`market`/`mk` instead of `code`, no
+`type`) go through a slower dict path.
 
 Requests::
 

@@ -206,6 +206,10 @@ class Router:
         weak: bool = False,
     ) -> Subscriber:
         """Register a subscriber and start its drain task (needs a running loop)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("Router.subscribe() needs a running event loop") from None
         data_type = DataType(data_type)
         try:
             policy = Policy(policy)

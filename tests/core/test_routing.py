@@ -619,3 +619,10 @@ async def test_private_events_are_never_deduplicated(router: Router) -> None:
     router.publish(order("a", "REALTIME"))
     router.publish(order("b", "SNAPSHOT"))  # same timestamp, but a different order
     assert [e.uuid for e in await got.wait_count(2)] == ["a", "b"]
+
+
+def test_subscribe_outside_a_loop_is_a_clear_error_and_changes_nothing() -> None:
+    router = Router()
+    with pytest.raises(RuntimeError, match="needs a running event loop"):
+        router.subscribe(DataType.TICKER, ["KRW-BTC"], print)
+    assert router.subscriber_count == 0
