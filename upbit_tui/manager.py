@@ -405,6 +405,17 @@ class GlobalWebSocketManager:
         diff = self._state.remove_subscription(client_id, data_type, wanted)
         self._after_change(diff)
 
+    def _callbacks_of(self, client_id: str) -> set[int]:
+        """ids of the callbacks and error handlers a client's subscriptions still use."""
+        record = self._clients.get(client_id)
+        used: set[int] = set()
+        for handle in record.handles if record is not None else ():
+            for ref in (handle.callback, handle.error_handler):
+                fn = ref() if ref is not None else None
+                if fn is not None:
+                    used.add(id(fn))
+        return used
+
     async def _unsubscribe_all(self, client_id: str) -> None:
         record = self._clients.get(client_id)
         if record is None:

@@ -43,7 +43,7 @@ class WebSocketClientProxy:
         self._closed = False
         # Callbacks are referenced weakly by the router; the proxy keeps them alive instead,
         # except bound methods of the owner (they would keep the owner alive).
-        self._callbacks: list[Callable[..., Any]] = []
+        self._callbacks: dict[int, Callable[..., Any]] = {}
         self._owner_ref: weakref.ReferenceType[Any] | None = None
         self._finalizers = [
             weakref.finalize(self, manager._schedule_remove, client_id, self._token)
@@ -87,7 +87,13 @@ class WebSocketClientProxy:
                 continue
             if owner is not None and inspect.ismethod(fn) and fn.__self__ is owner:
                 continue  # held weakly by the router; the owner keeps itself alive
-            self._callbacks.append(fn)
+            self._callbacks[id(fn)] = fn
+
+    def _prune(self) -> None:
+        """Forget callbacks no subscription uses any more (a pane switching symbols often)."""
+        used = self._manager._callbacks_of(self.client_id)
+        for key in [k for k in self._callbacks if k not in used]:
+            del self._callbacks[key]
 
     async def _subscribe(
         self,
@@ -218,12 +224,15 @@ class WebSocketClientProxy:
 
     async def unsubscribe_ticker(self, symbols: Symbols | None = None) -> None:
         await self._manager._unsubscribe(self.client_id, DataType.TICKER, symbols)
+        self._prune()
 
     async def unsubscribe_trade(self, symbols: Symbols | None = None) -> None:
         await self._manager._unsubscribe(self.client_id, DataType.TRADE, symbols)
+        self._prune()
 
     async def unsubscribe_orderbook(self, symbols: Symbols | None = None) -> None:
         await self._manager._unsubscribe(self.client_id, DataType.ORDERBOOK, symbols)
+        self._prune()
 
     async def unsubscribe_candle(
         self, symbols: Symbols | None = None, timeframe: str | None = None
@@ -236,15 +245,19 @@ class WebSocketClientProxy:
         )
         for data_type in types:
             await self._manager._unsubscribe(self.client_id, data_type, symbols)
+        self._prune()
 
     async def unsubscribe_balance(self) -> None:
         await self._manager._unsubscribe(self.client_id, DataType.BALANCE, None)
+        self._prune()
 
     async def unsubscribe_orders(self, symbols: Symbols | None = None) -> None:
         await self._manager._unsubscribe(self.client_id, DataType.ORDER, symbols)
+        self._prune()
 
     async def unsubscribe_all(self) -> None:
         await self._manager._unsubscribe_all(self.client_id)
+        self._callbacks.clear()
 
     # ------------------------------------------------------------------ snapshots
 

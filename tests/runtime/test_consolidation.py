@@ -195,3 +195,17 @@ async def test_owner_collected_cleans_up_its_proxy(
     await wait_until(lambda: manager.consolidated_subscription() == {}, what="owner gc")
     await wait_until(lambda: not [s for s in sessions(sim) if s["open"]], what="close")
     assert manager.subscriber_stats() == []
+
+
+async def test_a_pane_switching_symbols_keeps_only_its_current_callbacks(
+    sim: Any, manager: GlobalWebSocketManager
+) -> None:
+    codes = ["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE"]
+    proxy = WebSocketClientProxy("switcher", manager)
+    for i in range(50):
+        await proxy.unsubscribe_ticker()
+        await proxy.subscribe_ticker([codes[i % 5]], lambda event: None)
+    assert len(proxy._callbacks) == 1
+    assert len([s for s in manager.subscriber_stats() if s["client_id"] == "switcher"]) == 1
+    await on_wire(sim, {"ticker": {codes[49 % 5]}})  # the grace period let the others expire
+    await proxy.cleanup()
