@@ -37,6 +37,10 @@ from upbit_tui.config import ConnectionConfig
 from upbit_tui.recovery import EpochManager, RecoveryEngine
 
 log = logging.getLogger(__name__)
+# websockets logs every handshake header at DEBUG, the private socket's Authorization (whose JWT
+# carries the access key) included. Its logger for our sockets never goes below INFO.
+_WIRE_LOG = logging.getLogger(f"{__name__}.wire")
+_WIRE_LOG.setLevel(logging.INFO)
 
 Request = bytes | str
 FrameHandler = Callable[[bytes, int, float], bool]
@@ -271,6 +275,7 @@ class Connection:
                 compression=None,
                 max_size=2**22,
                 max_queue=64,
+                logger=_WIRE_LOG,
             )
         except InvalidStatus as exc:
             self._handshake_refused(exc)

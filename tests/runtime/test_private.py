@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -195,3 +196,16 @@ async def test_a_failing_private_socket_switches_to_rest_polling_and_back(sim: A
         live = [e for e in orders.events if e.uuid == second.uuid]
         assert live[0].stream_type == StreamType.REALTIME
         await proxy.cleanup()
+
+
+async def test_debug_logging_never_shows_the_keys_or_the_token(
+    sim: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with GlobalWebSocketManager(fast_config(sim, keys=True)) as manager:
+        proxy = WebSocketClientProxy("wallet", manager)
+        await proxy.subscribe_orders(Collector())
+        await on_wire(sim, {"myOrder": set()}, endpoint="private")
+        await proxy.cleanup()
+    assert "Authorization" not in caplog.text and "Bearer" not in caplog.text
+    assert ACCESS not in caplog.text and SECRET not in caplog.text
