@@ -8,8 +8,10 @@ trade record, and no connection exceeded Upbit's message limits.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -185,4 +187,33 @@ async def test_current_candle_is_right_after_an_outage() -> None:
 
         await candles.wait_for(current)
         assert all(e.timeframe == "1m" for e in candles.events)
+        await proxy.cleanup()
+
+
+async def test_never_gives_up_critical_after_the_configured_attempts_then_recovers() -> None:
+    with socket.socket() as probe:  # a port nobody listens on (yet)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}/websocket/v1"
+    config = fast_config(
+        SimpleNamespace(
+            websocket_url=url, private_websocket_url=url, rest_url=f"http://127.0.0.1:{port}"
+        ),
+        reconnect_critical_after=3,
+        reconnect_max_delay=0.05,
+    )
+    async with GlobalWebSocketManager(config) as manager:
+        ticks = Collector()
+        proxy = WebSocketClientProxy("patient", manager)
+        await proxy.subscribe_ticker(["KRW-BTC"], ticks)
+        conn = manager.connections()["public"]
+        await wait_until(lambda: conn.recovery.attempts >= 3, what="3 failed attempts")
+        health = await proxy.health_check()
+        assert health["status"] == "critical"
+        assert any("public connection" in r for r in health["reasons"]), health["reasons"]
+        await wait_until(lambda: conn.recovery.attempts >= 8, what="still trying")
+        async with ExchangeServer(seed=1, markets=20, rate=50.0, port=port):
+            await ticks.wait_for(lambda c: len(c.events) >= 1)
+            assert conn.is_live
+            assert (await proxy.health_check())["status"] != "critical"
         await proxy.cleanup()
