@@ -34,7 +34,7 @@ LIST_SUBSCRIPTIONS answer and the legacy 2018 guide shapes (`market`/`mk` instea
 Requests::
 
     build_request(ticket, desired, format="DEFAULT") -> bytes   # one message = whole subscription
-    list_subscriptions_request(ticket) -> bytes
+    list_subscriptions_request(ticket=None) -> bytes               # ticket: a fresh UUID
 
 `desired` is a `DesiredSubscription` (types -> codes, orderbook depth/level per code, snapshot
 flags) or a plain mapping `{DataType: codes}` using the defaults. The result is UTF-8 JSON; send
@@ -48,6 +48,7 @@ Timeframes::
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -638,10 +639,14 @@ def _orderbook_objects(
     return objects
 
 
-def list_subscriptions_request(ticket: str) -> bytes:
+def list_subscriptions_request(ticket: str | None = None) -> bytes:
     """`[{"ticket":...},{"method":"LIST_SUBSCRIPTIONS"}]`: ask what this connection carries.
+
+    `ticket` defaults to a fresh UUID.
 
     Counts toward Upbit's 5/s, 100/min message limit like any request. Note: a format object in
     any request changes the whole connection's format, so this message carries none.
     """
+    if ticket is None:
+        ticket = str(uuid.uuid4())
     return msgspec.json.encode([{"ticket": ticket}, {"method": "LIST_SUBSCRIPTIONS"}])

@@ -503,6 +503,8 @@ def test_request_errors_are_clear() -> None:
 def test_list_subscriptions_request_matches_docs() -> None:
     docs = docs_request("list-subscriptions", "2026-09-09")
     assert json.loads(list_subscriptions_request(docs[0]["ticket"])) == docs
+    ticket, method = json.loads(list_subscriptions_request())
+    assert len(ticket["ticket"]) == 36 and method == {"method": "LIST_SUBSCRIPTIONS"}
 
 
 def test_request_round_trips_through_our_decoder_shape() -> None:
