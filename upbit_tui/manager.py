@@ -377,13 +377,17 @@ class GlobalWebSocketManager:
             depth=depth,
             level=level,
         )
+        try:
+            if data_type is DataType.ORDERBOOK:
+                diff = self._state.add_subscription(
+                    client_id, data_type, symbols, depth=depth, level=level
+                )
+            else:
+                diff = self._state.add_subscription(client_id, data_type, symbols)
+        except Exception:
+            self._router_remove(handle)  # refused: leave no subscriber behind
+            raise
         record.handles.append(handle)
-        if data_type is DataType.ORDERBOOK:
-            diff = self._state.add_subscription(
-                client_id, data_type, symbols, depth=depth, level=level
-            )
-        else:
-            diff = self._state.add_subscription(client_id, data_type, symbols)
         self._after_change(diff)
         if data_type is DataType.BALANCE:
             # myAsset has no snapshot: seed balances from REST for every new subscriber.

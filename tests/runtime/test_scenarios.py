@@ -199,10 +199,13 @@ async def test_bad_input_is_a_clear_error_and_loses_nothing(
         await proxy.subscribe_orderbook(["KRW-BTC"], good, depth=7)
     with pytest.raises(ValueError, match="policy"):
         await proxy.subscribe_ticker(["KRW-ETH"], good, policy="fastest")
+    with pytest.raises(ValueError, match="level"):
+        await proxy.subscribe_orderbook(["KRW-BTC"], good, level=-5)
     with pytest.raises(TypeError, match="callable"):
         await proxy.subscribe_ticker(["KRW-ETH"], "not a function")  # type: ignore[arg-type]
     await on_wire(quiet_sim, {"ticker": {"KRW-BTC"}})
     assert proxy.subscriptions() == {"ticker": ["KRW-BTC"]}
+    assert len(quiet_manager.subscriber_stats()) == 1  # refused calls left no subscriber
     await proxy.cleanup()
 
 
