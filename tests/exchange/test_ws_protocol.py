@@ -294,3 +294,26 @@ async def test_orderbook_level_may_be_a_numeric_string(sim: ExchangeServer) -> N
         )
         book = await recv(ws)
         assert book["level"] == 10000 and len(book["orderbook_units"]) == 5
+
+
+async def test_list_subscriptions_in_a_list_format_is_an_array(sim: ExchangeServer) -> None:
+    async with connect(sim.websocket_url) as ws:
+        await send(
+            ws,
+            subscription(
+                {"type": "candle.1s", "codes": ["KRW-BTC"], "is_only_realtime": True},
+                fmt="SIMPLE_LIST",
+            ),
+        )
+        await send(ws, [{"ticket": "q"}, {"method": "LIST_SUBSCRIPTIONS"}])
+        assert await recv(ws) == [
+            {"mthd": "LIST_SUBSCRIPTIONS", "rslt": [{"ty": "candle.1s", "cds": ["KRW-BTC"]}],
+             "tckt": "q"}
+        ]  # fmt: skip
+        # Errors and keep-alives look the same in every format.
+        await ws.send("PING")
+        assert await recv(ws) == {"status": "UP"}
+        await send(ws, [{"ticket": "q"}])
+        assert await recv(ws) == {
+            "error": {"name": "NO_TYPE", "message": "type 필드가 존재하지 않습니다."}
+        }
