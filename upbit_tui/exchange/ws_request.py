@@ -5,11 +5,14 @@ any position, or a `{"method": "LIST_SUBSCRIPTIONS"}` object instead of type obj
 request raises `RequestError(name, message)` with Upbit's error name.
 
 Decisions where Upbit is silent (documented for the README):
-- Checks run in this order and the first failure answers: not JSON / not an array / an element
-  that is not an object / a field of the wrong JSON type -> WRONG_FORMAT; no `ticket` (missing,
+- Checks run in this order and the first failure answers: not JSON, not an array, an element
+  that is not an object, or a `ticket` / `format` / `method` of the wrong JSON type ->
+  WRONG_FORMAT; an unknown `format` or `method` value -> INVALID_PARAM; no `ticket` (missing,
   null or "") -> NO_TICKET; no type object, or an object with none of ticket/type/format/method
-  -> NO_TYPE; an unknown `type`, `format` or `method` value -> INVALID_PARAM; a quotation type
-  without `codes` or with `codes: []` -> NO_CODES; `codes` on myAsset -> WRONG_FORMAT.
+  -> NO_TYPE; then each type object in order: a non-string `type` -> WRONG_FORMAT, an unknown
+  one -> INVALID_PARAM, a type of the other endpoint -> INVALID_AUTH / INVALID_PARAM, a flag,
+  `codes` or `level` of the wrong JSON type (or `codes` on myAsset) -> WRONG_FORMAT, `codes`
+  missing or `[]` on a quotation type -> NO_CODES.
 - Codes that are not listed markets (including lowercase ones) answer INVALID_PARAM naming
   them (`unknown_codes="error"`, the default) or are accepted and simply never produce data
   (`unknown_codes="ignore"`).
