@@ -7,6 +7,7 @@ copy of its shape when the fixtures are absent) with varying codes, prices and t
 serialised compactly as Upbit sends them. Measured in the same run, best of `--repeat`:
 
 - baseline: `json.loads(frame)` for every frame (no routing, no callback);
+- for context, the ceiling: typed msgspec decoding alone (nothing else);
 - 1 subscriber / 10 subscribers: `FrameDecoder.decode` + `Router.publish` and the subscribers'
   drain tasks running a trivial callback, until every event has been delivered (drop_oldest with
   a queue large enough to lose nothing; the count of callbacks is checked). The read loop yields
@@ -29,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import msgspec  # noqa: E402
 
 from upbit_tui.codec import FrameDecoder  # noqa: E402
 from upbit_tui.events import DataType, TickerEvent  # noqa: E402
@@ -73,6 +76,15 @@ def make_frames(count: int, symbols: int, seed: int = 1) -> list[bytes]:
         )
         frames.append(json.dumps(msg, separators=(",", ":")).encode())
     return frames
+
+
+def bench_decode_only(frames: list[bytes]) -> float:
+    """The ceiling: typed msgspec decoding alone, no epoch, no routing, no callback."""
+    decode = msgspec.json.Decoder(TickerEvent).decode
+    start = time.process_time()
+    for frame in frames:
+        decode(frame)
+    return time.process_time() - start
 
 
 def bench_json(frames: list[bytes]) -> float:
@@ -132,14 +144,19 @@ def main() -> int:
     size = sum(map(len, frames)) / len(frames)
     print(f"{len(frames)} ticker frames, {args.symbols} symbols, {size:.0f} bytes each")
     # Interleaved, best of `repeat`: a shared machine's noise hits every contender alike.
-    baseline = float("inf")
+    baseline = ceiling = float("inf")
     results = {1: float("inf"), 10: float("inf")}
     for _ in range(args.repeat):
         baseline = min(baseline, bench_json(frames))
+        ceiling = min(ceiling, bench_decode_only(frames))
         for subs in results:
             results[subs] = min(results[subs], bench_route(frames, subs, args.symbols, args.batch))
     n = len(frames)
     print(f"json.loads baseline      {n / baseline:>10,.0f} frames/s  1.00x")
+    print(
+        f"msgspec decode alone     {n / ceiling:>10,.0f} frames/s  {baseline / ceiling:.2f}x"
+        "  (ceiling: no epoch, no routing, no callback)"
+    )
     for subs, elapsed in results.items():
         print(
             f"decode+route {subs:>2} sub(s)   {n / elapsed:>10,.0f} frames/s  "
