@@ -73,6 +73,10 @@ class JsonLineEncoder:
         return bytes(buffer)
 
 
+# Seconds between two hand-offs of lines to the writer thread: the most a line waits in the loop.
+HANDOFF_INTERVAL = 0.002
+
+
 class OutputClosed(Exception):
     """The reader went away (EPIPE) or the output failed; nothing more can be written."""
 
@@ -82,7 +86,7 @@ class LineWriter:
 
     Loop side (one thread, no locks per line): `has_room`, `line_buffer` (append whole lines
     to the bytearray it returns), `append_line`, `wait_for_room`, `close`, `wait_finished`.
-    Lines appended during one pass of the event loop are handed to the thread together, so
+    Lines are handed to the thread in batches (at most one hand-off per HANDOFF_INTERVAL), so
     the thread wakes once per batch, not once per line. `max_buffer` bounds the bytes that
     are pending or handed over and not yet written.
     """
@@ -95,6 +99,7 @@ class LineWriter:
         self.error: OSError | None = None
         self._pending = bytearray()  # loop side only
         self._handoff_scheduled = False
+        self._last_handoff = float("-inf")
         self._chunks: list[bytearray] = []  # handed to the thread (under _cond)
         self._queued = 0  # bytes handed over and not yet written (under _cond)
         self._cond = threading.Condition(threading.Lock())
@@ -137,8 +142,15 @@ class LineWriter:
             raise OutputClosed(str(self.error or "output closed"))
         if not self._handoff_scheduled:
             self._handoff_scheduled = True
-            assert self._loop is not None, "start() first"
-            self._loop.call_soon(self._hand_off)
+            loop = self._loop
+            assert loop is not None, "start() first"
+            # Each hand-off wakes the thread (a GIL hand-over): at most one per interval, so a
+            # busy stream is written in batches while a quiet one goes out at once.
+            delay = self._last_handoff + HANDOFF_INTERVAL - loop.time()
+            if delay > 0:
+                loop.call_later(delay, self._hand_off)
+            else:
+                loop.call_soon(self._hand_off)
         return self._pending
 
     def append_line(self, line: bytes | bytearray) -> None:
@@ -177,6 +189,8 @@ class LineWriter:
 
     def _hand_off(self) -> None:
         self._handoff_scheduled = False
+        if self._loop is not None:
+            self._last_handoff = self._loop.time()
         if not self._pending:
             return
         chunk, self._pending = self._pending, bytearray()
