@@ -219,15 +219,24 @@ class _Stop:
             self.reason = reason
         self.event.set()
 
+    def on_signal(self, signum: signal.Signals) -> None:
+        if self.event.is_set():
+            # A second signal while stopping: the user does not want to wait for the flush.
+            log.warning("%s while stopping: exiting now, unflushed lines are lost", signum.name)
+            os._exit(128 + signum)
+        log.info("%s: stopping (again to exit at once)", signum.name)
+        self(signum.name)
+
 
 @contextlib.contextmanager
 def _signals_stop(stop: _Stop) -> Iterator[None]:
-    """SIGINT and SIGTERM end the run like --count does: flush, then exit 0."""
+    """SIGINT and SIGTERM end the run like --count does: flush, then exit 0; a second one
+    while stopping exits at once with 128 + the signal number."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop, signum.name)
+            loop.add_signal_handler(signum, stop.on_signal, signum)
             installed.append(signum)
     try:
         yield

@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
 # The suite's one timing factor (tests/conftest.py reads the same variable).
 TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,3 +152,24 @@ def assert_clean_stderr(stderr: str) -> None:
     assert "Traceback" not in stderr, stderr
     assert "BrokenPipeError" not in stderr, stderr
     assert "Exception ignored" not in stderr, stderr
+
+
+async def scrape(url: str) -> dict[str, list[Any]]:
+    """Every sample by sample name, parsed by prometheus-client's own parser."""
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
+    samples: dict[str, list[Any]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append(sample)
+    return samples
+
+
+def value(samples: dict[str, list[Any]], name: str, **labels: str) -> float:
+    """The sum of the samples called `name` whose labels include `labels`."""
+    assert name in samples, f"no {name} in {sorted(samples)}"
+    matching = [s for s in samples[name] if all(s.labels.get(k) == v for k, v in labels.items())]
+    assert matching, f"no {name}{labels} in {samples[name]}"
+    return float(sum(s.value for s in matching))

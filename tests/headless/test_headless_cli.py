@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from headless_harness import (
     assert_clean_stderr,
     clean_env,
     headless,
+    scrape,
+    value,
     write_config,
 )
 
@@ -205,3 +208,56 @@ async def test_stream_survives_a_dropped_connection(config_path: Path, sim: Any)
         run.send_signal(signal.SIGINT)
         await run.read_rest()
         assert await run.wait() == 0
+
+
+async def _stall_output(run: Any) -> None:
+    """Wait until the output buffer is full because nobody reads stdout."""
+    url = (await run.wait_for_stderr(r"metrics: (http://\S+/metrics)")).group(1)
+    async with asyncio.timeout(30 * TIMEOUT_FACTOR):
+        # Another process's state: polled over its metrics endpoint.
+        while True:
+            if value(await scrape(url), "upbit_tui_headless_output_stalls_total") > 0:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_stalled_reader_cannot_hold_up_a_signal_stop(tmp_path: Path, sim: Any) -> None:
+    every_market = ",".join(sim.stats()["markets"])
+    config = write_config(tmp_path / "c.toml", sim, headless={"health_interval": 0})
+    read_fd, write_fd = os.pipe()
+    try:
+        args = ("--config", str(config), "--symbols", every_market, "--types", "orderbook,trade")
+        async with headless(*args, "--metrics-port", "0", stdout=write_fd) as run:
+            os.close(write_fd)
+            write_fd = -1
+            await _stall_output(run)
+            run.send_signal(signal.SIGTERM)
+            # The flush waits a bounded time for a reader that never comes, then exits 0.
+            assert await run.wait() == 0
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+    assert "the reader stopped reading" in run.stderr
+    assert_clean_stderr(run.stderr)
+
+
+async def test_second_signal_while_stopping_exits_at_once(tmp_path: Path, sim: Any) -> None:
+    every_market = ",".join(sim.stats()["markets"])
+    config = write_config(tmp_path / "c.toml", sim, headless={"health_interval": 0})
+    read_fd, write_fd = os.pipe()
+    try:
+        args = ("--config", str(config), "--symbols", every_market, "--types", "orderbook,trade")
+        async with headless(*args, "--metrics-port", "0", stdout=write_fd) as run:
+            os.close(write_fd)
+            write_fd = -1
+            await _stall_output(run)
+            run.send_signal(signal.SIGINT)
+            await run.wait_for_stderr(r"SIGINT: stopping")
+            run.send_signal(signal.SIGINT)
+            assert await run.wait(within=3) == 128 + signal.SIGINT
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+    assert "SIGINT while stopping: exiting now" in run.stderr

@@ -8,32 +8,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from headless_harness import TIMEOUT_FACTOR, headless, write_config
-from prometheus_client.parser import text_string_to_metric_families
+from headless_harness import TIMEOUT_FACTOR, headless, scrape, value, write_config
 
 OUTPUT_BUFFER_BYTES = 1 << 20
-
-
-async def scrape(url: str) -> dict[str, list[Any]]:
-    """Every sample by sample name, parsed by prometheus-client's own parser."""
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        assert response.status == 200
-        assert response.headers["Content-Type"].startswith("text/plain")
-        text = await response.text()
-    samples: dict[str, list[Any]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, []).append(sample)
-    return samples
-
-
-def value(samples: dict[str, list[Any]], name: str, **labels: str) -> float:
-    """The sum of the samples called `name` whose labels include `labels`."""
-    assert name in samples, f"no {name} in {sorted(samples)}"
-    matching = [s for s in samples[name] if all(s.labels.get(k) == v for k, v in labels.items())]
-    assert matching, f"no {name}{labels} in {samples[name]}"
-    return float(sum(s.value for s in matching))
 
 
 async def test_metrics_endpoint_serves_the_stream_and_connection_state(config_path: Path) -> None:
