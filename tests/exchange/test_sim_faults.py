@@ -197,3 +197,19 @@ async def test_orders_over_the_control_api_drive_the_private_streams(sim: Exchan
     assert status == 400 and body["error"]["name"] == "under_min_total_bid"
     status, body = await control(sim, "orders/cancel", uuid="no-such-order")
     assert status == 404 and body["error"]["name"] == "order_not_found"
+
+
+async def test_a_reader_that_stopped_reading_is_cut_off_without_hanging() -> None:
+    async with ExchangeServer(rate=0.0, markets=2, max_backlog=500, rate_limits=False) as sim:
+        ws = await connect(sim.websocket_url, max_queue=1, compression=None)
+        await send(ws, subscription({"type": "orderbook", "codes": ["KRW-BTC"]}))
+        # Never read again: TCP buffers fill up, then the server's queue does.
+        for _ in range(200):
+            sim.generate_trades(50, "KRW-BTC")
+            await asyncio.sleep(0)
+            if not sim.sessions():
+                break
+        await asyncio.wait_for(sim.wait_for_connections(0), TIMEOUT)
+        item = sim.stats()["connections"]["items"][0]
+        assert item["close_reason"] == "1008 consumer too slow" and item["messages_discarded"] > 0
+        ws.transport.abort()

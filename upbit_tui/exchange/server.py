@@ -73,7 +73,7 @@ from upbit_tui.exchange.faults import Endpoint, Faults
 from upbit_tui.exchange.limits import BLOCKED, MessageViolation, RateLimits
 from upbit_tui.exchange.market import MarketModel, ModelEvent
 from upbit_tui.exchange.records import Trade
-from upbit_tui.exchange.session import Session
+from upbit_tui.exchange.session import CLOSE_TIMEOUT, Session
 from upbit_tui.exchange.wire import STATUS_UP, error_frame
 from upbit_tui.exchange.ws_request import (
     ListRequest,
@@ -179,6 +179,7 @@ class ExchangeServer:
         self._handshakes_refused: dict[str, int] = {}
         self._market_trades: dict[str, list[int]] = {}  # code -> [count, first_sid, last_sid]
         self._firehose_wakeup = asyncio.Event()
+        self._connections_changed = asyncio.Condition()
         self._started_at = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -302,6 +303,19 @@ class ExchangeServer:
     def push_candles(self) -> None:
         """Run the once-a-second candle push now (tests with a long candle_interval)."""
         self.fanout.push_candles(self.model.take_changed_candles())
+
+    async def wait_for_connections(self, count: int, endpoint: Endpoint | None = None) -> None:
+        """Return once exactly `count` connections (of `endpoint`, or all) are open.
+
+        For tests: e.g. `await asyncio.wait_for(sim.wait_for_connections(1), 5)` after a fault,
+        until the client under test has reconnected.
+        """
+        async with self._connections_changed:
+            await self._connections_changed.wait_for(lambda: len(self.sessions(endpoint)) == count)
+
+    async def _notify_connections_changed(self) -> None:
+        async with self._connections_changed:
+            self._connections_changed.notify_all()
 
     def sessions(self, endpoint: Endpoint | None = None) -> list[Session]:
         return [
@@ -442,6 +456,7 @@ class ExchangeServer:
         )
         self._next_session_id += 1
         self._sessions[session.id] = session
+        await self._notify_connections_changed()
         current = asyncio.current_task()
         if current is not None:
             self._session_tasks.add(current)
@@ -457,11 +472,22 @@ class ExchangeServer:
                     await task
         finally:
             self._end_session(session)
-            with contextlib.suppress(Exception):
-                await ws.close()
+            await self._notify_connections_changed()
+            await self._close_ws(session)
             if current is not None:
                 self._session_tasks.discard(current)
         return ws
+
+    @staticmethod
+    async def _close_ws(session: Session) -> None:
+        """Send the close frame asked for (or 1000); abort if the peer does not let it through."""
+        code, reason = session.pending_close or (1000, "")
+        try:
+            await asyncio.wait_for(
+                session.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT
+            )
+        except (TimeoutError, ConnectionError, RuntimeError):
+            session.abort()
 
     def _end_session(self, session: Session) -> None:
         if self._fanout is not None:

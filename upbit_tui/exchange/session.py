@@ -4,7 +4,8 @@ Frames are queued synchronously (market events arrive from synchronous model cal
 written by the connection's own sender task, so a slow reader never blocks the market or other
 connections. A connection whose backlog passes `max_backlog` frames is closed with 1008
 (policy violation): the simulator's answer to a consumer that cannot keep up (Upbit does not
-document one).
+document one). A close that the peer does not let through (it stopped reading) is turned into
+an abort after CLOSE_TIMEOUT seconds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from upbit_tui.exchange.limits import MessageBudget
 from upbit_tui.exchange.ws_request import SubscribeRequest
 
 MAX_RECORDED_REQUESTS = 200
+CLOSE_TIMEOUT = 2.0
 MAX_RECORDED_REQUEST_CHARS = 2_048
 
 
@@ -94,30 +96,49 @@ class Session:
     # -- sending -------------------------------------------------------------------------------
 
     def enqueue(self, data: bytes) -> None:
-        """Queue one frame (discarded while stalled or closed)."""
-        if not self.is_open or self.is_stalled(asyncio.get_running_loop().time()):
+        """Queue one frame (discarded while stalled, closing or closed)."""
+        if (
+            not self.is_open
+            or self._pending_close is not None
+            or self.is_stalled(asyncio.get_running_loop().time())
+        ):
             self.frames_discarded += 1
             return
         self._outbox.append(data)
         if len(self._outbox) > self.max_backlog:
-            self._outbox.clear()
-            self.close_soon(1008, "consumer too slow")
+            self.close_soon(1008, "consumer too slow", flush=False)
             return
         self._wakeup.set()
 
-    def close_soon(self, code: int, reason: str) -> None:
-        """Close cleanly from synchronous code (the sender task does it)."""
-        if self.close_reason is None:
-            self.close_reason = f"{code} {reason}"
-            self._pending_close = (code, reason)
+    def close_soon(self, code: int, reason: str, *, flush: bool = True) -> None:
+        """Ask the connection's handler to close it with `code` (callable from sync code).
+
+        flush=True sends what is already queued first (an error frame before a close);
+        flush=False drops the queue and interrupts a send stuck on a reader that does not read.
+        """
+        if self._pending_close is not None:
+            return
+        self.close_reason = self.close_reason or f"{code} {reason}"
+        self._pending_close = (code, reason)
+        if flush:
             self._wakeup.set()
+            return
+        self.frames_discarded += len(self._outbox)
+        self._outbox.clear()
+        if self.sender is not None:
+            self.sender.cancel()
+
+    @property
+    def pending_close(self) -> tuple[int, str] | None:
+        """The (code, reason) the handler must close with, if a close was asked for."""
+        return self._pending_close
 
     def wake(self) -> None:
         """Let the sender look at its queue again (after a stall ends)."""
         self._wakeup.set()
 
     async def run_sender(self) -> None:
-        """Write queued frames until the connection ends."""
+        """Write queued frames until the connection ends or a close is asked for."""
         loop = asyncio.get_running_loop()
         ws = self.ws
         while True:
@@ -135,9 +156,7 @@ class Session:
                 self.frames_discarded += len(self._outbox)
                 self._outbox.clear()
             if self._pending_close is not None:
-                code, reason = self._pending_close
-                await ws.close(code=code, message=reason.encode())
-                return
+                return  # the handler sends the close frame
 
     def abort(self) -> None:
         """Close the TCP connection without a close frame."""
