@@ -28,6 +28,7 @@ from upbit_tui.events import (
     Event,
     OrderbookEvent,
     OrderEvent,
+    StreamType,
     TickerEvent,
     TradeEvent,
 )
@@ -308,5 +309,6 @@ class OutputStats:
     def record(self, event: Event) -> None:
         name = event.type if isinstance(event, CandleEvent) else UPBIT_TYPES[type(event)]
         self.by_type[name] = self.by_type.get(name, 0) + 1
-        if event.timestamp_ms:
+        # REST-sourced events (trade backfill after a reconnect) are old by design: not latency.
+        if event.timestamp_ms and event.stream_type != StreamType.REST:
             self.latency.observe(max(time.time() - event.timestamp_ms / 1000, 0.0))

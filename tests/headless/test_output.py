@@ -185,3 +185,13 @@ async def test_reader_closing_the_pipe_is_reported_not_raised() -> None:
             await writer.wait_for_room()
     finally:
         os.close(write_fd)
+
+
+def test_backfilled_trades_count_but_are_not_latency() -> None:
+    stats = OutputStats()
+    (message, _) = _messages("trade.default.json")
+    live = msgspec.json.decode(json.dumps(message), type=TradeEvent)
+    stats.record(live)
+    stats.record(msgspec.structs.replace(live, stream_type="REST", backfilled=True))
+    assert stats.by_type == {"trade": 2}
+    assert stats.latency.observations == 1
