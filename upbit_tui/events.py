@@ -11,7 +11,8 @@ knows Upbit's docs knows these objects, with three changes the spec asks for:
 The structs are msgspec Structs so the codec can decode frame bytes straight into them; the wire
 names are given with `msgspec.field(name=...)`. Unknown wire fields are ignored by msgspec.
 Events are treated as immutable once routed: a callback must not modify one (several
-subscribers share the same object).
+subscribers share the same object). `BalanceEvent.symbol` is always "*" (myAsset has no market
+code), so every event has a `symbol` to route on.
 """
 
 from __future__ import annotations
