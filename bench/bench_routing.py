@@ -38,7 +38,7 @@ from upbit_tui.events import DataType, TickerEvent  # noqa: E402
 from upbit_tui.metrics import MetricsCollector  # noqa: E402
 from upbit_tui.routing import Router  # noqa: E402
 
-FIXTURE = Path("/work/shared/fixtures/ws/ticker.default.json")
+FIXTURE = Path(__file__).resolve().parents[1] / "tests/fixtures/upbit_docs/ws/ticker.default.json"
 SHAPE: dict[str, Any] = {
     "type": "ticker", "code": "KRW-BTC", "opening_price": 31883000, "high_price": 32310000,
     "low_price": 31855000, "trade_price": 32287000, "prev_closing_price": 31883000.0,

@@ -30,9 +30,8 @@ from upbit_tui.events import (
     TradeEvent,
 )
 
-WS = Path("/work/shared/fixtures/ws")
-if not WS.exists():  # pragma: no cover - the fixtures live outside the repo
-    pytest.skip("shared fixtures not available", allow_module_level=True)
+# The docs' own examples, copied from shared/fixtures into the repo.
+WS = Path(__file__).resolve().parents[1] / "fixtures" / "upbit_docs" / "ws"
 
 
 def load(name: str) -> Any:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-import pytest
 from websockets.asyncio.client import ClientConnection
 
 TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
@@ -25,16 +24,13 @@ ACCESS, SECRET = "test-access", "test-secret"
 API_KEYS = {ACCESS: SECRET}
 FIXED_NOW = 1_787_728_554.797  # 2026-08-26T07:15:54Z, the docs' trade example
 
-_SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-FIXTURES = _SHARED if _SHARED.is_dir() else Path("/work/shared/fixtures")
+# The docs' own examples, copied from shared/fixtures into the repo so these tests always run.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "upbit_docs"
 
 
 def fixture(name: str) -> Any:
-    """A docs example from shared/fixtures (the test is skipped where they are not present)."""
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"Upbit doc fixture {path} not found")
-    return json.loads(path.read_text(encoding="utf-8"))
+    """A docs example from tests/fixtures/upbit_docs (see its README.md)."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def token(

@@ -27,9 +27,7 @@ from upbit_tui.exchange.ticks import round_price
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "rest"
-if not FIXTURES.is_dir():
-    FIXTURES = Path("/work/shared/fixtures/rest")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "upbit_docs" / "rest"
 
 ACCESS, SECRET = "test-access", "test-secret"
 NOW = 1_773_240_059.0  # 2026-03-11T14:40:59Z, the moment of the real recorded responses

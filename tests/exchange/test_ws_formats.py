@@ -1,4 +1,4 @@
-"""Every data type's keys, in every format, against the docs' examples (shared/fixtures/ws)."""
+"""Every data type's keys, in every format, against the docs' examples (fixtures/upbit_docs/ws)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,6 @@ from sim_harness import FIXTURES, bearer, fixture, recv, send, subscription, syn
 from websockets.asyncio.client import connect
 
 from upbit_tui.exchange import ExchangeServer
-
-pytestmark = pytest.mark.skipif(
-    not FIXTURES.is_dir(), reason=f"Upbit doc fixtures not found at {FIXTURES}"
-)
 
 FORMATS = ["DEFAULT", "SIMPLE", "JSON_LIST", "SIMPLE_LIST"]
 QUOTATION = ["ticker", "trade", "orderbook", "candle.1s", "candle.1m", "candle.240m"]
