@@ -680,15 +680,10 @@ class MarketModel:
         today = utc_midnight(day_bar.start)
         cached = state.week52
         if cached is None or cached.day_start != today:
-            high, high_day, low, low_day = -math.inf, today, math.inf, today
-            for day in range(today - 364 * DAY_S, today, DAY_S):
-                if day + DAY_S > self.history_end:
-                    break
-                _, day_high, day_low, _ = state.history.price_range(day, DAY_S)
-                if day_high > high:
-                    high, high_day = day_high, day
-                if day_low < low:
-                    low, low_day = day_low, day
+            # The whole synthetic days of the window (the day around history_end is a live bar).
+            stop = min(today, utc_midnight(self.history_end))
+            extremes = state.history.day_extremes(today - 364 * DAY_S, stop)
+            high, high_day, low, low_day = extremes or (-math.inf, today, math.inf, today)
             cached = _Week52(today, high, utc_date(high_day * 1000), low, utc_date(low_day * 1000))
             state.week52 = cached
         high, high_date, low, low_date = cached.high, cached.high_date, cached.low, cached.low_date
