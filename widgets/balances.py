@@ -28,11 +28,11 @@ HOW_TO_ENABLE = (
     "`upbit-tui --demo` uses the simulator's test keys."
 )
 COLUMNS = (
-    ("asset", "Asset", 7),
+    ("asset", "Asset", 6),
     ("available", "Available", 14),
     ("locked", "Locked", 10),
-    ("price", "Price", 13),
-    ("value", "Value", 16),
+    ("price", "Price", 12),
+    ("value", "Value (KRW)", 14),
 )
 
 
@@ -171,11 +171,14 @@ class BalancesPane(ProxyPane):
             notice.display = True
             table.display = False
             return
-        notice.display = False
-        table.display = True
+        if notice.display or not table.display:
+            notice.display = False
+            table.display = True
         with self.app.batch_update():
             self._paint(table)
-        self.border_subtitle = f"total ≈ {format_krw(self.total_krw())}"
+        subtitle = f"total ≈ {format_krw(self.total_krw())}"
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
 
     def _paint(self, table: DataTable[Text | str]) -> None:
         order = sorted(self.assets, key=lambda c: (c != "KRW", c))

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from textual.app import ComposeResult
-from textual.geometry import Size
+from textual.app import ComposeResult, RenderResult
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from upbit_tui.events import CandleEvent, TickerEvent
 from upbit_tui.proxy import WebSocketClientProxy
 from upbit_tui.ui_runtime import Runtime
-from widgets.market_format import format_price
+from widgets.market_format import format_price, format_volume
 from widgets.proxy_pane import ProxyPane
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,18 @@ def days_from_240m(candles: list[CandleEvent]) -> list[Bar]:
     return list(days.values())
 
 
+class CandleChart(PlotextPlot):
+    """A PlotextPlot whose figure is rebuilt by its pane on each render."""
+
+    def __init__(self, draw: Callable[[PlotextPlot], None]) -> None:
+        super().__init__()
+        self._draw = draw
+
+    def render(self) -> RenderResult:
+        self._draw(self)
+        return super().render()
+
+
 class CandlesPane(ProxyPane):
     """Follows one market and one timeframe; `set_symbol` / `set_timeframe` retarget it."""
 
@@ -116,11 +128,11 @@ class CandlesPane(ProxyPane):
         self._dirty = False
         self.loaded = False
         self.flushes = 0
-        self._plotted_size = Size(0, 0)
+        self.live_events = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="candles-status")
-        yield PlotextPlot()
+        yield CandleChart(self.draw)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -131,14 +143,8 @@ class CandlesPane(ProxyPane):
 
     @property
     def settled(self) -> bool:
-        """History loaded and plotted for the chart's current size."""
-        plotted_for = self.query_one(PlotextPlot).size
-        return (
-            self.loaded
-            and bool(self.bars)
-            and not self._dirty
-            and (self._plotted_size == plotted_for)
-        )
+        """History loaded and handed to the chart."""
+        return self.loaded and bool(self.bars) and not self._dirty
 
     def set_symbol(self, symbol: str | None) -> None:
         if symbol != self.symbol:
@@ -180,7 +186,8 @@ class CandlesPane(ProxyPane):
             text = ""
         if text != previous:
             status.update(text)
-        status.display = bool(text)
+        if status.display != bool(text):
+            status.display = bool(text)
 
     async def apply(self, proxy: WebSocketClientProxy) -> None:
         wanted = None if self.symbol is None else (self.symbol, self.timeframe)
@@ -227,6 +234,7 @@ class CandlesPane(ProxyPane):
         if event.symbol != self.symbol or event.timeframe != self.timeframe:
             return
         self.bars[event.candle_date_time_utc] = Bar.from_event(event)
+        self.live_events += 1
         self._dirty = True
 
     def _on_day_ticker(self, event: TickerEvent) -> None:
@@ -255,8 +263,6 @@ class CandlesPane(ProxyPane):
 
     def flush(self) -> None:
         self._show_status()
-        if self.query_one(PlotextPlot).size != self._plotted_size:
-            self._dirty = True  # how many candles fit and the volume panel's height changed
         if not self._dirty:
             return
         self._dirty = False
@@ -264,17 +270,16 @@ class CandlesPane(ProxyPane):
         if len(self.bars) > HISTORY:
             for key in sorted(self.bars)[: len(self.bars) - HISTORY]:
                 del self.bars[key]
-        self._plot()
+        self.query_one(CandleChart).refresh()
 
-    def _plot(self) -> None:
-        plot = self.query_one(PlotextPlot)
-        self._plotted_size = plot.size
+    def draw(self, plot: PlotextPlot) -> None:
+        """Build the figure for the chart's size at render time (how many candles fit and the
+        volume panel's height depend on it), so a resize never shows a stale layout."""
         plt = plot.plt
         plt.clear_figure()
         fit = max(10, plot.size.width - AXIS_WIDTH)
         bars = [self.bars[k] for k in sorted(self.bars)][-fit:]
         if not bars or self.symbol is None:
-            plot.refresh()
             return
         xs: list[float] = [float(i) for i in range(len(bars))]
         height = max(plot.size.height, 8)
@@ -295,7 +300,9 @@ class CandlesPane(ProxyPane):
         low = min(b.low for b in bars)
         high = max(b.high for b in bars)
         ticks = [low + (high - low) * i / 4 for i in range(5)] if high > low else [low]
-        chart.yticks(ticks, [format_price(t, self.symbol) for t in ticks])
+        price_labels = [format_price(t, self.symbol) for t in ticks]
+        label_width = max(map(len, price_labels))
+        chart.yticks(ticks, price_labels)
         chart.xticks([])
         volume = plt.subplot(2, 1)
         for rising in (True, False):
@@ -310,11 +317,15 @@ class CandlesPane(ProxyPane):
                     width=0.5,
                     marker="sd",
                 )
-        label_at = sorted({0, len(bars) // 3, 2 * len(bars) // 3, len(bars) - 1})
+        # One time label per ~16 columns; crowded labels make plotext shuffle them around.
+        count = max(2, min(5, plot.size.width // 16))
+        last = len(bars) - 1
+        label_at = sorted({round(last * i / (count - 1)) for i in range(count)})
         volume.xticks([float(i) for i in label_at], [self._x_label(bars[i]) for i in label_at])
         top = max(b.volume for b in bars)
-        volume.yticks([0, top], ["0", f"{top:,.2f}" if top < 1000 else f"{top:,.0f}"])
-        plot.refresh()
+        # Same label width as the price axis, so candles and their volume bars line up.
+        top_label = format_volume(top)
+        volume.yticks([0, top], ["0".rjust(label_width), top_label.rjust(label_width)])
 
     def _x_label(self, bar: Bar) -> str:
         kst = bar.start_kst

@@ -71,7 +71,7 @@ def format_volume(volume: float) -> str:
     not fit a column (meme coins trade hundreds of millions of units a day)."""
     if volume >= 1e9:
         return f"{volume / 1e9:,.2f}B"
-    if volume >= 1e7:
+    if volume >= 1e6:
         return f"{volume / 1e6:,.2f}M"
     if volume >= 1000:
         return f"{volume:,.0f}"
@@ -84,6 +84,19 @@ def format_krw_millions(value: float) -> str:
     if 0 < millions < 1:
         return "<1M"
     return f"{millions:,.0f}M"
+
+
+def format_size(size: float) -> str:
+    """An order-book quantity in at most 11 characters, never cutting integer digits:
+    '0.27235839', '23,185.18', '1,234,567', '12.35M'."""
+    if size >= 1e7:
+        return f"{size / 1e6:,.2f}M"
+    if size >= 1000:
+        text = f"{size:,.2f}"
+        return text if len(text) <= 11 else f"{size:,.0f}"
+    if size >= 1:
+        return f"{size:,.4f}".rstrip("0").rstrip(".")
+    return f"{size:.8f}".rstrip("0").rstrip(".") or "0"
 
 
 def format_krw(value: float) -> str:

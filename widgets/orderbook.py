@@ -13,9 +13,9 @@ from widgets.market_format import (
     FALL_STYLE,
     RISE_STYLE,
     depth_bar,
-    format_amount,
     format_change_rate,
     format_price,
+    format_size,
     format_volume,
 )
 from widgets.proxy_pane import ProxyPane
@@ -178,7 +178,7 @@ def _book_row(
         rate_text = format_change_rate(rate)
     out.append(f"{format_price(price, symbol):>{price_w}} ", style=style)
     out.append(f"{rate_text:>{rate_w}} ", style=style)
-    out.append(f"{format_amount(size)[:size_w]:>{size_w}} ")
+    out.append(f"{format_size(size):>{size_w}} ")
     out.append(depth_bar(size, largest, bar_w), style=bar_style)
     out.append("\n")
 

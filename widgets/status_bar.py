@@ -13,7 +13,10 @@ HEALTH_STYLE = {"healthy": "green", "degraded": "yellow", "critical": "bold red"
 
 
 class StatusBar(Static):
-    """Fed by the app once a second from `health_check()`; never from the data path."""
+    """Fed by the app once a second from `health_check()`; never from the data path.
+
+    Its height is fixed (one line), so updates skip the layout pass a full-screen re-layout
+    would cost (and with it a rebuild of every chart on screen)."""
 
     def show_starting(self, where: str) -> None:
         self.update(Text.assemble(("◌ ", "yellow"), f"connecting to {where}..."))
@@ -43,4 +46,4 @@ class StatusBar(Static):
         if reasons and status != "healthy":
             parts.append(f" ({'; '.join(map(str, reasons))})")
         parts.append(f"   {clock}")
-        self.update(Text.assemble(*parts, no_wrap=True, overflow="ellipsis"))
+        self.update(Text.assemble(*parts, no_wrap=True, overflow="ellipsis"), layout=False)

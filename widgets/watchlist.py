@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from upbit_tui.events import TickerEvent
 from upbit_tui.messages import SymbolSelected, WatchlistChanged
@@ -27,18 +23,19 @@ from widgets.market_format import (
 )
 from widgets.proxy_pane import ProxyPane
 from widgets.symbol_check import split_listed
+from widgets.ticker_table import Column, TickerTable
 
 log = logging.getLogger(__name__)
 
 FLASH_SECONDS = 0.6
-COLUMNS = (
-    ("market", "Market", 9),
-    ("price", "Price", 12),
-    ("change", "Change", 10),
-    ("rate", "Chg %", 7),
-    ("volume", "Vol 24h", 8),
-    ("value", "Value 24h", 9),
-)
+COLUMNS = [
+    Column("market", "Market", 9, "left"),
+    Column("price", "Price", 12),
+    Column("change", "Change", 10),
+    Column("rate", "Chg %", 7),
+    Column("volume", "Vol 24h", 8),
+    Column("value", "Value 24h", 9),
+]
 
 
 class WatchlistPane(ProxyPane):
@@ -76,14 +73,11 @@ class WatchlistPane(ProxyPane):
         return self._latest.get(symbol)
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=False)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
-        yield table
+        yield TickerTable(COLUMNS)
 
     def on_mount(self) -> None:
         super().on_mount()
-        table = self.query_one(DataTable)
+        table = self.query_one(TickerTable)
         for symbol in self._symbols:
             self._add_row(table, symbol)
         hz = self.runtime.config.ui.table_refresh_hz or 8.0
@@ -96,7 +90,7 @@ class WatchlistPane(ProxyPane):
         if symbol in self._symbols:
             return False
         self._symbols.append(symbol)
-        self._add_row(self.query_one(DataTable), symbol)
+        self._add_row(self.query_one(TickerTable), symbol)
         self.post_message(WatchlistChanged(self.symbols))
         self.want_update()
         return True
@@ -107,26 +101,18 @@ class WatchlistPane(ProxyPane):
         self._symbols.remove(symbol)
         self._latest.pop(symbol, None)
         self._shown_price.pop(symbol, None)
-        with contextlib.suppress(RowDoesNotExist):
-            self.query_one(DataTable).remove_row(symbol)
+        self.query_one(TickerTable).remove_row(symbol)
         self.post_message(WatchlistChanged(self.symbols))
         self.want_update()
         return True
 
     @property
     def selected_symbol(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not self._symbols or table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except CellDoesNotExist:
-            return None
-        return str(key.value)
+        return self.query_one(TickerTable).selected
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value is not None:
-            self.post_message(SymbolSelected(str(event.row_key.value)))
+    def on_ticker_table_cursor_moved(self, event: TickerTable.CursorMoved) -> None:
+        event.stop()
+        self.post_message(SymbolSelected(event.symbol))
 
     # -- the proxy side ---------------------------------------------------------------------
 
@@ -180,15 +166,17 @@ class WatchlistPane(ProxyPane):
         for symbol in expired:
             self._flash_until.pop(symbol, None)
         self._dirty.clear()
-        table = self.query_one(DataTable)
-        with self.app.batch_update():
-            for symbol in todo:
-                event = self._latest.get(symbol)
-                if event is not None and symbol in self._symbols:
-                    self._paint_row(table, event, now)
+        table = self.query_one(TickerTable)
+        changed = False
+        for symbol in todo:
+            event = self._latest.get(symbol)
+            if event is not None and symbol in self._symbols:
+                changed = self._paint_row(table, event, now) or changed
+        if changed:
+            table.refresh()
         self.flushes += 1
 
-    def _paint_row(self, table: DataTable[Text | str], event: TickerEvent, now: float) -> None:
+    def _paint_row(self, table: TickerTable, event: TickerEvent, now: float) -> bool:
         symbol = event.symbol
         shown = self._shown_price.get(symbol)
         if shown is not None and event.trade_price != shown:
@@ -199,31 +187,21 @@ class WatchlistPane(ProxyPane):
         flash_style = ""
         if symbol in self._flash_until and self._flash_until[symbol][0] > now:
             flash_style = " " + self._flash_until[symbol][1]
-        cells: dict[str, Text] = {
-            "market": Text(symbol, style="bold"),
-            "price": Text(
-                format_price(event.trade_price, symbol), style=style + flash_style, justify="right"
-            ),
-            "change": Text(
-                format_signed_price(event.signed_change_price, symbol, event.trade_price),
-                style=style,
-                justify="right",
-            ),
-            "rate": Text(
-                format_change_rate(event.signed_change_rate), style=style, justify="right"
-            ),
-            "volume": Text(format_volume(event.acc_trade_volume_24h), justify="right"),
-            "value": Text(format_krw_millions(event.acc_trade_price_24h), justify="right"),
-        }
-        for column, text in cells.items():
-            try:
-                table.update_cell(symbol, column, text)
-            except (CellDoesNotExist, RowDoesNotExist):
-                return
-
-    def _add_row(self, table: DataTable[Text | str], symbol: str) -> None:
-        table.add_row(
-            Text(symbol, style="bold"),
-            *(Text("-", justify="right") for _ in COLUMNS[1:]),
-            key=symbol,
+        return table.set_cells(
+            symbol,
+            {
+                "price": (format_price(event.trade_price, symbol), style + flash_style),
+                "change": (
+                    format_signed_price(event.signed_change_price, symbol, event.trade_price),
+                    style,
+                ),
+                "rate": (format_change_rate(event.signed_change_rate), style),
+                "volume": (format_volume(event.acc_trade_volume_24h), ""),
+                "value": (format_krw_millions(event.acc_trade_price_24h), ""),
+            },
         )
+
+    def _add_row(self, table: TickerTable, symbol: str) -> None:
+        cells = {c.key: ("-", "") for c in COLUMNS}
+        cells["market"] = (symbol, "bold")
+        table.add_row(symbol, cells)

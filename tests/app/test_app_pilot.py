@@ -84,9 +84,11 @@ async def test_hiding_a_pane_removes_exactly_its_subscriptions(sim: Any) -> None
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(
             pilot,
-            lambda: all(pane(app, n).settled for n in ("watchlist", "orderbook", "candles"))
-            and "orderbook" in last_request_types(sim)
-            and set(SYMBOLS) <= last_request_types(sim).get("ticker", set()),
+            lambda: (
+                all(pane(app, n).settled for n in ("watchlist", "orderbook", "candles"))
+                and "orderbook" in last_request_types(sim)
+                and set(SYMBOLS) <= last_request_types(sim).get("ticker", set())
+            ),
             "every pane subscribed",
         )
         tickers_before = last_request_types(sim)["ticker"]

@@ -13,12 +13,18 @@ from app_harness import SIZE, demo_app, wait_for
 from textual.pilot import Pilot
 
 from upbit_tui.app import UpbitApp
+from widgets.candles import CandlesPane
 from widgets.dashboard import DashboardPane
 
 
 def settled(app: UpbitApp, *names: str) -> bool:
+    """Each pane painted its data; the chart also got the exchange's candle snapshot (it may
+    differ from the REST candle of the same minute, and arrives on its own schedule)."""
     panes = [app.pane(name) for name in names]
-    return all(p is not None and getattr(p, "settled", False) for p in panes)
+    if not all(p is not None and getattr(p, "settled", False) for p in panes):
+        return False
+    chart = app.pane("candles")
+    return "candles" not in names or (isinstance(chart, CandlesPane) and chart.live_events > 0)
 
 
 def test_main_screen(snap_compare: Any) -> None:

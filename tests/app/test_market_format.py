@@ -15,6 +15,7 @@ from widgets.market_format import (
     format_krw_millions,
     format_price,
     format_signed_price,
+    format_size,
     format_volume,
 )
 
@@ -65,12 +66,23 @@ def test_volumes_values_and_amounts() -> None:
     assert format_volume(7158.8028356) == "7,159"
     assert format_volume(12.34567) == "12.346"
     assert format_volume(357_481_506.66) == "357.48M"
+    assert format_volume(6_043_906.5) == "6.04M"
     assert format_volume(2_500_000_000) == "2.50B"
     assert format_krw_millions(228_827_082_483.7) == "228,827M"
     assert format_krw_millions(300_000) == "<1M"
     assert format_amount(0.5) == "0.5"
     assert format_amount(1234.00000001) == "1,234.00000001"
     assert format_amount(0) == "0"
+
+
+def test_order_book_sizes_fit_their_column_without_losing_digits() -> None:
+    assert format_size(0.27235839) == "0.27235839"
+    assert format_size(0.1) == "0.1"
+    assert format_size(23_185.18334) == "23,185.18"
+    assert format_size(1_234_567.891) == "1,234,568"
+    assert format_size(45_678_901.2) == "45.68M"
+    assert format_size(12.345678) == "12.3457"
+    assert all(len(format_size(s)) <= 11 for s in (0.00000001, 9_999_999.99, 123_456_789.0))
 
 
 def test_duration() -> None:

@@ -1,0 +1,211 @@
+"""A keyed table for hundreds of live rows, drawn with Textual's line API.
+
+DataTable renders every visible cell through Rich on each change; with the whole KRW market
+(200+ rows) changing several times a second that was most of the app's CPU. Here each row is
+one cached Strip of pre-styled segments, rebuilt only when one of its cells changed, and a frame
+only copies the visible rows' strips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int
+    justify: str = "right"  # "left" or "right"
+
+
+@lru_cache(maxsize=256)
+def _style(spec: str) -> Style:
+    return Style.parse(spec) if spec else Style()
+
+
+def _justify(text: str, column: Column) -> str:
+    text = text[: column.width]
+    return text.rjust(column.width) if column.justify == "right" else text.ljust(column.width)
+
+
+class TickerTable(ScrollView, can_focus=True):
+    """Rows keyed by market code; a cursor row selects one."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"ticker-table--header", "ticker-table--cursor"}
+    DEFAULT_CSS = """
+    TickerTable {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    TickerTable > .ticker-table--header {
+        text-style: bold;
+        background: $panel;
+    }
+    TickerTable > .ticker-table--cursor {
+        background: $foreground 12%;
+    }
+    TickerTable:focus > .ticker-table--cursor {
+        background: $foreground 22%;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0)
+
+    @dataclass
+    class CursorMoved(Message):
+        """The cursor is on another market."""
+
+        table: TickerTable
+        symbol: str
+
+        @property
+        def control(self) -> TickerTable:
+            return self.table
+
+    def __init__(self, columns: list[Column], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.columns = columns
+        self.rows: list[str] = []
+        self._index: dict[str, int] = {}
+        self._cells: dict[str, dict[str, tuple[str, str]]] = {}
+        self._strips: dict[str, list[Segment]] = {}
+        self._width = sum(c.width + 2 for c in columns)
+
+    # -- data ---------------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def selected(self) -> str | None:
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    def add_row(self, key: str, cells: dict[str, tuple[str, str]]) -> None:
+        if key in self._index:
+            return
+        self._index[key] = len(self.rows)
+        self.rows.append(key)
+        self._cells[key] = dict(cells)
+        self._resize()
+        if len(self.rows) == 1:
+            self.post_message(self.CursorMoved(self, key))
+
+    def remove_row(self, key: str) -> None:
+        if key not in self._index:
+            return
+        self.rows.remove(key)
+        self._index = {k: i for i, k in enumerate(self.rows)}
+        self._cells.pop(key, None)
+        self._strips.pop(key, None)
+        self._resize()
+        if self.rows:
+            self.cursor = min(self.cursor, len(self.rows) - 1)
+            self.post_message(self.CursorMoved(self, self.rows[self.cursor]))
+
+    def set_cells(self, key: str, cells: dict[str, tuple[str, str]]) -> bool:
+        """Update some cells of a row: (text, rich style). True if anything changed."""
+        row = self._cells.get(key)
+        if row is None:
+            return False
+        changed = False
+        for column, value in cells.items():
+            if row.get(column) != value:
+                row[column] = value
+                changed = True
+        if changed:
+            self._strips.pop(key, None)
+        return changed
+
+    def cell(self, key: str, column: str) -> str:
+        return self._cells.get(key, {}).get(column, ("", ""))[0]
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self._width, len(self.rows) + 1)
+        self.refresh()
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def _row_segments(self, key: str) -> list[Segment]:
+        cached = self._strips.get(key)
+        if cached is not None:
+            return cached
+        cells = self._cells[key]
+        segments = []
+        for column in self.columns:
+            text, spec = cells.get(column.key, ("", ""))
+            text = text[: column.width]
+            padded = (
+                text.rjust(column.width) if column.justify == "right" else text.ljust(column.width)
+            )
+            segments.append(Segment(f" {padded} ", _style(spec)))
+        self._strips[key] = segments
+        return segments
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            header_style = self.get_component_rich_style("ticker-table--header")
+            header = [Segment(f" {_justify(c.label, c)} ") for c in self.columns]
+            strip = Strip(header).apply_style(base + header_style)
+            return strip.crop_extend(scroll_x, scroll_x + width, base + header_style)
+        index = y - 1 + scroll_y
+        if index >= len(self.rows):
+            return Strip.blank(width, base)
+        key = self.rows[index]
+        row_style = base
+        if index == self.cursor:
+            row_style = base + self.get_component_rich_style("ticker-table--cursor")
+        segments = [Segment(s.text, row_style + s.style) for s in self._row_segments(key)]
+        return Strip(segments).crop_extend(scroll_x, scroll_x + width, row_style)
+
+    # -- cursor -------------------------------------------------------------------------------
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, len(self.rows) - 1)) if self.rows else 0
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        visible = max(1, self.scrollable_content_region.height - 1)
+        if new < self.scroll_offset.y:
+            self.scroll_to(y=new, animate=False)
+        elif new >= self.scroll_offset.y + visible:
+            self.scroll_to(y=new - visible + 1, animate=False)
+        self.refresh()
+        if self.rows and old != new:
+            self.post_message(self.CursorMoved(self, self.rows[new]))
+
+    def action_cursor(self, step: int) -> None:
+        self.cursor += step
+
+    def action_page(self, step: int) -> None:
+        self.cursor += step * max(1, self.scrollable_content_region.height - 2)
+
+    def action_jump(self, where: int) -> None:
+        self.cursor = where if where >= 0 else len(self.rows) - 1
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self.cursor = event.y - 1 + self.scroll_offset.y
