@@ -133,6 +133,7 @@ INTERVALS: dict[str, int] = {
     "1d": DAY_S,
 }
 _INTERVAL_ITEMS = tuple(INTERVALS.items())
+_INTERVALS_SORTED = tuple(sorted(INTERVALS))  # take_changed_candles' order within a market
 HISTORY_TRADES_S = 300
 MAX_TRADES = 5_000
 MAX_BOOK_DEPTH = 30
@@ -143,6 +144,7 @@ _STABLE_DAILY_VOLATILITY = 0.004
 _STEP_VOLATILITY = 0.00025  # log-price standard deviation of one trade
 _STABLE_STEP_VOLATILITY = 0.00003
 _MEAN_REVERSION = 0.0001  # per trade, toward the listing's level
+_DEPTH_GROWTH = tuple(1 + 0.04 * index for index in range(MAX_BOOK_DEPTH))  # see fresh_size
 
 
 class UnknownMarket(KeyError):
@@ -214,6 +216,15 @@ class _MarketState:
         self.last_trade: Trade | None = None
         self.trades: deque[Trade] = deque(maxlen=MAX_TRADES)
         self.bars: dict[str, list[_Bar]] = {interval: [] for interval in INTERVALS}
+        # (bars, bucket length, trim threshold) per interval, in INTERVALS order
+        self.bar_slots = tuple(
+            (self.bars[interval], length, _bar_limit(interval))
+            for interval, length in _INTERVAL_ITEMS
+        )
+        # Seeded trades not applied yet, as (trade_timestamp, sequential_id): a market's seeded
+        # past is built on its first use (MarketModel._ready), so start-up stays cheap.
+        self.pending: list[tuple[int, int]] | None = []
+        self.prev_close: tuple[int, float] = (-1, 0.0)  # (UTC day, close of the day before)
         self.acc_day = utc_midnight(history_end)
         self.acc_ask_volume = 0.0
         self.acc_bid_volume = 0.0
@@ -225,22 +236,37 @@ class _MarketState:
 
     def fresh_size(self, index: int, price: float) -> float:
         """A new resting size for book level `index` (deeper levels hold a little more)."""
-        krw = self.listing.depth_krw * (0.15 + 1.7 * self.rng.random()) * (1 + 0.04 * index)
+        krw = self.listing.depth_krw * (0.15 + 1.7 * self.rng.random()) * _DEPTH_GROWTH[index]
         return max(round(krw / price, 8), 0.00000001)
 
     def move_book(self, best_ask: float, best_bid: float, traded: float, side: str) -> None:
         """Shift the resting sizes to new best prices, consume the traded level, refresh some."""
+        depth_krw = self.listing.depth_krw
+        random_ = self.rng.random
         for sizes, old, new, up in (
             (self.ask_sizes, self.best_ask, best_ask, True),
             (self.bid_sizes, self.best_bid, best_bid, False),
         ):
+            if new == old:
+                continue  # no step: nothing shifts
             steps = round((new - old) / tick_size(min(old, new)))
             steps = max(-MAX_BOOK_DEPTH, min(MAX_BOOK_DEPTH, steps if up else -steps))
+            # fresh_size() inlined (the same draws and arithmetic): this runs for every trade
             if steps > 0:  # the best moved away from the spread's side: levels were consumed
                 del sizes[:steps]
-                sizes.extend(self.fresh_size(i, new) for i in range(len(sizes), MAX_BOOK_DEPTH))
+                sizes.extend(
+                    [
+                        max(round(depth_krw * (0.15 + 1.7 * random_()) * _DEPTH_GROWTH[i] / new, 8),
+                            0.00000001)
+                        for i in range(len(sizes), MAX_BOOK_DEPTH)
+                    ]
+                )  # fmt: skip
             elif steps < 0:  # new levels appeared in front
-                sizes[:0] = [self.fresh_size(0, new) for _ in range(-steps)]
+                first = _DEPTH_GROWTH[0]
+                sizes[:0] = [
+                    max(round(depth_krw * (0.15 + 1.7 * random_()) * first / new, 8), 0.00000001)
+                    for _ in range(-steps)
+                ]
                 del sizes[MAX_BOOK_DEPTH:]
         self.best_ask, self.best_bid = best_ask, best_bid
         top = self.ask_sizes if side == "BID" else self.bid_sizes
@@ -267,7 +293,7 @@ class MarketModel:
         self._listeners: list[Callable[[ModelEvent], None]] = []
         self._last_sid = 0
         self._last_ms = 0
-        self._changed: set[tuple[int, str]] = set()
+        self._changed: set[int] = set()  # markets that traded since take_changed_candles()
         now_s = self._clock()
         self.history_end = int((now_s - HISTORY_TRADES_S) // 60 * 60)
         self._states = [
@@ -278,10 +304,7 @@ class MarketModel:
         self.known_codes = frozenset(self._by_code)  # for membership tests
         self._weights = [state.listing.trades_per_minute for state in self._states]
         self._cum_weights = [sum(self._weights[: i + 1]) for i in range(len(self._weights))]
-        for state in self._states:
-            self._open_partial_bars(state)
         self._seed_recent_trades(int(now_s * 1000))
-        self._changed.clear()
         self.ledger = Ledger(api_keys, seed, self._publish)
 
     # -- setup ---------------------------------------------------------------------------------
@@ -312,7 +335,12 @@ class MarketModel:
                 state.acc_bid_volume = synthetic.volume - state.acc_ask_volume
 
     def _seed_recent_trades(self, now_ms: int) -> None:
-        """Trades between the end of synthetic history and now, in time order."""
+        """Trades between the end of synthetic history and now, in time order.
+
+        Only their times and sequential ids are fixed here (they interleave over all markets);
+        each market applies its own when first used (_ready): a market's trades depend on its
+        own generator only, so the result is the same as applying them all now.
+        """
         start_ms = self.history_end * 1000
         arrivals: list[tuple[int, int]] = []
         for state in self._states:
@@ -328,8 +356,27 @@ class MarketModel:
             if count == 0 and now_ms > start_ms:
                 arrivals.append((now_ms - 1, state.index))
         arrivals.sort()
+        last_ms, last_sid = self._last_ms, self._last_sid
+        pending = [state.pending for state in self._states]
         for t, index in arrivals:
-            self._trade(self._states[index], t)
+            last_ms = max(t, last_ms)
+            last_sid = max(last_ms * 10_000, last_sid + 1)
+            pending[index].append((last_ms, last_sid))  # type: ignore[union-attr]
+        self._last_ms, self._last_sid = last_ms, last_sid
+
+    def _ready(self, state: _MarketState) -> None:
+        """Build the market's past (partial bars, seeded trades) if not done yet."""
+        pending = state.pending
+        if pending is None:
+            return
+        state.pending = None
+        self._open_partial_bars(state)
+        changed, self._changed = self._changed, set()
+        try:
+            for ts_ms, sid in pending:
+                self._apply_trade(state, ts_ms, sid)
+        finally:
+            self._changed = changed  # seeded trades are the past, not news for the candle push
 
     # -- clock, listeners ----------------------------------------------------------------------
 
@@ -368,9 +415,26 @@ class MarketModel:
 
     def _state(self, code: str) -> _MarketState:
         try:
-            return self._by_code[code]
+            state = self._by_code[code]
         except KeyError:
             raise UnknownMarket(code) from None
+        if state.pending is not None:
+            self._ready(state)
+        return state
+
+    def warm_up(self, count: int = 1) -> bool:
+        """Build the past of up to `count` markets not used yet; False when none is left.
+
+        Optional (every read builds what it needs): lets a server spread the start-up work
+        over idle moments instead of the first request that touches many markets.
+        """
+        for state in self._states:
+            if state.pending is not None:
+                self._ready(state)
+                count -= 1
+                if count <= 0:
+                    break
+        return any(state.pending is not None for state in self._states)
 
     def tick_size(self, code: str) -> float:
         return tick_size(self._state(code).last_price)
@@ -391,6 +455,8 @@ class MarketModel:
         """One trade now, in `code` or in a market chosen by activity."""
         if code is None:
             state = self._rng.choices(self._states, cum_weights=self._cum_weights)[0]
+            if state.pending is not None:
+                self._ready(state)
         else:
             state = self._state(code)
         trade = self._trade(state, self.now_ms())
@@ -405,6 +471,9 @@ class MarketModel:
         self._last_ms = ts_ms
         sid = max(ts_ms * 10_000, self._last_sid + 1)
         self._last_sid = sid
+        return self._apply_trade(state, ts_ms, sid)
+
+    def _apply_trade(self, state: _MarketState, ts_ms: int, sid: int) -> Trade:
         rng = state.rng
 
         price = state.last_price
@@ -441,7 +510,11 @@ class MarketModel:
         state.version += 1
         self._update_bars(state, ts_ms, new_price, volume)
         self._update_day_and_24h(state, ts_ms, new_price, volume, side)
-        prev_close = self._prev_close_for(state, ts_ms // 1000)
+        day = ts_ms // 86_400_000 * DAY_S
+        cached_day, prev_close = state.prev_close
+        if cached_day != day:  # the days before `day` are closed: their last close is final
+            prev_close = self._prev_close_for(state, day)
+            state.prev_close = (day, prev_close)
         trade = Trade(
             market=state.code,
             trade_timestamp=ts_ms,
@@ -464,32 +537,29 @@ class MarketModel:
     def _update_bars(self, state: _MarketState, ts_ms: int, price: float, volume: float) -> None:
         second = ts_ms // 1000
         value = price * volume
-        changed = self._changed
-        index = state.index
-        for interval, length in _INTERVAL_ITEMS:
-            bars = state.bars[interval]
+        for bars, length, limit in state.bar_slots:
             start = second - second % length
-            bar = bars[-1] if bars else None
-            if bar is not None and bar.start == start:
-                if price > bar.high:
-                    bar.high = price
-                elif price < bar.low:
-                    bar.low = price
-                bar.close = price
-                bar.volume += volume
-                bar.value += value
-                bar.last_ms = ts_ms
-            else:
-                bars.append(_Bar(start, price, price, price, price, volume, value, ts_ms))
-                limit = _MAX_BARS.get(interval, _DEFAULT_MAX_BARS)
-                if len(bars) > limit + limit // 4:
-                    del bars[: len(bars) - limit]
-            changed.add((index, interval))
+            if bars:
+                bar = bars[-1]
+                if bar.start == start:
+                    if price > bar.high:
+                        bar.high = price
+                    elif price < bar.low:
+                        bar.low = price
+                    bar.close = price
+                    bar.volume += volume
+                    bar.value += value
+                    bar.last_ms = ts_ms
+                    continue
+            bars.append(_Bar(start, price, price, price, price, volume, value, ts_ms))
+            if len(bars) > limit + limit // 4:
+                del bars[: len(bars) - limit]
+        self._changed.add(state.index)  # every interval of the market changed
 
     def _update_day_and_24h(
         self, state: _MarketState, ts_ms: int, price: float, volume: float, side: str
     ) -> None:
-        day = utc_midnight(ts_ms / 1000)
+        day = ts_ms // 86_400_000 * DAY_S  # utc_midnight(ts_ms / 1000), in integers
         if day != state.acc_day:
             state.acc_day = day
             state.acc_ask_volume = 0.0
@@ -605,9 +675,10 @@ class MarketModel:
         changed = self._changed
         self._changed = set()
         result = []
-        for index, interval in sorted(changed):
+        for index in sorted(changed):
             state = self._states[index]
-            result.append(self._candle(state, interval, state.bars[interval][-1]))
+            for interval in _INTERVALS_SORTED:  # sorted by (market index, interval name)
+                result.append(self._candle(state, interval, state.bars[interval][-1]))
         return result
 
     # -- ticker --------------------------------------------------------------------------------
@@ -774,7 +845,7 @@ class MarketModel:
     ) -> Order:
         if market not in self._by_code:
             raise OrderRejected(400, "validation_error", "market does not have a valid value")
-        state = self._by_code[market]
+        state = self._state(market)
         return self.ledger.place(
             access_key,
             market,
@@ -793,6 +864,11 @@ class MarketModel:
         self, access_key: str, uuid: str | None = None, identifier: str | None = None
     ) -> Order:
         return self.ledger.cancel(access_key, uuid, self.now_ms(), identifier=identifier)
+
+
+def _bar_limit(interval: str) -> int:
+    """Bars kept per interval (trimmed to this once 25% more have piled up)."""
+    return _MAX_BARS.get(interval, _DEFAULT_MAX_BARS)
 
 
 def _change(price: float, prev_close: float) -> str:
