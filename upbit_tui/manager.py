@@ -162,6 +162,7 @@ class GlobalWebSocketManager:
         self._public: Connection | None = None
         self._private: Connection | None = None
         self._decoders = {PUBLIC: FrameDecoder(), PRIVATE: FrameDecoder()}
+        self._public_decode = self._decoders[PUBLIC].decode
         self._clients: dict[str, _ClientRecord] = {}
         self._tokens = itertools.count(1)
         self._grace: dict[
@@ -542,10 +543,24 @@ class GlobalWebSocketManager:
 
         Frames are counted by the connection and fed to the metrics by `_pump_metrics`.
         """
-        result = self._decoders[PUBLIC].decode(data, epoch=epoch, received_at=received_at)
+        result = self._public_decode(data, epoch=epoch, received_at=received_at)
         cls = result.__class__
         if cls is TradeEvent:
-            self._on_trade(result)  # type: ignore[arg-type]
+            trade: TradeEvent = result  # type: ignore[assignment]
+            track = self._trades.get(trade.symbol)
+            # Hot path: the next trade of a symbol already in sequence.
+            if (
+                track is not None
+                and track.held is None
+                and track.last_sid is not None
+                and trade.sequential_id > track.last_sid
+                and trade.trade_timestamp
+            ):
+                track.last_sid = trade.sequential_id
+                track.last_ts = trade.trade_timestamp
+                self._publish(trade)
+            else:
+                self._on_trade(trade)
             return True
         if cls is TickerEvent or cls is OrderbookEvent or cls is CandleEvent:
             self._publish(result)  # type: ignore[arg-type]
