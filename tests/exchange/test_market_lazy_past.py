@@ -56,3 +56,13 @@ def test_seeded_trades_are_not_reported_as_changed_candles() -> None:
     changed = model.take_changed_candles()
     assert {candle.market for candle in changed} == {"KRW-ETH"}
     assert sorted(candle.interval for candle in changed) == sorted(INTERVALS)
+
+
+def test_warm_up_builds_the_given_number_of_markets() -> None:
+    model = MarketModel(seed=2, markets=10, clock=lambda: NOW)
+    assert model.unbuilt_markets() == 10
+    model.ticker("KRW-ETH")  # the second market, built by its first read
+    assert model.unbuilt_markets() == 9
+    assert model.warm_up(0) and model.unbuilt_markets() == 9
+    assert model.warm_up(3) and model.unbuilt_markets() == 6  # KRW-ETH is skipped, not counted
+    assert not model.warm_up(100) and model.unbuilt_markets() == 0

@@ -305,6 +305,7 @@ class MarketModel:
         self._weights = [state.listing.trades_per_minute for state in self._states]
         self._cum_weights = [sum(self._weights[: i + 1]) for i in range(len(self._weights))]
         self._seed_recent_trades(int(now_s * 1000))
+        self._warm_cursor = 0  # warm_up() has looked at every market before this index
         self.ledger = Ledger(api_keys, seed, self._publish)
 
     # -- setup ---------------------------------------------------------------------------------
@@ -428,13 +429,18 @@ class MarketModel:
         Optional (every read builds what it needs): lets a server spread the start-up work
         over idle moments instead of the first request that touches many markets.
         """
-        for state in self._states:
+        states = self._states
+        while count > 0 and self._warm_cursor < len(states):
+            state = states[self._warm_cursor]
             if state.pending is not None:
                 self._ready(state)
                 count -= 1
-                if count <= 0:
-                    break
-        return any(state.pending is not None for state in self._states)
+            self._warm_cursor += 1
+        return self.unbuilt_markets() > 0
+
+    def unbuilt_markets(self) -> int:
+        """Markets whose seeded past is not built yet (see warm_up)."""
+        return sum(state.pending is not None for state in self._states[self._warm_cursor :])
 
     def tick_size(self, code: str) -> float:
         return tick_size(self._state(code).last_price)

@@ -179,6 +179,7 @@ class ExchangeServer:
         self._handshakes_refused: dict[str, int] = {}
         self._market_trades: dict[str, list[int]] = {}  # code -> [count, first_sid, last_sid]
         self._firehose_wakeup = asyncio.Event()
+        self.warmed_up = asyncio.Event()  # set once every market's seeded past is built
         self._connections_changed = asyncio.Condition()
         self._started_at = 0.0
 
@@ -229,6 +230,7 @@ class ExchangeServer:
             asyncio.create_task(self._candle_loop(), name="sim-candles"),
             asyncio.create_task(self._idle_loop(), name="sim-idle"),
             asyncio.create_task(self._firehose_loop(), name="sim-firehose"),
+            asyncio.create_task(self._warm_up_loop(), name="sim-warm-up"),
         ]
 
     async def stop(self) -> None:
@@ -595,6 +597,17 @@ class ExchangeServer:
             carry -= count
             for _ in range(min(count, 10_000)):
                 self.model.generate_trade()  # listener failures are contained by the model
+
+    async def _warm_up_loop(self) -> None:
+        """Build the markets' seeded pasts one at a time (a few ms each) between other work,
+        so the first request for every market (GET /v1/ticker/all) does not do it all at once
+        while every connection waits."""
+        model = self.model
+        more = True
+        while more:
+            more = model.warm_up(1)
+            await asyncio.sleep(0)  # a yield to the senders and handlers, not a wait
+        self.warmed_up.set()
 
     async def _candle_loop(self) -> None:
         while True:
