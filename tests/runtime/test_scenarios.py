@@ -17,7 +17,7 @@ from runtime_helpers import (
     wait_until,
 )
 
-from upbit_tui.events import OrderbookEvent, TickerEvent, TradeEvent
+from upbit_tui.events import DataType, OrderbookEvent, TickerEvent, TradeEvent
 from upbit_tui.exchange import ExchangeServer
 from upbit_tui.manager import GlobalWebSocketManager
 from upbit_tui.proxy import WebSocketClientProxy
@@ -133,7 +133,12 @@ async def test_coalescing_subscriber_gets_the_latest_value_per_symbol(
     await seen.wait_for(lambda c: len(c.events) >= 1)
     btc = quiet_sim.generate_trades(50, market="KRW-BTC")[-1]
     eth = quiet_sim.generate_trades(50, market="KRW-ETH")[-1]
-    await asyncio.sleep(0.2)
+
+    def arrived() -> bool:  # both bursts are in, coalescing behind the blocked callback
+        latest = [quiet_manager._router_latest(DataType.TICKER, c) for c in ("KRW-BTC", "KRW-ETH")]
+        return [e.trade_price if e else None for e in latest] == [btc.trade_price, eth.trade_price]
+
+    await wait_until(arrived, what="both bursts received")
     gate.set()
     latest = {btc.trade_price, eth.trade_price}
     await seen.wait_for(lambda c: {e.trade_price for e in c.events[-2:]} == latest)
