@@ -8,6 +8,7 @@ trade record, and no connection exceeded Upbit's message limits.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Callable
@@ -216,4 +217,33 @@ async def test_never_gives_up_critical_after_the_configured_attempts_then_recove
             await ticks.wait_for(lambda c: len(c.events) >= 1)
             assert conn.is_live
             assert (await proxy.health_check())["status"] != "critical"
+        await proxy.cleanup()
+
+
+async def test_events_queued_before_a_reconnect_never_reach_the_callback() -> None:
+    async with (
+        ExchangeServer(seed=4, markets=20, rate=0.0, port=0) as sim,
+        GlobalWebSocketManager(fast_config(sim)) as manager,
+    ):
+        gate = asyncio.Event()
+        seen = EpochRecorder(manager)
+
+        async def slow(event: Any) -> None:
+            seen(event)  # the epoch is checked as the callback starts
+            await gate.wait()
+
+        proxy = WebSocketClientProxy("slow", manager)
+        await proxy.subscribe_ticker(["KRW-BTC"], slow)
+        await on_wire(sim, {"ticker": {"KRW-BTC"}})
+        await seen.wait_for(lambda c: len(c.events) == 1)  # the snapshot, now blocking
+        sim.generate_trades(20, market="KRW-BTC")
+        await wait_until(lambda: manager.subscriber_stats()[0]["queue_depth"] >= 20, what="queue")
+        sim.faults.drop_all(endpoint="public")
+        await wait_until(lambda: manager.epochs.current("public") == 2, what="epoch 2")
+        await on_wire(sim, {"ticker": {"KRW-BTC"}})
+        gate.set()
+        await seen.wait_for(lambda c: any(e.epoch == 2 for e in c.events))
+        assert not seen.stale
+        assert [e.epoch for e in seen.events] == [1, 2]  # the 20 queued ones were dropped
+        assert manager.subscriber_stats()[0]["stale"] == 20
         await proxy.cleanup()
