@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -221,15 +222,42 @@ async def test_dashboard_lists_connections_and_clients(sim: Any) -> None:
         assert proxy.closed  # the dashboard's proxy left with its screen
 
 
+async def test_connection_trouble_becomes_a_health_alert_not_a_traceback(sim: Any) -> None:
+    config = sim_config(sim)
+    config = config.replace(
+        connection=dataclasses.replace(config.connection, reconnect_critical_after=2)
+    )
+    app = make_app(config, health_interval=0.1)
+    notes = NotificationLog()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await wait_for(pilot, lambda: pane(app, "watchlist").settled, "the watchlist")
+        sim.faults.reject_handshakes(1000, 429)
+        sim.faults.drop_all()
+        await wait_for(
+            pilot, lambda: any(t == "Health: critical" for t in notes.titles), "a critical alert"
+        )
+        assert "critical" in str(app.status_bar.render())
+        assert app.runtime_worker is not None
+        assert app.runtime_worker.state == WorkerState.RUNNING  # still trying, not crashed
+        sim.faults.clear()
+        await wait_for(
+            pilot,
+            lambda: app.last_health is not None and app.last_health["status"] == "healthy",
+            "the connection to recover",
+        )
+
+
 class NotificationLog:
     """Collects toasts through run_test's message hook (Textual's public testing seam)."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
+        self.titles: list[str] = []
 
     def __call__(self, message: Message) -> None:
         if isinstance(message, Notify):
             self.messages.append(str(message.notification.message))
+            self.titles.append(str(message.notification.title))
 
     @property
     def last(self) -> str:
