@@ -247,3 +247,14 @@ async def test_events_queued_before_a_reconnect_never_reach_the_callback() -> No
         assert [e.epoch for e in seen.events] == [1, 2]  # the 20 queued ones were dropped
         assert manager.subscriber_stats()[0]["stale"] == 20
         await proxy.cleanup()
+
+
+async def test_user_requested_reconnect_is_gap_free(
+    sim: Any, manager: GlobalWebSocketManager
+) -> None:
+    pending: list[Any] = []
+    await _scenario(
+        sim, manager, lambda: pending.append(asyncio.ensure_future(manager.reconnect()))
+    )
+    await asyncio.gather(*pending)
+    assert manager.connections()["public"].recovery.attempts == 0  # backoff was reset
