@@ -196,8 +196,8 @@ async def measure_headless(sim: ExchangeServer, config: Path, seconds: float) ->
     }
 
 
-async def measure_rss(config: Path, seconds: float, *, stalled_reader: bool) -> dict[str, float]:
-    """RSS after warm-up and after `seconds`; with a reader that never reads, if asked."""
+async def measure_rss(config: Path, seconds: float, *, stalled_reader: bool) -> dict[str, Any]:
+    """RSS every tenth of `seconds` after warm-up; with a reader that never reads, if asked."""
     read_fd, write_fd = os.pipe()
     stdout: Any = write_fd if stalled_reader else asyncio.subprocess.DEVNULL
     try:
@@ -205,13 +205,10 @@ async def measure_rss(config: Path, seconds: float, *, stalled_reader: bool) -> 
         ps = psutil.Process(process.pid)
         async with aiohttp.ClientSession() as session:
             await asyncio.sleep(WARMUP)
-            start = ps.memory_info().rss
-            peak = start
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                await asyncio.sleep(1.0)
-                peak = max(peak, ps.memory_info().rss)
-            end = ps.memory_info().rss
+            series = [ps.memory_info().rss / 2**20]
+            for _ in range(10):
+                await asyncio.sleep(seconds / 10)
+                series.append(ps.memory_info().rss / 2**20)
             last = await scrape(session, url)
         process.terminate()
         await process.wait()
@@ -220,9 +217,7 @@ async def measure_rss(config: Path, seconds: float, *, stalled_reader: bool) -> 
         os.close(read_fd)
         os.close(write_fd)
     return {
-        "rss_start_mb": start / 2**20,
-        "rss_end_mb": end / 2**20,
-        "rss_peak_mb": peak / 2**20,
+        "series_mb": series,
         "written": last.get("written", 0.0),
         "dropped": last.get("upbit_tui_dropped_events_total", 0.0),
     }
@@ -268,12 +263,13 @@ async def main_async(args: argparse.Namespace) -> None:
         f"bench_headless: {args.markets} markets, ticker+trade, {args.rounds} rounds of "
         f"{args.seconds:g} s windows after {WARMUP:g} s warm-up (medians)"
     )
+    scenarios = [
+        (f"simulator at {args.rate:g} trades/s", args.rate, 0.0),
+        ("simulator firehose (as fast as the consumer takes)", 0.0, math.inf),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
-        for label, rate, firehose in (
-            (f"simulator at {args.rate:g} trades/s", args.rate, 0.0),
-            ("simulator firehose (as fast as the consumer takes)", 0.0, math.inf),
-        ):
+        for label, rate, firehose in [] if args.rss_only else scenarios:
             print(label)
             async with ExchangeServer(
                 seed=7, markets=args.markets, rate=rate, firehose=firehose, port=0
@@ -283,13 +279,14 @@ async def main_async(args: argparse.Namespace) -> None:
             write_config(config, sim, list(sim.stats()["markets"]))
             for stalled in (False, True):
                 rss = await measure_rss(config, args.soak, stalled_reader=stalled)
-                start, end = rss["rss_start_mb"], rss["rss_end_mb"]
+                series = rss["series_mb"]
                 print(
                     f"RSS of headless, firehose for {args.soak:g} s, "
                     f"{'reader never reads' if stalled else 'stdout > /dev/null'}: "
-                    f"{start:.1f} MB after warm-up -> {end:.1f} MB at the end "
-                    f"({end / start:.2f}x), peak {rss['rss_peak_mb']:.1f} MB; "
-                    f"written {rss['written']:,.0f}, dropped {rss['dropped']:,.0f}"
+                    f"{series[0]:.1f} MB after warm-up -> {series[-1]:.1f} MB at the end "
+                    f"({series[-1] / series[0]:.2f}x); written {rss['written']:,.0f}, "
+                    f"dropped {rss['dropped']:,.0f}\n"
+                    f"  every {args.soak / 10:g} s: {' '.join(f'{mb:.0f}' for mb in series)} MB"
                 )
 
 
@@ -299,6 +296,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per client (median)")
     parser.add_argument("--soak", type=float, default=60.0, help="long run for RSS")
     parser.add_argument("--markets", type=int, default=20)
+    parser.add_argument("--rss-only", action="store_true", help="only the long RSS runs")
     parser.add_argument(
         "--rate", type=float, default=1000.0, help="fixed simulator rate, trades/s (all markets)"
     )

@@ -45,6 +45,8 @@ PROG = "upbit-tui headless"
 # What the simulator accepts in --demo; it never leaves the process.
 DEMO_ACCESS_KEY = "demo-access-key"
 DEMO_SECRET_KEY = "demo-secret-key"
+# Trades per second over all simulated markets: lively, like the app's demo.
+DEMO_RATE = 40.0
 # How long a stopping run waits for a stalled reader to take the last buffered lines.
 FLUSH_TIMEOUT = 5.0
 # Bytes of encoded lines waiting for the writer thread (a few thousand events).
@@ -73,9 +75,19 @@ def add_headless_parser(subparsers: Any) -> argparse.ArgumentParser:
         "headless",
         help="stream events as JSON lines on stdout (for bots, jq, log shippers)",
         description=(
-            "Stream Upbit events as JSON lines on stdout: one object per event, Upbit's DEFAULT "
-            "field names plus epoch and received_at. Logs and health summaries go to stderr."
+            "Stream Upbit events as JSON lines on stdout: one object per event, Upbit's\n"
+            "DEFAULT field names plus epoch and received_at. Logs and health summaries go\n"
+            "to stderr."
         ),
+        epilog=(
+            "examples:\n"
+            "  upbit-tui headless --demo --types trade | jq -c '{code, trade_price}'\n"
+            "  upbit-tui headless --symbols KRW-BTC --types orderbook --count 100 > book.jsonl\n"
+            "\n"
+            "exit status: 0 when stopped by --count, --duration, SIGINT/SIGTERM or a reader\n"
+            "that closed the pipe; 2 for bad arguments or config; 1 if stdout failed."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.__class__ = _OneLineErrorParser
     # The top-level --config/--demo also work after the subcommand; separate dests keep
@@ -367,7 +379,10 @@ async def _subscribe(
         if data_type is DataType.TICKER:
             await proxy.subscribe_ticker(symbols, emit, policy=policy, queue_size=size)
         elif data_type is DataType.TRADE:
-            await proxy.subscribe_trade(symbols, emit, policy=policy, queue_size=size)
+            # The manager queues trades per market (a partial unsubscribe then never loses
+            # queued trades): split the per-type budget so memory stays queue_size per type.
+            per_market = -(-size // len(symbols))
+            await proxy.subscribe_trade(symbols, emit, policy=policy, queue_size=per_market)
         elif data_type is DataType.ORDERBOOK:
             await proxy.subscribe_orderbook(symbols, emit, policy=policy, queue_size=size)
         elif data_type.is_candle:
@@ -379,7 +394,8 @@ async def _subscribe(
             await proxy.subscribe_balance(emit, policy=policy, queue_size=size)
         elif data_type is DataType.ORDER:
             orders = None if options.order_symbols is None else list(options.order_symbols)
-            await proxy.subscribe_orders(emit, symbols=orders, policy=policy, queue_size=size)
+            per_market = size if orders is None else -(-size // len(orders))
+            await proxy.subscribe_orders(emit, symbols=orders, policy=policy, queue_size=per_market)
         streaming.append(data_type.value)
     return streaming
 
@@ -437,7 +453,7 @@ async def _demo_exchange(config: Config) -> AsyncIterator[Config]:
     from upbit_tui.exchange import ExchangeServer
 
     async with ExchangeServer(
-        host="127.0.0.1", port=0, api_keys={DEMO_ACCESS_KEY: DEMO_SECRET_KEY}
+        rate=DEMO_RATE, host="127.0.0.1", port=0, api_keys={DEMO_ACCESS_KEY: DEMO_SECRET_KEY}
     ) as sim:
         log.info("demo: simulator at %s", sim.rest_url)
         yield config.replace(
