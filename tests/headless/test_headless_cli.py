@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -188,11 +189,24 @@ async def test_private_types_without_keys_leave_public_types_streaming(config_pa
     assert "UPBIT_ACCESS_KEY" in run.stderr
 
 
-async def test_demo_flag_runs_the_simulator_in_process() -> None:
-    async with headless("--demo", "--types", "ticker", "--symbols", "KRW-BTC", "--count", "3") as r:
-        events = await r.read_rest(within=30)
-        assert await r.wait() == 0
+@pytest.mark.parametrize("before_subcommand", [False, True])
+async def test_demo_flag_runs_the_simulator_in_process(before_subcommand: bool) -> None:
+    args = ["--types", "ticker", "--symbols", "KRW-BTC", "--count", "3"]
+    argv = ["--demo", "headless", *args] if before_subcommand else ["headless", "--demo", *args]
+    process = await asyncio.create_subprocess_exec(
+        *COMMAND,
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=clean_env(),
+        cwd=ROOT,
+    )
+    async with asyncio.timeout(30 * TIMEOUT_FACTOR):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    events = [json.loads(line) for line in out.splitlines()]
     assert [(e["type"], e["code"]) for e in events] == [("ticker", "KRW-BTC")] * 3
+    assert "demo: simulator at http://127.0.0.1:" in err.decode()
 
 
 async def test_stream_survives_a_dropped_connection(config_path: Path, sim: Any) -> None:
