@@ -23,6 +23,7 @@ from upbit_tui.exchange.market import MarketModel, ModelEvent
 from upbit_tui.exchange.records import AssetUpdate, Candle, OrderUpdate, Trade
 from upbit_tui.exchange.session import Session
 from upbit_tui.exchange.wire import (
+    Message,
     candle_message,
     frame,
     is_list,
@@ -134,7 +135,7 @@ class Fanout:
         fmt = session.format
         simple = is_simple(fmt)
         now = model.now_ms()
-        messages: list[dict[str, Any]] = []
+        messages: list[Message] = []
         if t.type == "ticker":
             messages = [ticker_message(model.ticker(m), "SNAPSHOT", simple) for m in t.markets]
         elif t.type == "trade":
