@@ -1,6 +1,8 @@
 """The market model's read-side records: what REST and WebSocket renderers format.
 
-Plain frozen dataclasses with Upbit's DEFAULT field names, so a renderer maps them one to one.
+Frozen records with Upbit's DEFAULT field names, so a renderer maps them one to one: the ones
+made per trade (Trade, Ticker, Orderbook, Candle) are frozen msgspec Structs, built several
+times faster than frozen dataclasses; the others are frozen dataclasses.
 Prices and volumes are floats already rounded (prices to the tick, volumes to 8 decimals);
 timestamps are integer milliseconds since the epoch, candle starts are integer epoch seconds.
 """
@@ -11,6 +13,8 @@ import functools
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
+
+import msgspec
 
 KST_OFFSET_S = 9 * 3600
 
@@ -59,8 +63,7 @@ class MarketInfo:
     warning: bool = False  # market_event.warning (투자유의)
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(msgspec.Struct, frozen=True):
     market: str
     trade_timestamp: int  # ms
     trade_price: float
@@ -86,8 +89,7 @@ class Trade:
         return utc_time(self.trade_timestamp)
 
 
-@dataclass(frozen=True, slots=True)
-class Candle:
+class Candle(msgspec.Struct, frozen=True):
     market: str
     interval: str  # "1s", "1m", ..., "240m", "1d" (see market.INTERVALS)
     start: int  # epoch seconds (UTC), the bucket start
@@ -116,8 +118,7 @@ class Candle:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Ticker:
+class Ticker(msgspec.Struct, frozen=True):
     market: str
     trade_date: str  # yyyyMMdd, UTC
     trade_time: str  # HHmmss, UTC
@@ -162,8 +163,7 @@ class OrderbookUnit(NamedTuple):
     bid_size: float
 
 
-@dataclass(frozen=True, slots=True)
-class Orderbook:
+class Orderbook(msgspec.Struct, frozen=True):
     market: str
     timestamp: int
     total_ask_size: float  # sum over the returned units only
