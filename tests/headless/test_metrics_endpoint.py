@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from headless_harness import TIMEOUT_FACTOR, headless, scrape, value, write_config
 
 OUTPUT_BUFFER_BYTES = 1 << 20
@@ -58,11 +59,14 @@ async def test_metrics_endpoint_serves_the_stream_and_connection_state(config_pa
     assert value(families, "process_resident_memory_bytes") > 0
 
 
-async def test_slow_reader_gets_the_policy_and_bounded_memory(tmp_path: Path, sim: Any) -> None:
+@pytest.mark.parametrize("policy", ["drop_oldest", "coalesce_by_symbol"])
+async def test_slow_reader_gets_the_policy_and_bounded_memory(
+    tmp_path: Path, sim: Any, policy: str
+) -> None:
     config = write_config(
         tmp_path / "slow.toml",
         sim,
-        headless={"queue_size": 50, "policy": "drop_oldest", "health_interval": 0},
+        headless={"queue_size": 50, "policy": policy, "health_interval": 0},
     )
     read_fd, write_fd = os.pipe()
     every_market = ",".join(sim.stats()["markets"])
@@ -87,7 +91,7 @@ async def test_slow_reader_gets_the_policy_and_bounded_memory(tmp_path: Path, si
                         break
                     await asyncio.sleep(0.1)
             policy_drops = value(
-                families, "upbit_tui_subscriber_dropped_events_total", policy="drop_oldest"
+                families, "upbit_tui_subscriber_dropped_events_total", policy=policy
             )
             assert policy_drops == dropped
             buffered = value(families, "upbit_tui_headless_output_buffer_bytes")
