@@ -28,6 +28,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "GlobalWebSocketManager": "upbit_tui.manager",
     "get_default_manager": "upbit_tui.manager",
+    "PrivateUnavailableError": "upbit_tui.manager",
+    "ConnectionState": "upbit_tui.connection",
     "WebSocketClientProxy": "upbit_tui.proxy",
     "SubscriptionStateManager": "upbit_tui.subscriptions",
     "SubscriptionDiff": "upbit_tui.subscriptions",

@@ -60,7 +60,8 @@ Epochs
 
 Metrics (with `metrics=`): drops, callback errors and deliveries (per batch) are recorded;
 latency (exchange `timestamp` -> callback) is sampled: the first event of every batch (its
-oldest, so the worst) and every 8th after it.
+oldest, so the worst) and every 8th after it, REALTIME events only (a SNAPSHOT or REST event
+carries its data's age, not our delivery delay).
 
 Stats: `sub.delivered`, `sub.dropped`, `sub.stale`, `sub.callback_errors`, `sub.slow_callbacks`,
 `sub.queue_depth`; router-wide `queue_depth()`, `dropped()`, `callback_errors()` (totals include
@@ -666,10 +667,16 @@ class Subscriber:
                     if event.epoch < current and event.epoch:
                         stale += 1
                         continue
-                    if not delivered & 7 and ring is not None and event.timestamp_ms:
+                    if (
+                        not delivered & 7
+                        and ring is not None
+                        and event.timestamp_ms
+                        and event.stream_type == "REALTIME"
+                    ):
                         # Inlined LatencyWindow.record, for the batch's first (oldest, so
                         # highest-latency) event and every 8th after it: a sample is enough
-                        # for the statistics, and recording costs on every delivery.
+                        # for the statistics, and recording costs on every delivery. Snapshots
+                        # and REST events carry their data's age, not our delay: not sampled.
                         ring[index & mask] = before_ms - event.timestamp_ms
                         index += 1
                     delivered += 1

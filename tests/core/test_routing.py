@@ -600,6 +600,26 @@ async def test_latency_is_sampled_first_of_each_batch_and_every_eighth() -> None
     await router.aclose()
 
 
+async def test_snapshot_and_rest_events_are_not_latency_samples() -> None:
+    # Their timestamp is the data's age (a quiet market's snapshot may be hours old), not our
+    # delivery delay: sampling them would turn health degraded for no reason.
+    metrics = MetricsCollector()
+    router = Router(metrics=metrics)
+    got = Collector()
+    router.subscribe(DataType.TICKER, ["KRW-BTC", "KRW-ETH"], got)
+    hour_ago = int(time.time() * 1000) - 3_600_000
+    router.publish(ticker(price=1, ts=hour_ago, stream_type="SNAPSHOT"))
+    await got.wait_count(1)
+    router.publish(ticker(symbol="KRW-ETH", price=2, ts=hour_ago, stream_type="REST"))
+    await got.wait_count(2)
+    assert metrics.latency.stats().samples == 0
+    router.publish(ticker(price=3))
+    await got.wait_count(3)
+    stats = metrics.latency.stats()
+    assert stats.samples == 1 and stats.max_ms < 3_600_000
+    await router.aclose()
+
+
 async def test_private_events_are_never_deduplicated(router: Router) -> None:
     got = Collector()
     router.subscribe(DataType.ORDER, None, got)
