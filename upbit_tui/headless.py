@@ -276,30 +276,43 @@ async def run_headless(
                 if demo:
                     config = await stack.enter_async_context(_demo_exchange(config))
                 code = await _stream(config, options, sink, stack, stop)
+                # The reader gets its last line and EOF now, not after the sockets have closed.
+                elapsed = await _finish_output(sink, out_fd, started)
         finally:
-            sink.closed = True
-            writer.close()
-            try:
-                async with asyncio.timeout(FLUSH_TIMEOUT):
-                    await writer.wait_finished()
-            except TimeoutError:
-                log.warning("the reader stopped reading; %d bytes not written", writer.buffered)
-            if writer.broken_pipe and out_fd == 1:
-                _silence_stdout()
+            elapsed = await _finish_output(sink, out_fd, started)
     if code != EXIT_OK:
         return code
     if writer.error is not None and not writer.broken_pipe:
         log.error("writing to stdout failed: %s", writer.error)
         return EXIT_FAILURE
-    elapsed = max(time.monotonic() - started, 1e-9)
     log.info(
         "stopped (%s): wrote %d events in %.1f s (%.0f/s)",
         stop.reason or "done",
         sink.written,
         elapsed,
-        sink.written / elapsed,
+        sink.written / max(elapsed, 1e-9),
     )
     return EXIT_OK
+
+
+async def _finish_output(sink: EventSink, fd: int, started: float) -> float:
+    """Flush what was accepted (bounded wait), release stdout; seconds since `started`.
+
+    Idempotent: the second call only reports the time of the first.
+    """
+    if sink.finished_at is None:
+        sink.closed = True
+        writer = sink.writer
+        writer.close()
+        try:
+            async with asyncio.timeout(FLUSH_TIMEOUT):
+                await writer.wait_finished()
+        except TimeoutError:
+            log.warning("the reader stopped reading; %d bytes not written", writer.buffered)
+        if fd == 1:
+            _release_stdout()
+        sink.finished_at = time.monotonic()
+    return sink.finished_at - started
 
 
 async def _stream(
@@ -438,8 +451,9 @@ def health_summary(health: dict[str, Any], written: int, rate: float, stalls: in
     return "; ".join(parts)
 
 
-def _silence_stdout() -> None:
-    """After EPIPE, point fd 1 at /dev/null so the interpreter's exit flush stays quiet."""
+def _release_stdout() -> None:
+    """Point fd 1 at /dev/null: the reader sees EOF at once, and after EPIPE the interpreter's
+    exit flush stays quiet."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 1)
@@ -481,6 +495,7 @@ class EventSink:
         self.limit = limit
         self.written = 0
         self.closed = False
+        self.finished_at: float | None = None
         self.stats = OutputStats()
         self._encoder = JsonLineEncoder()
         self._on_limit = on_limit
