@@ -1,6 +1,6 @@
 """JSON lines on stdout: the encoding of events and a writer that never blocks the event loop.
 
-The writer hands bytes to a thread that does the blocking `os.write`, through a bounded buffer.
+The writer hands bytes to a thread that does the blocking writes, through a bounded buffer.
 When a slow reader lets the buffer fill, producers wait (`wait_for_room`), so the backpressure
 goes back to the manager's per-subscriber queues, where the configured policy (drop_oldest,
 coalesce_by_symbol, throttle) decides what is dropped and counts it. Memory stays bounded by
