@@ -101,6 +101,9 @@ def add_control_routes(app: web.Application, sim: ExchangeServer) -> None:
     async def resume(request: web.Request) -> web.Response:
         return _ok(connections=faults.resume())
 
+    async def forget(request: web.Request) -> web.Response:
+        return _ok(connections=faults.forget_subscriptions(_endpoint(request)))
+
     async def error(request: web.Request) -> web.Response:
         name = request.query.get("name", "INVALID_PARAM")
         message = request.query.get("message", "simulated error")
@@ -212,6 +215,7 @@ def add_control_routes(app: web.Application, sim: ExchangeServer) -> None:
         "/_sim/faults/close": close,
         "/_sim/faults/stall": stall,
         "/_sim/faults/resume": resume,
+        "/_sim/faults/forget-subscriptions": forget,
         "/_sim/faults/error": error,
         "/_sim/faults/malformed": malformed,
         "/_sim/faults/reject-handshakes": reject_handshakes,
@@ -234,6 +238,7 @@ ROUTES = [
     "POST /_sim/faults/close [code=1001] [reason=] [endpoint=]",
     "POST /_sim/faults/stall [seconds=] [endpoint=]",
     "POST /_sim/faults/resume",
+    "POST /_sim/faults/forget-subscriptions [endpoint=]",
     "POST /_sim/faults/error [name=INVALID_PARAM] [message=] [endpoint=]",
     "POST /_sim/faults/malformed [endpoint=]",
     "POST /_sim/faults/reject-handshakes count=N [status=429|418]",

@@ -6,6 +6,10 @@
                                               answering pings (frames are discarded); None =
                                               until resume(). New connections are not stalled.
     sim.faults.resume()                       end a stall
+    sim.faults.forget_subscriptions()         open connections lose their subscription but stay
+                                              up: pings and LIST_SUBSCRIPTIONS (now an empty
+                                              list) are answered, no data flows until the
+                                              client subscribes again
     sim.faults.send_error(name="INVALID_PARAM", message="...")  an Upbit error frame to all
     sim.faults.send_malformed(payload=b'{"type":')              a frame that is not JSON, to all
     sim.faults.reject_handshakes(count, status=429)   the next `count` WebSocket handshakes get
@@ -22,9 +26,13 @@ and returns how many connections it touched.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from upbit_tui.exchange.wire import error_frame
+
+if TYPE_CHECKING:
+    from upbit_tui.exchange.fanout import Fanout
+    from upbit_tui.exchange.session import Session
 
 Endpoint = Literal["public", "private"]
 
@@ -41,6 +49,11 @@ class FaultTarget(Protocol):
     def resume_connections(self) -> int: ...
 
     def broadcast_raw(self, endpoint: Endpoint | None, data: bytes) -> int: ...
+
+    def sessions(self, endpoint: Endpoint | None = None) -> list[Session]: ...
+
+    @property
+    def fanout(self) -> Fanout: ...
 
 
 class Faults:
@@ -67,6 +80,18 @@ class Faults:
 
     def resume(self) -> int:
         return self._target.resume_connections()
+
+    def forget_subscriptions(self, endpoint: Endpoint | None = None) -> int:
+        """The server loses what open connections subscribed to (a server-side session reset).
+
+        Upbit does not document this; it is the failure a client can only find by asking
+        (LIST_SUBSCRIPTIONS), since the socket itself stays healthy.
+        """
+        sessions = self._target.sessions(endpoint)
+        for session in sessions:
+            self._target.fanout.unsubscribe(session)
+            session.subscription = None
+        return len(sessions)
 
     def send_error(
         self,
