@@ -22,6 +22,9 @@ from upbit_tui.ui_runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+# Seconds before re-applying after a failure: quick at first, then no more than once a minute.
+RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
+
 
 class ProxyPane(Widget):
     """A pane with its own proxy: created on mount, cleaned up on unmount."""
@@ -36,6 +39,7 @@ class ProxyPane(Widget):
         self.client_id = runtime.client_id(self.KIND)
         self.last_error: str | None = None
         self._wish = asyncio.Event()
+        self._failures = 0
 
     def on_mount(self) -> None:
         self._wish.set()
@@ -82,11 +86,20 @@ class ProxyPane(Widget):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # A bad symbol or a refused request: say so and keep the pane alive.
+                # A refused request or no network: say so once, keep the pane alive, and try
+                # again later (a chart without history would otherwise stay empty for good).
                 log.warning("%s: %s", self.client_id, exc, exc_info=True)
-                self.last_error = str(exc) or type(exc).__name__
-                self.notify(f"{self.KIND}: {self.last_error}", severity="error", timeout=6)
+                message = str(exc) or type(exc).__name__
+                if message != self.last_error:
+                    self.notify(f"{self.KIND}: {message}", severity="error", timeout=6)
+                self.last_error = message
+                delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS) - 1)]
+                self._failures += 1
+                self.set_timer(delay, self.want_update, name=f"{self.KIND}-retry")
                 self.refresh()
+            else:
+                self._failures = 0
+                self.last_error = None
 
     async def apply(self, proxy: WebSocketClientProxy) -> None:
         """Make the proxy's subscriptions match what the pane wants (override)."""

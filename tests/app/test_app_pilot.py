@@ -247,6 +247,21 @@ async def test_connection_trouble_becomes_a_health_alert_not_a_traceback(sim: An
         )
 
 
+async def test_chart_retries_its_history_after_rest_errors(sim: Any) -> None:
+    sim.faults.fail_rest(1000, 500)
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        candles: CandlesPane = pane(app, "candles")
+        await wait_for(
+            pilot,
+            lambda: "500" in str(candles.query_one("#candles-status").render()),
+            "the REST error shown in the chart pane",
+        )
+        sim.faults.clear()
+        await wait_for(pilot, lambda: candles.settled, "the history on a later attempt", 20)
+        assert len(candles.bars) == 200 and candles.last_error is None
+
+
 class NotificationLog:
     """Collects toasts through run_test's message hook (Textual's public testing seam)."""
 
