@@ -35,6 +35,7 @@ Requests::
 
     build_request(ticket, desired, format="DEFAULT") -> bytes   # one message = whole subscription
     list_subscriptions_request(ticket=None) -> bytes               # ticket: a fresh UUID
+    listing_matches(request, subscription_list) -> bool     # answer shows what we asked for
 
 `desired` is a `DesiredSubscription` (types -> codes, orderbook depth/level per code, snapshot
 flags) or a plain mapping `{DataType: codes}` using the defaults. The result is UTF-8 JSON; send
@@ -650,3 +651,32 @@ def list_subscriptions_request(ticket: str | None = None) -> bytes:
     if ticket is None:
         ticket = str(uuid.uuid4())
     return msgspec.json.encode([{"ticket": ticket}, {"method": "LIST_SUBSCRIPTIONS"}])
+
+
+def listing_matches(request: bytes | str, listing: SubscriptionList) -> bool:
+    """Whether a LIST_SUBSCRIPTIONS answer shows the subscription `request` asked for.
+
+    Compared per type on codes only, leniently: an orderbook code's `.N` depth suffix is ignored
+    (whether Upbit echoes it is unconfirmed), as are levels, flags and the order of codes or type
+    objects. A request that is not a subscription (no type objects) never matches.
+    """
+    try:
+        items = msgspec.json.decode(request)
+    except msgspec.DecodeError:
+        return False
+    wanted: dict[str, set[str]] = {}
+    for item in items if isinstance(items, list) else ():
+        kind = item.get("type") if isinstance(item, dict) else None
+        if isinstance(kind, str):
+            wanted.setdefault(kind, set()).update(_bare_codes(kind, item.get("codes") or ()))
+    listed: dict[str, set[str]] = {}
+    for entry in listing.result:
+        listed.setdefault(entry.type, set()).update(_bare_codes(entry.type, entry.codes))
+    return bool(wanted) and wanted == listed
+
+
+def _bare_codes(kind: str, codes: Iterable[object]) -> set[str]:
+    bare = {str(c) for c in codes}
+    if kind == DataType.ORDERBOOK.value:
+        bare = {c.rsplit(".", 1)[0] if c.rpartition(".")[2].isdigit() else c for c in bare}
+    return bare

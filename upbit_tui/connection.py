@@ -9,11 +9,28 @@ A thin async shell (python-websockets style) around callables the manager suppli
   returns True when the frame carried market data (feeds the staleness watchdog).
 - `on_open(epoch)` runs synchronously after the subscription went out and before the first
   frame is read (the manager arms trade backfill there).
+- `on_resubscribe(epoch)` runs synchronously just before a request goes out that restores a
+  subscription the server lost (see below): the socket stayed, but data was missed.
+- `probe()` returns a LIST_SUBSCRIPTIONS request and `probe_matches(request, listing)` says
+  whether an answer shows `request`; the manager hands answers back via `subscription_listed`.
+
+Silence is probed before it is punished. Quiet markets (illiquid tickers and trades, candles)
+legitimately send nothing for minutes, so after `stale_after` without a data frame the watchdog
+asks the server what it thinks we are subscribed to (one message from the per-connection
+budget, at most once per `stale_after` of silence) and waits up to `ping_timeout` for the
+answer:
+- it shows our subscription -> healthy but quiet: stays LIVE, `status()["quiet"]` is true;
+- it differs (the server lost or changed it) -> the whole desired request is sent again, on
+  the same socket, with `on_resubscribe` first (`resubscribes`);
+- no frame at all -> the connection is dead: close and reconnect (`stale_closes`);
+- some other frame but no answer (an error frame, say) -> alive, subscription unverified.
+Without `probe` the watchdog closes on silence, as it does for any stream that cannot be asked.
 
 What kills a connection and what happens then:
 - abrupt drop or clean close from the server -> reconnect after backoff;
 - no pong within ping_timeout (half-open socket) -> websockets closes it -> reconnect;
-- no data frame for `stale_after` while subscribed (watchdog) -> close, reconnect;
+- no data frame for `stale_after` while subscribed and no answer to the watchdog's probe
+  within `ping_timeout` -> close, reconnect;
 - handshake refused with 429/418 -> wait what the server asks (Retry-After) before the next try;
 - handshake refused with 401/403, or `auth_failed()` after an INVALID_AUTH error frame ->
   state UNAUTHORIZED, keep retrying with backoff and a fresh token each time.
@@ -28,7 +45,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -50,7 +67,7 @@ class ConnectionState(StrEnum):
     IDLE = "idle"  # nothing to subscribe to: no socket (opened lazily)
     CONNECTING = "connecting"
     LIVE = "live"
-    STALE = "stale"  # the watchdog found a silent stream; reconnecting
+    STALE = "stale"  # the watchdog found a dead stream (silent, probe unanswered); reconnecting
     BACKOFF = "backoff"  # waiting before the next attempt
     FAILED = "failed"  # the last attempt failed (network, handshake)
     UNAUTHORIZED = "unauthorized"  # keys refused (401 at the handshake or INVALID_AUTH)
@@ -79,8 +96,11 @@ class Connection:
         connect_gate: Callable[[], Awaitable[None]] | None = None,
         headers_factory: Callable[[], Mapping[str, str]] | None = None,
         on_open: Callable[[int], None] | None = None,
+        on_resubscribe: Callable[[int], None] | None = None,
         on_state: Callable[[Connection], None] | None = None,
         watchdog: bool = True,
+        probe: Callable[[], Request] | None = None,
+        probe_matches: Callable[[Request, Any], bool] | None = None,
         recovery: RecoveryEngine | None = None,
     ) -> None:
         self.kind = kind
@@ -93,8 +113,11 @@ class Connection:
         self._connect_gate = connect_gate
         self._headers_factory = headers_factory
         self._on_open = on_open
+        self._on_resubscribe = on_resubscribe
         self._on_state = on_state
         self._watchdog_enabled = watchdog
+        self._probe = probe
+        self._probe_matches = probe_matches
         self.recovery = recovery or RecoveryEngine(config)
 
         self.state = ConnectionState.IDLE
@@ -104,8 +127,16 @@ class Connection:
         self.frames_received = 0
         self.frame_errors = 0
         self.stale_closes = 0
+        self.probes_sent = 0
+        self.probes_unverified = 0  # answered with something other than the listing
+        self.resubscribes = 0  # the server's listing differed: whole request sent again
         self._connected_at: float | None = None  # monotonic
         self._last_data = 0.0
+        self._last_answer = 0.0  # the last probe the server answered (epoch seconds)
+        self._quiet_since = 0.0  # a probe confirmed our subscription on a silent stream
+        self._probe_reply: asyncio.Future[Any] | None = None
+        self._probe_epoch = 0
+        self._lost = False  # the server lost our subscription: the next send restores it
         self._ws: ClientConnection | None = None
         self._sent: Request | None = None
         self._dirty = asyncio.Event()
@@ -155,6 +186,12 @@ class Connection:
         self._set_state(ConnectionState.UNAUTHORIZED)
         await self._close_current(reason)
 
+    def subscription_listed(self, listing: object, epoch: int) -> None:
+        """The server answered LIST_SUBSCRIPTIONS on the socket of `epoch` (from on_frame)."""
+        reply = self._probe_reply
+        if reply is not None and not reply.done() and epoch == self._probe_epoch:
+            reply.set_result(listing)
+
     async def wait_synced(self) -> None:
         """Wait until the socket is live and the current desired request has been sent.
 
@@ -189,8 +226,14 @@ class Connection:
     def is_critical(self) -> bool:
         return not self.is_live and self.recovery.is_critical
 
+    @property
+    def is_quiet(self) -> bool:
+        """Live and silent, but the server confirmed our subscription since the last data."""
+        return self.is_live and self._quiet_since > self._last_data
+
     def status(self) -> dict[str, object]:
         """JSON-serialisable state for the dashboard."""
+        silent = time.time() - self._last_data if self.is_live and self._last_data else 0.0
         return {
             "state": self.state.value,
             "epoch": self.epoch,
@@ -203,6 +246,11 @@ class Connection:
             "frames_received": self.frames_received,
             "frame_errors": self.frame_errors,
             "stale_closes": self.stale_closes,
+            "quiet": self.is_quiet,
+            "silent_for": round(silent, 3),
+            "probes": self.probes_sent,
+            "probes_unverified": self.probes_unverified,
+            "resubscribes": self.resubscribes,
         }
 
     # ----------------------------------------------------------------- internals
@@ -307,6 +355,7 @@ class Connection:
         self._close_reason = None
         self.epoch = self._epochs.increment_epoch(self.kind)
         self._sent = None
+        self._lost = False
         budget = self._message_budget
         tasks: list[asyncio.Task[None]] = []
         try:
@@ -394,6 +443,11 @@ class Connection:
                 self._dirty.set()
                 continue
             self._dirty.clear()
+            if self._lost:
+                self._lost = False
+                if self._on_resubscribe is not None:
+                    # Before the send, like on_open: what was missed is fetched from here on.
+                    self._on_resubscribe(self.epoch)
             await ws.send(request, text=True)
             self._sent = request
             self.messages_sent += 1
@@ -404,18 +458,74 @@ class Connection:
         interval = max(stale_after / 4, 0.001)
         while True:
             await asyncio.sleep(interval)
+            now = time.time()
             if self._sent is None:
-                self._last_data = time.time()
+                self._last_data = now  # nothing subscribed (yet): nothing to expect
                 continue
-            if time.time() - self._last_data > stale_after:
-                self.stale_closes += 1
-                self.last_error = f"no data for {stale_after:g}s: stream stale"
-                self._close_reason = self.last_error
-                self._set_state(ConnectionState.STALE)
-                log.warning("%s connection silent for %.1fs; reconnecting", self.kind, stale_after)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(1000, "stale"), timeout=max(stale_after, 1.0))
-                return
+            if now - max(self._last_data, self._last_answer) <= stale_after:
+                continue
+            if self._probe is not None:
+                try:
+                    if await self._probe_alive(ws, self._probe()):
+                        continue
+                except ConnectionClosed:
+                    return  # the reader reports why
+            self.stale_closes += 1
+            self.last_error = f"no data for {stale_after:g}s: stream stale"
+            if self._probe is not None:
+                self.last_error += ", LIST_SUBSCRIPTIONS unanswered"
+            self._close_reason = self.last_error
+            self._set_state(ConnectionState.STALE)
+            log.warning("%s connection: %s; reconnecting", self.kind, self.last_error)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(1000, "stale"), timeout=max(stale_after, 1.0))
+            return
+
+    async def _probe_alive(self, ws: ClientConnection, probe: Request) -> bool:
+        """Ask a silent server what we are subscribed to; False if it does not answer at all.
+
+        On a listing that differs from what the socket carries, the whole desired request is
+        queued for the writer again (same socket, same budget).
+        """
+        await self._message_budget.acquire()
+        probed = self._sent
+        frames_before = self.frames_received
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._probe_reply, self._probe_epoch = reply, self.epoch
+        timeout = self._config.ping_timeout or min(self._config.stale_after, 10.0)
+        try:
+            await ws.send(probe, text=True)
+            self.messages_sent += 1
+            self.probes_sent += 1
+            async with asyncio.timeout(timeout):
+                listing = await reply
+        except TimeoutError:
+            listing = None
+        finally:
+            self._probe_reply = None
+        now = time.time()
+        if listing is None:
+            if self.frames_received == frames_before:
+                return False
+            # Something came back (an error frame, say): alive, but we could not verify.
+            self.probes_unverified += 1
+            self._last_answer = now
+            return True
+        self._last_answer = now
+        matches = self._probe_matches
+        if probed is None or matches is None or matches(probed, listing):
+            self._quiet_since = now
+            log.debug("%s connection quiet but subscribed", self.kind)
+        elif self._sent == probed:  # nothing newer went out meanwhile: the server lost it
+            self.resubscribes += 1
+            log.warning(
+                "%s connection: the server's subscription differs from ours; sending it again",
+                self.kind,
+            )
+            self._sent = None
+            self._lost = True
+            self._dirty.set()
+        return True
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -16,6 +16,9 @@ Reliability (issue 4): each (re)connect is a new epoch; the router drops events 
 even from queues. After a reconnect the manager fetches the trades missed during the outage from
 REST for every subscribed trade symbol and delivers them (marked `backfilled`) before live ones,
 de-duplicated by `sequential_id`; candle subscribers get the current candle refreshed from REST.
+A silent public stream is probed with LIST_SUBSCRIPTIONS before it is given up (connection.py):
+quiet markets stay connected; a subscription the server lost is sent again on the same socket and
+caught up as after a reconnect; only a server that does not answer at all is reconnected.
 
 Public API (components use a WebSocketClientProxy; these are for the app, bots and tools)::
 
@@ -64,7 +67,10 @@ from upbit_tui.codec import (
     ErrorMessage,
     FrameDecoder,
     OrderbookOptions,
+    SubscriptionList,
     build_request,
+    list_subscriptions_request,
+    listing_matches,
     parse_timeframe,
 )
 from upbit_tui.config import AuthConfig, Config
@@ -271,9 +277,13 @@ class GlobalWebSocketManager:
             connect_gate=functools.partial(self.rate_limiter.acquire, "websocket-connect"),
             headers_factory=self._auth_headers if private else None,
             on_open=functools.partial(self._on_open, kind),
+            on_resubscribe=functools.partial(self._on_resubscribe, kind),
             on_state=self._on_connection_state,
             # Private streams are silent until a balance or an order changes: no watchdog.
             watchdog=not private,
+            # A silent public stream is asked what it carries before it is given up.
+            probe=functools.partial(list_subscriptions_request, self._ticket),
+            probe_matches=listing_matches,
         )
 
     async def _pump_metrics(self) -> None:
@@ -572,7 +582,7 @@ class GlobalWebSocketManager:
                 else:
                     self._publish(event)
             return True
-        return self._on_control(PUBLIC, result)
+        return self._on_control(PUBLIC, result, epoch)
 
     def _on_private_frame(self, data: bytes, epoch: int, received_at: float) -> bool:
         result = self._decoders[PRIVATE].decode(data, epoch=epoch, received_at=received_at)
@@ -583,10 +593,15 @@ class GlobalWebSocketManager:
             for event in result:
                 self._publish(event)
             return True
-        return self._on_control(PRIVATE, result)
+        return self._on_control(PRIVATE, result, epoch)
 
-    def _on_control(self, kind: str, result: object) -> bool:
-        if result is None:
+    def _on_control(self, kind: str, result: object, epoch: int) -> bool:
+        if isinstance(result, SubscriptionList):
+            # The answer to the watchdog's probe: alive, and what the server thinks we want.
+            conn = self._public if kind == PUBLIC else self._private
+            if conn is not None:
+                conn.subscription_listed(result, epoch)
+        elif result is None:
             self._metrics.record_bad_frame()
         elif isinstance(result, ErrorMessage):
             self._metrics.record_bad_frame()
@@ -633,6 +648,20 @@ class GlobalWebSocketManager:
         if kind == PRIVATE:
             self._spawn(self._stop_fallback(), "upbit-stop-fallback")
             return
+        self._catch_up(epoch, refresh_candles=epoch > 1)
+
+    def _on_resubscribe(self, kind: str, epoch: int) -> None:
+        """The server had lost our subscription; it is being sent again on the same socket.
+
+        Whatever traded meanwhile never came: fetched exactly as after a reconnect.
+        """
+        if kind == PUBLIC:
+            self._catch_up(epoch, refresh_candles=True)
+
+    def _catch_up(self, epoch: int, *, refresh_candles: bool) -> None:
+        """Hold live trades behind a REST backfill per trade symbol; refresh current candles.
+
+        Runs before the frames of the (re)sent subscription are read."""
         for task in self._backfills.values():
             task.cancel()
         self._backfills.clear()
@@ -648,7 +677,7 @@ class GlobalWebSocketManager:
             self._backfills[symbol] = self._spawn(
                 self._backfill_trades(symbol, track, epoch), f"upbit-backfill-{symbol}"
             )
-        if epoch > 1:
+        if refresh_candles:
             candles = {t: set(s) for t, s in subscribed.items() if t.is_candle}
             if candles:
                 self._spawn(self._refresh_candles(candles, epoch), "upbit-refresh-candles")

@@ -122,6 +122,28 @@ async def on_wire(sim: Any, expected: dict[str, set[str]], endpoint: str = "publ
     )
 
 
+def assert_trades_exact(sim: Any, events: list[Any], codes: list[str]) -> int:
+    """Delivered trades per market equal the simulator's trades over the same id range."""
+    from upbit_tui.events import TradeEvent
+
+    checked = 0
+    for code in codes:
+        sids = [e.sequential_id for e in events if isinstance(e, TradeEvent) and e.symbol == code]
+        assert sids == sorted(set(sids)), f"{code}: trades out of order or duplicated"
+        if not sids:
+            continue
+        truth = sorted(
+            t.sequential_id
+            for t in sim.model.trades(code, count=5000)
+            if sids[0] <= t.sequential_id <= sids[-1]
+        )
+        missing = sorted(set(truth) - set(sids))
+        assert not missing, f"{code}: {len(missing)} trades missing"
+        assert sids == truth
+        checked += len(sids)
+    return checked
+
+
 class Collector:
     """A callback that records events and lets a test await the next one per symbol."""
 

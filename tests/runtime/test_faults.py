@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from runtime_helpers import (
     Collector,
+    assert_trades_exact,
     assert_within_message_limits,
     fast_config,
     on_wire,
@@ -54,26 +55,6 @@ class EpochRecorder(Collector):
         super().__call__(event)
 
 
-def assert_trades_exact(sim: Any, events: list[Any]) -> int:
-    """Delivered trades per market equal the simulator's trades over the same id range."""
-    checked = 0
-    for code in TRADE_CODES:
-        sids = [e.sequential_id for e in events if isinstance(e, TradeEvent) and e.symbol == code]
-        assert sids == sorted(set(sids)), f"{code}: trades out of order or duplicated"
-        if not sids:
-            continue
-        truth = sorted(
-            t.sequential_id
-            for t in sim.model.trades(code, count=5000)
-            if sids[0] <= t.sequential_id <= sids[-1]
-        )
-        missing = sorted(set(truth) - set(sids))
-        assert not missing, f"{code}: {len(missing)} trades missing"
-        assert sids == truth
-        checked += len(sids)
-    return checked
-
-
 async def _scenario(
     sim: Any,
     manager: GlobalWebSocketManager,
@@ -102,7 +83,7 @@ async def _scenario(
         lambda c: len(c.events) >= mark + 30 and not manager._backfills, within=10
     )
     assert not trades.stale and not quotes.stale, "an older epoch's event reached a callback"
-    assert assert_trades_exact(sim, trades.events) >= 60
+    assert assert_trades_exact(sim, trades.events, TRADE_CODES) >= 60
     assert_within_message_limits(sim)
     assert manager.backfill_failures == 0
     await proxy.cleanup()
@@ -133,11 +114,17 @@ async def test_half_open_connection_is_detected_by_ping_timeout(
     )
 
 
-async def test_silent_stream_is_closed_by_the_staleness_watchdog(sim: Any) -> None:
-    async with GlobalWebSocketManager(fast_config(sim, stale_after=0.4)) as manager:
-        await _scenario(sim, manager, lambda: sim.set_rate(0.0), after=lambda: sim.set_rate(200.0))
+async def test_a_server_that_stops_answering_is_left_by_the_staleness_watchdog(sim: Any) -> None:
+    # Pings off: only the watchdog can tell. Its LIST_SUBSCRIPTIONS probe goes unanswered.
+    config = fast_config(sim, stale_after=0.4, ping_interval=0)
+    async with GlobalWebSocketManager(config) as manager:
+        await _scenario(
+            sim, manager, lambda: sim.faults.stall(endpoint="public"), after=sim.faults.resume
+        )
         conn = manager.connections()["public"]
         assert conn.stale_closes >= 1
+        assert conn.probes_sent >= 1
+        assert conn.resubscribes == 0
 
 
 @pytest.mark.parametrize("status", [429, 418])
