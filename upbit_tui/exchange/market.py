@@ -516,11 +516,7 @@ class MarketModel:
         state.version += 1
         self._update_bars(state, ts_ms, new_price, volume)
         self._update_day_and_24h(state, ts_ms, new_price, volume, side)
-        day = ts_ms // 86_400_000 * DAY_S
-        cached_day, prev_close = state.prev_close
-        if cached_day != day:  # the days before `day` are closed: their last close is final
-            prev_close = self._prev_close_for(state, day)
-            state.prev_close = (day, prev_close)
+        prev_close = self._prev_close_of_day(state, ts_ms // 86_400_000 * DAY_S)
         trade = Trade(
             market=state.code,
             trade_timestamp=ts_ms,
@@ -615,6 +611,15 @@ class MarketModel:
         # The previous day is synthetic: its close is the path's price at this midnight.
         return round_price(state.history.price(min(day, self.history_end)))
 
+    def _prev_close_of_day(self, state: _MarketState, day: int) -> float:
+        """_prev_close_for a UTC midnight, cached: the days before `day` are closed, so their
+        last close is final once `day` has begun."""
+        cached_day, prev_close = state.prev_close
+        if cached_day != day:
+            prev_close = self._prev_close_for(state, day)
+            state.prev_close = (day, prev_close)
+        return prev_close
+
     def _candle(self, state: _MarketState, interval: str, bar: _Bar) -> Candle:
         prev_close = self._prev_close_for(state, bar.start) if interval == "1d" else None
         return Candle(
@@ -695,7 +700,7 @@ class MarketModel:
         assert last is not None  # every market has seeded trades
         now_ms = max(self.now_ms(), last.trade_timestamp)
         day_bar = state.bars["1d"][-1]
-        prev_close = self._prev_close_for(state, day_bar.start)
+        prev_close = self._prev_close_of_day(state, day_bar.start)
         price = last.trade_price
         signed = _price_diff(price, prev_close, signed=True)
         signed_rate = round(signed / prev_close, 10) if prev_close else 0.0
@@ -788,31 +793,36 @@ class MarketModel:
         depth = max(1, min(depth, MAX_BOOK_DEPTH))
         if level and level not in self.supported_levels(code):
             return None
-        units: list[OrderbookUnit] = []
         if not level:
             asks = ladder_up(state.best_ask, depth)
             bids = ladder_down(state.best_bid, depth)
-            units = list(
-                map(OrderbookUnit, asks, bids, state.ask_sizes[:depth], state.bid_sizes[:depth])
+            ask_sizes, bid_sizes = state.ask_sizes[:depth], state.bid_sizes[:depth]
+            return Orderbook(
+                market=code,
+                timestamp=max(self.now_ms(), self._last_ms),
+                total_ask_size=round(math.fsum(ask_sizes), 8),
+                total_bid_size=round(math.fsum(bid_sizes), 8),
+                orderbook_units=tuple(map(OrderbookUnit, asks, bids, ask_sizes, bid_sizes)),
+                level=level,
             )
-        else:
-            decimals = max(0, -math.floor(math.log10(level)))
-            ask_bucket = math.ceil(state.best_ask / level - 1e-9)
-            bid_bucket = math.floor(state.best_bid / level + 1e-9)
-            growth = math.sqrt(level / tick_size(state.last_price))
-            for i in range(depth):
-                ask = round((ask_bucket + i) * level, decimals)
-                bid = round((bid_bucket - i) * level, decimals)
-                if bid <= 0:
-                    bid = 0.0
-                ask_size = round(self._unit_size(state, 0, i, ask) * growth, 8)
-                bid_size = round(self._unit_size(state, 1, i, bid) * growth, 8) if bid else 0.0
-                units.append(OrderbookUnit(ask, bid, ask_size, bid_size))
+        units: list[OrderbookUnit] = []
+        decimals = max(0, -math.floor(math.log10(level)))
+        ask_bucket = math.ceil(state.best_ask / level - 1e-9)
+        bid_bucket = math.floor(state.best_bid / level + 1e-9)
+        growth = math.sqrt(level / tick_size(state.last_price))
+        for i in range(depth):
+            ask = round((ask_bucket + i) * level, decimals)
+            bid = round((bid_bucket - i) * level, decimals)
+            if bid <= 0:
+                bid = 0.0
+            ask_size = round(self._unit_size(state, 0, i, ask) * growth, 8)
+            bid_size = round(self._unit_size(state, 1, i, bid) * growth, 8) if bid else 0.0
+            units.append(OrderbookUnit(ask, bid, ask_size, bid_size))
         return Orderbook(
             market=code,
             timestamp=max(self.now_ms(), self._last_ms),
-            total_ask_size=round(math.fsum([u[2] for u in units]), 8),
-            total_bid_size=round(math.fsum([u[3] for u in units]), 8),
+            total_ask_size=round(math.fsum([u.ask_size for u in units]), 8),
+            total_bid_size=round(math.fsum([u.bid_size for u in units]), 8),
             orderbook_units=tuple(units),
             level=level,
         )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import msgspec
 
@@ -154,8 +153,9 @@ class Ticker(msgspec.Struct, frozen=True):
     market_warning: str = "NONE"
 
 
-class OrderbookUnit(NamedTuple):
-    """One price level pair (a NamedTuple: a book renders 30 of these per trade)."""
+class OrderbookUnit(msgspec.Struct, frozen=True, gc=False):
+    """One price level pair (a book makes 30 of these per trade). Its field names are the
+    WebSocket's DEFAULT unit keys, in order, so wire.py encodes it as it is."""
 
     ask_price: float
     bid_price: float

@@ -13,7 +13,6 @@ bytes (same keys, same order, same values).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ from upbit_tui.exchange.records import (
     AssetUpdate,
     Candle,
     Orderbook,
+    OrderbookUnit,
     OrderUpdate,
     Ticker,
     Trade,
@@ -206,6 +206,7 @@ _TYPES: dict[int, tuple[type[Message], type[Message]]] = {
     )
 }
 _UNIT_TYPES = _TYPES[id(ORDERBOOK_UNIT_KEYS)]
+assert OrderbookUnit.__struct_fields__ == ORDERBOOK_UNIT_KEYS[0]  # encoded as it is (DEFAULT)
 
 
 def level_value(level: float) -> float | int:
@@ -295,7 +296,10 @@ def trade_message(t: Trade, stream_type: str, simple: bool, now_ms: int) -> Mess
 
 
 def orderbook_message(book: Orderbook, stream_type: str, simple: bool) -> Message:
-    units = list(itertools.starmap(_UNIT_TYPES[simple], book.orderbook_units))
+    units: Sequence[Any] = book.orderbook_units  # OrderbookUnit's fields are the DEFAULT keys
+    if simple:
+        make = _UNIT_TYPES[True]
+        units = [make(u.ask_price, u.bid_price, u.ask_size, u.bid_size) for u in units]
     return _obj(
         ORDERBOOK_KEYS,
         simple,
