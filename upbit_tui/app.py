@@ -409,9 +409,11 @@ class UpbitApp(App[int]):
         columns = [screen.query_one(f"#{c}", Vertical) for c in ("left", "center", "right")]
         for column in columns:
             column.styles.width = None  # back to app.tcss
+            column.styles.max_width = None
         visible = [c for c in columns if c.display]
         if visible and not columns[1].display:
             visible[-1].styles.width = "1fr"
+            visible[-1].styles.max_width = "100%"
 
     def action_dashboard(self) -> None:
         if isinstance(self.screen, DashboardScreen):
