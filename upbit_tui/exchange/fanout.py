@@ -35,6 +35,9 @@ from upbit_tui.exchange.wire import (
     ticker_message,
     trade_message,
 )
+from upbit_tui.exchange.wire import (
+    encode_realtime as encode,
+)
 from upbit_tui.exchange.ws_request import SubscribeRequest, TypeRequest
 
 QuoteKey = tuple[str, str]  # (type, market)
@@ -191,26 +194,33 @@ class Fanout:
     def _on_trade(self, trade: Trade) -> None:
         code = trade.market
         model = self.model
-        subscribers = self._quote.get(("trade", code))
+        quote = self._quote
+        subscribers = quote.get(("trade", code))
         if subscribers:
             now = model.now_ms()
             cache: dict[str, bytes] = {}
             for session in list(subscribers):
-                data = cache.get(session.format)
+                fmt = session.format
+                data = cache.get(fmt)
                 if data is None:
-                    message = trade_message(trade, "REALTIME", is_simple(session.format), now)
-                    data = cache[session.format] = frame([message], session.format)
-                self._send(session, data)
-        subscribers = self._quote.get(("ticker", code))
+                    data = cache[fmt] = encode(
+                        trade_message(trade, "REALTIME", is_simple(fmt), now), is_list(fmt)
+                    )
+                self.frames_enqueued += 1
+                session.enqueue(data)
+        subscribers = quote.get(("ticker", code))
         if subscribers:
             ticker = model.ticker(code)
             cache = {}
             for session in list(subscribers):
-                data = cache.get(session.format)
+                fmt = session.format
+                data = cache.get(fmt)
                 if data is None:
-                    message = ticker_message(ticker, "REALTIME", is_simple(session.format))
-                    data = cache[session.format] = frame([message], session.format)
-                self._send(session, data)
+                    data = cache[fmt] = encode(
+                        ticker_message(ticker, "REALTIME", is_simple(fmt)), is_list(fmt)
+                    )
+                self.frames_enqueued += 1
+                session.enqueue(data)
         book_subscribers = self._quote.get(("orderbook", code))
         if book_subscribers:
             books: dict[BookView, Any] = {}
@@ -226,8 +236,9 @@ class Fanout:
                         if book is None:
                             continue  # unsupported level: no data, as on Upbit
                         message = orderbook_message(book, "REALTIME", is_simple(session.format))
-                        data = frames[key] = frame([message], session.format)
-                    self._send(session, data)
+                        data = frames[key] = encode(message, is_list(session.format))
+                    self.frames_enqueued += 1
+                    session.enqueue(data)
 
     def push_candles(self, candles: Iterable[Candle]) -> None:
         """The once-a-second candle push: every changed candle to its subscribers."""

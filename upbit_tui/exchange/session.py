@@ -200,13 +200,17 @@ class Session:
     def _write_batch(self, transport: asyncio.BaseTransport) -> None:
         """Frame up to MAX_BATCH_FRAMES queued messages and hand them over in one write."""
         outbox = self._outbox
+        popleft = outbox.popleft
         parts: list[bytes] = []
+        append = parts.append
         size = count = 0
         while outbox and count < MAX_BATCH_FRAMES and size < MAX_BATCH_BYTES:
-            data = outbox.popleft()
-            parts.append(frame_header(len(data)))
-            parts.append(data)
-            size += len(data)
+            data = popleft()
+            length = len(data)
+            append(_pack_medium(_BINARY_FIN, 126, length) if 125 < length < 65_536 else
+                   frame_header(length))  # fmt: skip
+            append(data)
+            size += length
             count += 1
         assert isinstance(transport, asyncio.WriteTransport)
         transport.write(b"".join(parts))

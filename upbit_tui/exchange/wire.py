@@ -415,6 +415,11 @@ def encode(message: object) -> bytes:
     return _encode(message)
 
 
+def encode_realtime(message: Message, as_list: bool) -> bytes:
+    """frame([message], fmt) with is_list(fmt) known: a realtime frame carries one message."""
+    return _encode([message]) if as_list else _encode(message)
+
+
 def error_frame(name: str, message: str) -> bytes:
     """Upbit's WebSocket error object (the same in every format)."""
     return _encode({"error": {"name": name, "message": message}})
