@@ -26,7 +26,7 @@ Public API (components use a WebSocketClientProxy; these are for the app, bots a
     async with manager: ...          # or await manager.start() / await manager.stop()
     await manager.run()              # start, wait until cancelled, stop (Textual worker)
     manager.metrics() -> PerformanceMetrics          # spec 6.1 + status and reasons
-    await manager.health_check() -> dict             # JSON-ready, includes connections, private
+    await manager.health_check() -> dict             # JSON-ready: connections, private, trade_gaps
     manager.dashboard() -> dict                      # everything an operator screen shows
     manager.connection_status() -> {kind: {state, epoch, uptime, reconnects, ...}}
     manager.subscriber_stats() -> list[dict]         # per subscriber queue/drops/errors
@@ -54,6 +54,7 @@ import logging
 import time
 import uuid
 import weakref
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -108,6 +109,10 @@ PRIVATE_FALLBACK_AFTER = 3
 _PER_SYMBOL = frozenset({DataType.TRADE, DataType.ORDER})
 # How many REST attempts a trade backfill makes before it gives up for this epoch.
 BACKFILL_ATTEMPTS = 3
+# How long a trade gap (a backfill that failed) keeps health degraded; the dashboard lists the
+# last MAX_TRADE_GAPS gaps for good.
+GAP_REPORT_SECONDS = 300.0
+MAX_TRADE_GAPS = 50
 
 Callback = Callable[[Any], Any]
 ErrorHandler = Callable[[BaseException], Any]
@@ -186,6 +191,7 @@ class GlobalWebSocketManager:
         self.backfilled_trades = 0
         self.duplicate_trades = 0
         self.backfill_failures = 0
+        self.trade_gaps: deque[dict[str, Any]] = deque(maxlen=MAX_TRADE_GAPS)
         self.last_error_frame: dict[str, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -685,9 +691,10 @@ class GlobalWebSocketManager:
     async def _backfill_trades(self, symbol: str, track: _TradeTrack, epoch: int) -> None:
         """Fetch the trades missed during the outage, deliver them in order, then the held
         live ones; everything de-duplicated by sequential_id. Live trades are released whatever
-        happens (a failed backfill is counted and reported, never a stalled stream)."""
+        happens: a failed backfill is counted and reported as a gap, never a stalled stream."""
         this = asyncio.current_task()
         missed: list[TradeEvent] = []
+        failure: str | None = None
         try:
             missed = await self._fetch_missed_trades(symbol, track)
         except asyncio.CancelledError:
@@ -700,7 +707,8 @@ class GlobalWebSocketManager:
             raise
         except Exception as exc:
             self.backfill_failures += 1
-            log.warning("trade backfill for %s failed: %s", symbol, exc)
+            failure = f"{type(exc).__name__}: {exc}"[:200]
+            log.warning("trade backfill for %s failed: %s", symbol, failure)
         if self._backfills.get(symbol) is this:
             del self._backfills[symbol]
         now = time.time()
@@ -709,7 +717,36 @@ class GlobalWebSocketManager:
             trade.epoch = epoch
             trade.stream_type = StreamType.REST
             trade.received_at = now
+        if failure is not None:
+            self._record_gap(symbol, track, failure)
         self._release_held(track, missed)
+
+    def _record_gap(self, symbol: str, track: _TradeTrack, failure: str) -> None:
+        """Trades after the last delivered one and before the first live one held behind the
+        failed backfill may be missing: say exactly which range, for health and the dashboard."""
+        after = track.last_sid
+        resumed = [
+            t.sequential_id for t in track.held or () if after is None or t.sequential_id > after
+        ]
+        gap = {
+            "symbol": symbol,
+            "after_sequential_id": after,
+            # None: no live trade yet; the gap then ends at the next trade delivered.
+            "resumed_sequential_id": min(resumed) if resumed else None,
+            "detected_at": time.time(),
+            "error": failure,
+        }
+        self.trade_gaps.append(gap)
+        log.warning(
+            "trades of %s between sequential_id %s and %s may be missing (backfill failed)",
+            symbol,
+            gap["after_sequential_id"],
+            gap["resumed_sequential_id"],
+        )
+
+    def _recent_gaps(self) -> list[str]:
+        since = time.time() - GAP_REPORT_SECONDS
+        return sorted({g["symbol"] for g in self.trade_gaps if g["detected_at"] >= since})
 
     async def _fetch_missed_trades(self, symbol: str, track: _TradeTrack) -> list[TradeEvent]:
         rest = self._rest_client()
@@ -972,8 +1009,12 @@ class GlobalWebSocketManager:
                 degraded.append(f"{what}; reconnecting")
         if self.private_degraded_reason:
             degraded.append(self.private_degraded_reason)
-        if self.backfill_failures:
-            degraded.append(f"{self.backfill_failures} trade backfills failed")
+        gaps = self._recent_gaps()
+        if gaps:
+            degraded.append(
+                f"trade gap in {', '.join(gaps)}: missed trades could not be fetched from REST "
+                "(dashboard trades.gaps has the ranges)"
+            )
         return critical, degraded
 
     def metrics(self) -> PerformanceMetrics:
@@ -1012,6 +1053,7 @@ class GlobalWebSocketManager:
             "mode": "rest-fallback" if self._fallback is not None else "websocket",
             "degraded_reason": self.private_degraded_reason,
         }
+        data["trade_gaps"] = [dict(g) for g in self.trade_gaps]
         return data
 
     def dashboard(self) -> dict[str, Any]:
@@ -1043,6 +1085,7 @@ class GlobalWebSocketManager:
                 "backfilled": self.backfilled_trades,
                 "duplicates_dropped": self.duplicate_trades,
                 "backfill_failures": self.backfill_failures,
+                "gaps": [dict(g) for g in self.trade_gaps],
             },
             "private": {
                 "available": self.is_private_available(),

@@ -31,6 +31,8 @@ from upbit_tui.events import StreamType, TradeEvent
 from upbit_tui.exchange import ExchangeServer
 from upbit_tui.manager import GlobalWebSocketManager
 from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.ratelimit import GlobalRateLimiter
+from upbit_tui.rest import UpbitRestClient
 
 TRADE_CODES = ["KRW-BTC", "KRW-ETH", "KRW-XRP"]
 EXPECTED = {
@@ -245,3 +247,71 @@ async def test_user_requested_reconnect_is_gap_free(
     )
     await asyncio.gather(*pending)
     assert manager.connections()["public"].recovery.attempts == 0  # backoff was reset
+
+
+async def test_a_failed_trade_backfill_releases_live_trades_and_reports_the_gap(sim: Any) -> None:
+    config = fast_config(sim)
+    limiter = GlobalRateLimiter()
+    # No REST-level retries: the backfill's own attempts are what is tested. (The simulator's
+    # faulted answers say `Remaining-Req: sec=0`, so each attempt waits out a second.)
+    rest = UpbitRestClient(config, rate_limiter=limiter, max_retries=0)
+    try:
+        async with GlobalWebSocketManager(config, rate_limiter=limiter, rest_client=rest) as m:
+            trades = EpochRecorder(m)
+            proxy = WebSocketClientProxy("unlucky", m)
+            await proxy.subscribe_trade(TRADE_CODES, trades)
+            await on_wire(sim, {"trade": set(TRADE_CODES)})
+            await trades.wait_for(lambda c: len(c.events) >= 30)
+            assert (await proxy.health_check())["status"] == "healthy"
+
+            sim.faults.fail_rest(10_000, status=500)  # REST is down from here on
+            sim.faults.drop_all(endpoint="public")
+            sim.generate_trades(3, market="KRW-BTC")  # traded while we were away
+            # No hang: every backfill gives up, and the held live trades are let through.
+            await wait_until(
+                lambda: m.backfill_failures == len(TRADE_CODES), within=10, what="3 failures"
+            )
+            sim.faults.clear()
+            mark = len(trades.events)
+            await trades.wait_for(lambda c: len(c.events) >= mark + 30 and not m._backfills)
+
+            health = await proxy.health_check()
+            assert health["status"] == "degraded"
+            (reason,) = [r for r in health["reasons"] if "trade gap" in r]
+            assert all(code in reason for code in TRADE_CODES), reason
+            gaps = {g["symbol"]: g for g in health["trade_gaps"]}
+            assert gaps.keys() == set(TRADE_CODES)
+            assert "500" in gaps["KRW-BTC"]["error"]
+            assert m.dashboard()["trades"]["gaps"] == health["trade_gaps"]
+
+            # The gap is exactly what was not delivered; everything around it is exact.
+            gap = gaps["KRW-BTC"]
+            after, resumed = gap["after_sequential_id"], gap["resumed_sequential_id"]
+            delivered = [
+                e.sequential_id
+                for e in trades.events
+                if isinstance(e, TradeEvent) and e.symbol == "KRW-BTC"
+            ]
+            # The gap ends at the first live trade held behind the backfill (at the latest the
+            # snapshot trade the new subscription brought).
+            assert after in delivered and resumed in delivered
+            assert delivered[delivered.index(after) + 1] == resumed
+            lost = [
+                t.sequential_id
+                for t in sim.model.trades("KRW-BTC", count=5000)
+                if after < t.sequential_id < resumed
+            ]
+            # At least the trades made while away (the last of them may be that snapshot).
+            assert len(lost) >= 2
+            assert not set(lost) & set(delivered)
+            btc = [e for e in trades.events if isinstance(e, TradeEvent) and e.symbol == "KRW-BTC"]
+            early = [e for e in btc if e.sequential_id <= after]
+            assert assert_trades_exact(sim, early, ["KRW-BTC"])
+            assert assert_trades_exact(
+                sim, [e for e in btc if e.sequential_id >= resumed], ["KRW-BTC"]
+            )
+            assert not trades.stale
+            assert not any(e.backfilled for e in trades.events)  # nothing came from REST
+            await proxy.cleanup()
+    finally:
+        await rest.close()
