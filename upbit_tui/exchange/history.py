@@ -121,6 +121,7 @@ class SyntheticHistory:
         self._offset = 0.0
         self._offset = self._brownian(history_end * 1000)
         self._price_cache: dict[int, float] = {}
+        self._volume_at_end: float | None = None
 
     def _brownian(self, t_ms: int) -> float:
         """Standard Brownian motion on the span (W(0)=0, Var W(1)=1) at instant t_ms."""
@@ -184,7 +185,17 @@ class SyntheticHistory:
         return cached
 
     def cumulative_volume(self, epoch_s: int) -> float:
-        """Volume traded from the start of the span to `epoch_s` (strictly increasing)."""
+        """Volume traded from the start of the span to `epoch_s` (strictly increasing).
+
+        The value at history_end is kept: every partial bar at start-up and the 24h window
+        subtract from it."""
+        if epoch_s == self.history_end:
+            if self._volume_at_end is None:
+                self._volume_at_end = self._cumulative_volume(epoch_s)
+            return self._volume_at_end
+        return self._cumulative_volume(epoch_s)
+
+    def _cumulative_volume(self, epoch_s: int) -> float:
         x = min(max(epoch_s * 1000 - self._start_ms, 0), _SPAN_MS)
         u = x / _SPAN_MS
         total = u
