@@ -11,6 +11,13 @@ frames per server CPU-second (the "one core" figure), each as a ratio simulator 
 
     .venv/bin/python bench/bench_simulator.py                   # 5 s per server, 10 markets
     .venv/bin/python bench/bench_simulator.py --seconds 10 --markets 30 --types trade
+
+`--startup` measures instead what a fresh simulator costs before it can answer for every
+market: CPU seconds of MarketModel(seed=1, markets=244) plus the first ticker() of each market
+(what GET /v1/ticker/all or a full-KRW ticker subscription needs), next to a second, warm pass
+of ticker() over all markets (the baseline: the cost once everything exists).
+
+    .venv/bin/python bench/bench_simulator.py --startup [--markets-total 244] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -260,18 +267,51 @@ async def main(args: argparse.Namespace) -> None:
           f"{sim_per_cpu / base_per_cpu:>10.2f} (per CPU-s)")  # fmt: skip
 
 
+def startup(markets: int, rounds: int) -> None:
+    """CPU seconds to construct the model and read every market's first ticker (median)."""
+    import statistics
+
+    from upbit_tui.exchange.market import MarketModel
+
+    rows = []
+    for _ in range(rounds):
+        t0 = time.process_time()
+        model = MarketModel(seed=1, markets=markets)
+        t1 = time.process_time()
+        codes = [market.market for market in model.markets()]
+        for code in codes:
+            model.ticker(code)
+        t2 = time.process_time()
+        for code in codes:
+            model.ticker(code)
+        t3 = time.process_time()
+        rows.append((t1 - t0, t2 - t1, t3 - t2))
+    construct, first, warm = (statistics.median(column) for column in zip(*rows, strict=True))
+    print(f"bench_simulator --startup: {markets} markets, median of {rounds} rounds (CPU s)")
+    print(f"  construct MarketModel        {construct:8.3f} s")
+    print(f"  first ticker() of each       {first:8.3f} s")
+    print(f"  construct + first tickers    {construct + first:8.3f} s")
+    print(f"  warm ticker() of each (base) {warm:8.3f} s")
+    print(f"  ratio (construct + first) / warm  {(construct + first) / warm:8.1f}")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--markets", type=int, default=10, choices=range(1, len(MARKETS) + 1))
     parser.add_argument("--types", default="trade,ticker,orderbook")
+    parser.add_argument("--startup", action="store_true", help="measure start-up cost instead")
+    parser.add_argument("--markets-total", type=int, default=244, help="markets for --startup")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds for --startup")
     parser.add_argument("--serve-baseline", metavar="FRAMES_FILE", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     arguments = parse_args()
-    if arguments.serve_baseline:
+    if arguments.startup:
+        startup(arguments.markets_total, arguments.rounds)
+    elif arguments.serve_baseline:
         with contextlib.suppress(KeyboardInterrupt):
             captured = Path(arguments.serve_baseline).read_text().split()
             asyncio.run(serve_baseline([bytes.fromhex(line) for line in captured]))
