@@ -438,6 +438,14 @@ class MarketModel:
             self._warm_cursor += 1
         return self.unbuilt_markets() > 0
 
+    def ensure_built(self, code: str) -> bool:
+        """Build `code`'s seeded past now if it is not built; True when that happened."""
+        state = self._by_code.get(code)
+        if state is None or state.pending is None:
+            return False
+        self._ready(state)
+        return True
+
     def unbuilt_markets(self) -> int:
         """Markets whose seeded past is not built yet (see warm_up)."""
         return sum(state.pending is not None for state in self._states[self._warm_cursor :])

@@ -473,6 +473,7 @@ class _RestApi:
                 return _refusal(
                     decision.status, decision.remaining_req, decision.retry_after, exchange=False
                 )
+            await self._build_named_markets(request)
             try:
                 answer = serve(request)
             except _RequestError as error:
@@ -519,6 +520,22 @@ class _RestApi:
             return _exchange_response(answer, decision.remaining_req)
 
         return handler
+
+    async def _build_named_markets(self, request: web.Request) -> None:
+        """Right after start-up some markets' seeded past may not exist yet (market.py builds
+        it on first use): build the ones this request reads with the server's yielding
+        build_markets, so a request for many markets does not stall every connection."""
+        build = getattr(self._sim, "build_markets", None)
+        if build is None or not self.model.unbuilt_markets():
+            return
+        if request.path.rstrip("/").endswith("/ticker/all"):
+            codes = self.model.market_codes()
+        else:
+            named = ",".join(
+                request.query.getall("markets", []) + request.query.getall("market", [])
+            )
+            codes = [code.strip() for code in named.split(",") if code.strip()]
+        await build(codes)
 
     # quotation
 

@@ -60,7 +60,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -78,6 +78,7 @@ from upbit_tui.exchange.wire import STATUS_UP, error_frame
 from upbit_tui.exchange.ws_request import (
     ListRequest,
     RequestError,
+    SubscribeRequest,
     UnknownCodes,
     parse_request,
 )
@@ -297,6 +298,15 @@ class ExchangeServer:
             raise ValueError("firehose must be >= 0")
         self.firehose = messages_per_second
         self._firehose_wakeup.set()
+
+    async def build_markets(self, codes: Iterable[str]) -> None:
+        """Build the seeded past of every named market not built yet, yielding between markets
+        (a few ms each), so a request naming many markets right after start-up does not hold
+        up every other connection while it waits."""
+        model = self.model
+        for code in codes:
+            if model.ensure_built(code):
+                await asyncio.sleep(0)
 
     def generate_trades(self, count: int = 1, market: str | None = None) -> list[Trade]:
         """Trades now (pushed to subscribers like any other), e.g. with rate=0 in tests."""
@@ -518,7 +528,12 @@ class ExchangeServer:
                 continue
             elif msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 try:
-                    self._on_message(session, msg.data)
+                    request = self._on_message(session, msg.data)
+                    if request is not None:
+                        await self.build_markets(m for t in request.types for m in t.markets)
+                        if session.is_open:
+                            self.fanout.subscribe(session, request)
+                            self._firehose_wakeup.set()
                 except Exception:  # a simulator bug: end this connection, keep serving
                     logger.exception("request handling failed on connection %d", session.id)
                     session.close_soon(1011, "internal error")
@@ -527,7 +542,8 @@ class ExchangeServer:
                     session.close_reason = f"{ws.close_code} {msg.data}"
                 return
 
-    def _on_message(self, session: Session, data: str | bytes) -> None:
+    def _on_message(self, session: Session, data: str | bytes) -> SubscribeRequest | None:
+        """Answer what needs no market data; return a subscription for the caller to apply."""
         fanout = self.fanout
         if isinstance(data, bytes):
             try:
@@ -535,21 +551,21 @@ class ExchangeServer:
             except UnicodeDecodeError:
                 session.record_request(repr(data[:200]))
                 fanout.broadcast_raw([session], error_frame("WRONG_FORMAT", "UTF-8 이 아닙니다."))
-                return
+                return None
         else:
             text = data
         session.record_request(text)
         if text.strip() == "PING":
             if not session.is_stalled(asyncio.get_running_loop().time()):
                 fanout.broadcast_raw([session], STATUS_UP)
-            return
+            return None
         decision = session.budget.check()
         if not decision.allowed:
             self._on_message_limit(session, decision.status)
-            return
+            return None
         if session.auth_error is not None:
             fanout.broadcast_raw([session], error_frame("INVALID_AUTH", INVALID_AUTH_MESSAGE))
-            return
+            return None
         try:
             request = parse_request(
                 text,
@@ -559,14 +575,13 @@ class ExchangeServer:
             )
         except RequestError as error:
             fanout.broadcast_raw([session], error_frame(error.name, error.message))
-            return
+            return None
         if isinstance(request, ListRequest):
             if request.format is not None:
                 session.format = request.format
             fanout.send_list(session, request.ticket)
-            return
-        fanout.subscribe(session, request)
-        self._firehose_wakeup.set()
+            return None
+        return request
 
     def _on_message_limit(self, session: Session, status: int) -> None:
         mode = self.limits.message_violation
