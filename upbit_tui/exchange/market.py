@@ -39,12 +39,19 @@ Write API
     model.add_listener(callback) -> remover         callback(Trade | OrderUpdate | AssetUpdate)
     model.take_changed_candles() -> list[Candle]    candles changed since the last call (the
                                                     WebSocket's once-a-second candle push)
+    model.warm_up(count=1) -> bool                  build the seeded past of `count` more
+                                                    markets; False when all are built
+    model.ensure_built(code) -> bool                build one market's past now (True if it did)
+    model.unbuilt_markets() -> int                  markets whose past is not built yet
 
 Determinism: everything (markets, history, trade sequence, book sizes, order uuids) follows from
 `seed` and the clock's readings. With a fixed clock and no generate_trade calls the model never
 changes. The clock is read once at construction to place "now": the synthetic history ends
 HISTORY_TRADES_S seconds before it (minute-aligned), and seeded trades fill the gap up to now, so
-REST serves recent trades and candles from the first request.
+REST serves recent trades and candles from the first request. Construction only fixes the seeded
+trades' times and sequential ids (they interleave over all markets); a market's seeded trades
+are applied on its first use (or by warm_up): each market's trades depend on its own generator
+alone, so the result does not depend on when or in which order markets are first used.
 
 Decisions where Upbit is silent (documented for the README):
 - `sequential_id` = trade_timestamp_ms * 10000 + a counter, strictly increasing over the whole
