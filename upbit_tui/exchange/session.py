@@ -168,7 +168,8 @@ class Session:
         outbox = self._outbox
         transport = self.request.transport
         protocol = self.request.protocol
-        batching = transport is not None and not ws.compress
+        # Batching needs to see the transport push back (BaseProtocol.writing_paused).
+        batching = transport is not None and not ws.compress and hasattr(protocol, "writing_paused")
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
