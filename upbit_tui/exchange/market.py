@@ -385,6 +385,7 @@ class MarketModel:
                 self._apply_trade(state, ts_ms, sid)
         finally:
             self._changed = changed  # seeded trades are the past, not news for the candle push
+        self._week52(state, state.bars["1d"][-1])  # the synthetic 52 weeks, cached per day
 
     # -- clock, listeners ----------------------------------------------------------------------
 
