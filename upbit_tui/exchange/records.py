@@ -2,7 +2,9 @@
 
 Frozen records with Upbit's DEFAULT field names, so a renderer maps them one to one: the ones
 made per trade (Trade, Ticker, Orderbook, Candle) are frozen msgspec Structs, built several
-times faster than frozen dataclasses; the others are frozen dataclasses.
+times faster than frozen dataclasses, and untracked by the cyclic GC (gc=False: they hold only
+scalars and other such records, so they cannot be part of a cycle; a market keeps thousands of
+trades); the others are frozen dataclasses.
 Prices and volumes are floats already rounded (prices to the tick, volumes to 8 decimals);
 timestamps are integer milliseconds since the epoch, candle starts are integer epoch seconds.
 """
@@ -62,7 +64,7 @@ class MarketInfo:
     warning: bool = False  # market_event.warning (투자유의)
 
 
-class Trade(msgspec.Struct, frozen=True):
+class Trade(msgspec.Struct, frozen=True, gc=False):
     market: str
     trade_timestamp: int  # ms
     trade_price: float
@@ -88,7 +90,7 @@ class Trade(msgspec.Struct, frozen=True):
         return utc_time(self.trade_timestamp)
 
 
-class Candle(msgspec.Struct, frozen=True):
+class Candle(msgspec.Struct, frozen=True, gc=False):
     market: str
     interval: str  # "1s", "1m", ..., "240m", "1d" (see market.INTERVALS)
     start: int  # epoch seconds (UTC), the bucket start
@@ -117,7 +119,7 @@ class Candle(msgspec.Struct, frozen=True):
         return None
 
 
-class Ticker(msgspec.Struct, frozen=True):
+class Ticker(msgspec.Struct, frozen=True, gc=False):
     market: str
     trade_date: str  # yyyyMMdd, UTC
     trade_time: str  # HHmmss, UTC
@@ -163,7 +165,7 @@ class OrderbookUnit(msgspec.Struct, frozen=True, gc=False):
     bid_size: float
 
 
-class Orderbook(msgspec.Struct, frozen=True):
+class Orderbook(msgspec.Struct, frozen=True, gc=False):
     market: str
     timestamp: int
     total_ask_size: float  # sum over the returned units only
