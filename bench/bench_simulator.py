@@ -293,6 +293,40 @@ def startup(markets: int, rounds: int) -> None:
     print(f"  construct + first tickers    {construct + first:8.3f} s")
     print(f"  warm ticker() of each (base) {warm:8.3f} s")
     print(f"  ratio (construct + first) / warm  {(construct + first) / warm:8.1f}")
+    stall, took = asyncio.run(ticker_all_stall(markets))
+    print(f"  GET /v1/ticker/all at start-up: {took:.3f} s, largest event-loop stall "
+          f"{stall * 1000:.0f} ms (what every other connection waits)")  # fmt: skip
+
+
+async def ticker_all_stall(markets: int) -> tuple[float, float]:
+    """(largest event-loop stall, request duration) while a fresh in-process ExchangeServer
+    serves GET /v1/ticker/all: the wait it imposes on every other connection."""
+    import aiohttp
+
+    from upbit_tui.exchange import ExchangeServer
+
+    async with ExchangeServer(seed=1, markets=markets, rate=0, rate_limits=False) as sim:
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def watch() -> None:
+            last = time.perf_counter()
+            while not done.is_set():
+                await asyncio.sleep(0.001)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        watcher = asyncio.create_task(watch())
+        started = time.perf_counter()
+        async with aiohttp.ClientSession() as http:
+            url = f"{sim.rest_url}/v1/ticker/all"
+            async with http.get(url, params={"quote_currencies": "KRW"}) as response:
+                assert len(await response.json()) == markets
+        took = time.perf_counter() - started
+        done.set()
+        await watcher
+    return max(gaps), took
 
 
 def parse_args() -> argparse.Namespace:
