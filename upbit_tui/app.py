@@ -166,8 +166,13 @@ class UpbitApp(App[int]):
         return widget if isinstance(widget, ProxyPane) else None
 
     @property
-    def status_bar(self) -> StatusBar:
-        return self.screen_stack[0].query_one(StatusBar)
+    def status_bar(self) -> StatusBar | None:
+        """The main screen's status line; None while the app shuts down."""
+        if self.screen_stack:
+            found = self.screen_stack[0].query(StatusBar)
+            if found:
+                return found.first(StatusBar)
+        return None
 
     @property
     def where(self) -> str:
@@ -179,7 +184,8 @@ class UpbitApp(App[int]):
     def on_mount(self) -> None:
         self._relayout()
         self.sub_title = self.where
-        self.status_bar.show_starting(self.where)
+        if bar := self.status_bar:
+            bar.show_starting(self.where)
         self.runtime_worker = self.run_worker(
             self._run_runtime,
             name="runtime",
@@ -206,7 +212,8 @@ class UpbitApp(App[int]):
             self._health_proxy = WebSocketClientProxy(self.runtime.client_id("app"), manager)
             stack.push_async_callback(self._health_proxy.cleanup)
             self.runtime.attach(manager, config)
-            self.status_bar.show_connected(self.where)
+            if bar := self.status_bar:
+                bar.show_connected(self.where)
             log.info("manager started for %s", self.where)
             try:
                 await asyncio.Event().wait()  # runs until the app cancels it
@@ -248,7 +255,8 @@ class UpbitApp(App[int]):
         log.error("worker %s failed: %s", worker.name, reason, exc_info=error)
         if worker.name == "runtime":
             self.runtime.detach(reason)
-            self.status_bar.show_failure(reason)
+            if bar := self.status_bar:
+                bar.show_failure(reason)
             self.notify(f"Connection manager stopped: {reason}", severity="error", timeout=30)
         else:
             self.notify(f"{worker.name} failed: {reason}", severity="error", timeout=10)
@@ -256,6 +264,8 @@ class UpbitApp(App[int]):
     async def _watch_health(self) -> None:
         proxy = self._health_proxy
         bar = self.status_bar
+        if bar is None:
+            return
         if self.runtime.failure:
             bar.show_failure(self.runtime.failure)
             return

@@ -10,14 +10,14 @@ import logging
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets import Static
 
 from upbit_tui.events import Asset, BalanceEvent, TickerEvent
 from upbit_tui.proxy import WebSocketClientProxy
 from upbit_tui.ui_runtime import Runtime
 from widgets.market_format import change_style, format_amount, format_krw, format_price
 from widgets.proxy_pane import ProxyPane
+from widgets.ticker_table import Column, TickerTable
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,13 @@ HOW_TO_ENABLE = (
     "secret_key under [auth] in the config file (chmod 600), then restart. "
     "`upbit-tui --demo` uses the simulator's test keys."
 )
-COLUMNS = (
-    ("asset", "Asset", 6),
-    ("available", "Available", 14),
-    ("locked", "Locked", 10),
-    ("price", "Price", 12),
-    ("value", "Value (KRW)", 14),
-)
+COLUMNS = [
+    Column("asset", "Asset", 6, "left"),
+    Column("available", "Available", 14),
+    Column("locked", "Locked", 10),
+    Column("price", "Price", 12),
+    Column("value", "Value (KRW)", 14),
+]
 
 
 class BalancesPane(ProxyPane):
@@ -51,17 +51,14 @@ class BalancesPane(ProxyPane):
 
     def compose(self) -> ComposeResult:
         yield Static("connecting...", id="balances-notice")
-        table: DataTable[Text | str] = DataTable(cursor_type="none", show_cursor=False)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
-        yield table
+        yield TickerTable(COLUMNS, show_cursor=False)
 
     def on_mount(self) -> None:
         super().on_mount()
         self.border_title = "Balances"
         hz = self.runtime.config.ui.table_refresh_hz or 8.0
         self.set_interval(1 / hz, self.flush)
-        self.query_one(DataTable).display = False
+        self.query_one(TickerTable).display = False
 
     @property
     def settled(self) -> bool:
@@ -147,7 +144,7 @@ class BalancesPane(ProxyPane):
         self._dirty = False
         self.flushes += 1
         notice = self.query_one("#balances-notice", Static)
-        table = self.query_one(DataTable)
+        table = self.query_one(TickerTable)
         if self.unavailable is not None:
             notice.update(
                 Text.assemble(
@@ -174,41 +171,38 @@ class BalancesPane(ProxyPane):
         if notice.display or not table.display:
             notice.display = False
             table.display = True
-        with self.app.batch_update():
-            self._paint(table)
+        if self._paint(table):
+            table.refresh()
         subtitle = f"total ≈ {format_krw(self.total_krw())}"
         if self.border_subtitle != subtitle:
             self.border_subtitle = subtitle
 
-    def _paint(self, table: DataTable[Text | str]) -> None:
-        order = sorted(self.assets, key=lambda c: (c != "KRW", c))
-        for stale in [str(k.value) for k in table.rows if str(k.value) not in self.assets]:
+    def _paint(self, table: TickerTable) -> bool:
+        changed = False
+        for stale in [c for c in table.rows if c not in self.assets]:
             table.remove_row(stale)
-        for currency in order:
+            changed = True
+        for currency in sorted(self.assets, key=lambda c: (c != "KRW", c)):
             asset = self.assets[currency]
             ticker = self.prices.get(f"KRW-{currency}")
             value = self._value(asset)
-            price = (
-                Text(
+            if ticker is not None:
+                price = (
                     format_price(ticker.trade_price, ticker.symbol),
-                    style=change_style(ticker.change),
-                    justify="right",
+                    change_style(ticker.change),
                 )
-                if ticker
-                else Text("" if currency == "KRW" else "-", justify="right")
-            )
+            else:
+                price = ("" if currency == "KRW" else "-", "")
             cells = {
-                "asset": Text(currency, style="bold"),
-                "available": Text(format_amount(asset.balance), justify="right"),
-                "locked": Text(format_amount(asset.locked), justify="right"),
+                "asset": (currency, "bold"),
+                "available": (format_amount(asset.balance), ""),
+                "locked": (format_amount(asset.locked), ""),
                 "price": price,
-                "value": Text("-" if value is None else f"{value:,.0f}", justify="right"),
+                "value": ("-" if value is None else f"{value:,.0f}", ""),
             }
-            if currency not in {str(k.value) for k in table.rows}:
-                table.add_row(*cells.values(), key=currency)
-                continue
-            for column, text in cells.items():
-                try:
-                    table.update_cell(currency, column, text)
-                except (CellDoesNotExist, RowDoesNotExist):
-                    break
+            if currency not in table.rows:
+                table.add_row(currency, cells)
+                changed = True
+            else:
+                changed = table.set_cells(currency, cells) or changed
+        return changed

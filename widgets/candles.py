@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import partial
+from typing import Any
 
-from textual.app import ComposeResult, RenderResult
+from rich.console import Console
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.geometry import Size
+from textual.strip import Strip
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
@@ -71,6 +78,69 @@ class Bar:
         )
 
 
+@dataclass(frozen=True)
+class Figure:
+    """An immutable copy of the chart's input."""
+
+    symbol: str | None
+    timeframe: str
+    bars: tuple[Bar, ...]
+
+
+def draw_figure(plt: Any, figure: Figure, size: Size) -> None:
+    """Candles above volume, one candle per column that fits (plotext calls only)."""
+    plt.clear_figure()
+    fit = max(10, size.width - AXIS_WIDTH)
+    bars = figure.bars[-fit:]
+    if not bars or figure.symbol is None:
+        return
+    xs: list[float] = [float(i) for i in range(len(bars))]
+    height = max(size.height, 8)
+    plt.subplots(2, 1)
+    chart = plt.subplot(1, 1)
+    chart.plotsize(None, max(5, height * 3 // 4))
+    chart.candlestick(
+        xs,
+        {
+            "Open": [b.open for b in bars],
+            "Close": [b.close for b in bars],
+            "High": [b.high for b in bars],
+            "Low": [b.low for b in bars],
+        },
+        colors=[RISE_COLOR, FALL_COLOR],
+    )
+    low = min(b.low for b in bars)
+    high = max(b.high for b in bars)
+    ticks = [low + (high - low) * i / 4 for i in range(5)] if high > low else [low]
+    price_labels = [format_price(t, figure.symbol) for t in ticks]
+    label_width = max(map(len, price_labels))
+    chart.yticks(ticks, price_labels)
+    chart.xticks([])
+    volume = plt.subplot(2, 1)
+    for rising in (True, False):
+        picked = [
+            (x, b.volume) for x, b in zip(xs, bars, strict=True) if (b.close > b.open) == rising
+        ]
+        if picked:
+            volume.bar(
+                [x for x, _ in picked],
+                [v for _, v in picked],
+                color=RISE_COLOR if rising else FALL_COLOR,
+                width=0.5,
+                marker="sd",
+            )
+    # One time label per ~16 columns; crowded labels make plotext shuffle them around.
+    count = max(2, min(5, size.width // 16))
+    last = len(bars) - 1
+    label_at = sorted({round(last * i / (count - 1)) for i in range(count)})
+    day = figure.timeframe == "1d"
+    labels = [bars[i].start_kst[5:10] if day else bars[i].start_kst[11:16] for i in label_at]
+    volume.xticks([float(i) for i in label_at], labels)
+    top = max(b.volume for b in bars)
+    # Same label width as the price axis, so candles and their volume bars line up.
+    volume.yticks([0, top], ["0".rjust(label_width), format_volume(top).rjust(label_width)])
+
+
 def days_from_240m(candles: list[CandleEvent]) -> list[Bar]:
     """Day bars (Upbit's day starts 00:00 UTC, 09:00 KST) from 240m candles, oldest first."""
     days: dict[str, Bar] = {}
@@ -96,15 +166,82 @@ def days_from_240m(candles: list[CandleEvent]) -> list[Bar]:
 
 
 class CandleChart(PlotextPlot):
-    """A PlotextPlot whose figure is rebuilt by its pane on each render."""
+    """A PlotextPlot built off the event loop.
 
-    def __init__(self, draw: Callable[[PlotextPlot], None]) -> None:
+    A plotext build of a full-screen chart costs tens of milliseconds of pure Python; done in
+    `render()` it stalls every other pane. Here `redraw(figure)` hands an immutable copy of the
+    data to a thread (one build at a time, this widget's plot object is only touched under a
+    lock), and `render()` shows the newest finished build for the current size and theme.
+    """
+
+    def __init__(self) -> None:
         super().__init__()
-        self._draw = draw
+        self._figure = Figure(None, "1m", ())
+        self._version = 0
+        self._built: tuple[tuple[int, Size, str], list[Strip]] | None = None
+        self._requested: tuple[int, Size, str] | None = None
+        self._lock = threading.Lock()
 
-    def render(self) -> RenderResult:
-        self._draw(self)
-        return super().render()
+    @property
+    def current(self) -> bool:
+        """The last finished build matches the data, size and theme now (nothing pending)."""
+        return self._built is not None and self._built[0] == self._key()
+
+    def redraw(self, figure: Figure) -> None:
+        self._figure = figure
+        self._version += 1
+        self._request()
+
+    def on_resize(self) -> None:
+        self._request()
+
+    def _key(self) -> tuple[int, Size, str]:
+        return (self._version, self.size, self.app.theme)
+
+    def _request(self) -> None:
+        key = self._key()
+        if self._requested == key or (self._built is not None and self._built[0] == key):
+            return
+        if key[1].width <= 0 or key[1].height <= 0:
+            return
+        self._requested = key
+        theme = self._get_plotext_theme_name(key[2])
+        self.run_worker(
+            partial(self._build, key, self._figure, theme),
+            thread=True,
+            group="plot",
+            exit_on_error=False,
+        )
+
+    def _build(self, key: tuple[int, Size, str], figure: Figure, theme: str) -> None:
+        width, height = key[1].width, key[1].height
+        with self._lock:
+            plot = self._plot
+            draw_figure(plot, figure, key[1])
+            plot.plotsize(width, height)
+            plot._set_size(width, height)
+            plot.theme(theme)
+            text = Text.from_ansi(plot.build(), no_wrap=True)
+        # Segments too are made here: turning a full-screen ANSI chart into lines is the other
+        # half of the cost, and the event loop should only copy finished lines.
+        console = Console(width=width, color_system="truecolor", force_terminal=True)
+        lines = console.render_lines(text, console.options.update_width(width), pad=True)
+        strips = [Strip(line, width) for line in lines[:height]]
+        with contextlib.suppress(RuntimeError):  # the app is shutting down
+            self.app.call_from_thread(self._finished, key, strips)
+
+    def _finished(self, key: tuple[int, Size, str], strips: list[Strip]) -> None:
+        if self._built is None or self._built[0][0] <= key[0]:
+            self._built = (key, strips)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if not self.current:
+            self._request()
+        width = self.size.width
+        if self._built is None or y >= len(self._built[1]):
+            return Strip.blank(width, self.rich_style)
+        return self._built[1][y].crop_extend(0, width, self.rich_style)
 
 
 class CandlesPane(ProxyPane):
@@ -132,7 +269,7 @@ class CandlesPane(ProxyPane):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="candles-status")
-        yield CandleChart(self.draw)
+        yield CandleChart()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -143,8 +280,13 @@ class CandlesPane(ProxyPane):
 
     @property
     def settled(self) -> bool:
-        """History loaded and handed to the chart."""
-        return self.loaded and bool(self.bars) and not self._dirty
+        """History loaded and drawn for the chart's current size."""
+        return (
+            self.loaded
+            and bool(self.bars)
+            and not self._dirty
+            and self.query_one(CandleChart).current
+        )
 
     def set_symbol(self, symbol: str | None) -> None:
         if symbol != self.symbol:
@@ -270,63 +412,9 @@ class CandlesPane(ProxyPane):
         if len(self.bars) > HISTORY:
             for key in sorted(self.bars)[: len(self.bars) - HISTORY]:
                 del self.bars[key]
-        self.query_one(CandleChart).refresh()
+        self.query_one(CandleChart).redraw(self.figure())
 
-    def draw(self, plot: PlotextPlot) -> None:
-        """Build the figure for the chart's size at render time (how many candles fit and the
-        volume panel's height depend on it), so a resize never shows a stale layout."""
-        plt = plot.plt
-        plt.clear_figure()
-        fit = max(10, plot.size.width - AXIS_WIDTH)
-        bars = [self.bars[k] for k in sorted(self.bars)][-fit:]
-        if not bars or self.symbol is None:
-            return
-        xs: list[float] = [float(i) for i in range(len(bars))]
-        height = max(plot.size.height, 8)
-        plt.subplots(2, 1)
-        chart = plt.subplot(1, 1)
-        chart.plotsize(None, max(5, height * 3 // 4))
-        # plotext accepts numeric x positions; its stub only admits date strings.
-        chart.candlestick(
-            cast(Any, xs),
-            {
-                "Open": [b.open for b in bars],
-                "Close": [b.close for b in bars],
-                "High": [b.high for b in bars],
-                "Low": [b.low for b in bars],
-            },
-            colors=[RISE_COLOR, FALL_COLOR],
-        )
-        low = min(b.low for b in bars)
-        high = max(b.high for b in bars)
-        ticks = [low + (high - low) * i / 4 for i in range(5)] if high > low else [low]
-        price_labels = [format_price(t, self.symbol) for t in ticks]
-        label_width = max(map(len, price_labels))
-        chart.yticks(ticks, price_labels)
-        chart.xticks([])
-        volume = plt.subplot(2, 1)
-        for rising in (True, False):
-            picked = [
-                (x, b.volume) for x, b in zip(xs, bars, strict=True) if (b.close > b.open) == rising
-            ]
-            if picked:
-                volume.bar(
-                    [x for x, _ in picked],
-                    [v for _, v in picked],
-                    color=RISE_COLOR if rising else FALL_COLOR,
-                    width=0.5,
-                    marker="sd",
-                )
-        # One time label per ~16 columns; crowded labels make plotext shuffle them around.
-        count = max(2, min(5, plot.size.width // 16))
-        last = len(bars) - 1
-        label_at = sorted({round(last * i / (count - 1)) for i in range(count)})
-        volume.xticks([float(i) for i in label_at], [self._x_label(bars[i]) for i in label_at])
-        top = max(b.volume for b in bars)
-        # Same label width as the price axis, so candles and their volume bars line up.
-        top_label = format_volume(top)
-        volume.yticks([0, top], ["0".rjust(label_width), top_label.rjust(label_width)])
-
-    def _x_label(self, bar: Bar) -> str:
-        kst = bar.start_kst
-        return kst[5:10] if self.timeframe == "1d" else kst[11:16]
+    def figure(self) -> Figure:
+        """What the chart shows, copied on the app's thread for the builder thread."""
+        ordered = [self.bars[k] for k in sorted(self.bars)]
+        return Figure(self.symbol, self.timeframe, tuple(dataclasses.replace(b) for b in ordered))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from rich.text import Text
+from rich.segment import Segment
+from textual.strip import Strip
 
 from upbit_tui.events import OrderbookEvent, OrderbookUnit, TickerEvent
 from upbit_tui.proxy import WebSocketClientProxy
@@ -19,6 +20,7 @@ from widgets.market_format import (
     format_volume,
 )
 from widgets.proxy_pane import ProxyPane
+from widgets.ticker_table import cached_style
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class OrderbookPane(ProxyPane):
         self._subscribed: str | None = None
         self._dirty = False
         self.flushes = 0
+        self._lines = Lines()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -58,7 +61,7 @@ class OrderbookPane(ProxyPane):
         self.book = None
         self.ticker = None
         self._set_title()
-        self.refresh()
+        self._redraw()
         self.want_update()
 
     def _set_title(self) -> None:
@@ -104,18 +107,59 @@ class OrderbookPane(ProxyPane):
         if self._dirty:
             self._dirty = False
             self.flushes += 1
-            self.refresh()
+            self._redraw()
 
-    def render(self) -> Text:
+    def _layout(self) -> Lines:
         if self.symbol is None:
-            return Text("Select a market in the watchlist.", style="dim")
+            return Lines("Select a market in the watchlist.", "dim")
         if self.book is None:
             waiting = "connecting..." if not self.runtime.ready else "waiting for the order book..."
-            return Text(self.last_error or waiting, style="dim")
+            return Lines(self.last_error or waiting, "dim")
         return render_book(self.book, self.ticker, self.size.width, self.size.height)
 
+    @property
+    def text(self) -> str:
+        """What the pane shows, as plain text."""
+        return self._lines.plain
 
-def render_book(book: OrderbookEvent, ticker: TickerEvent | None, width: int, height: int) -> Text:
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self._lines = self._layout()
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        # Lines are built once per flush from pre-styled segments; a frame only copies them.
+        base = self.rich_style
+        width = self.size.width
+        if y >= len(self._lines.rows):
+            return Strip.blank(width, base)
+        segments = [Segment(s.text, base + s.style) for s in self._lines.rows[y]]
+        return Strip(segments).crop_extend(0, width, base)
+
+
+class Lines:
+    """Styled text built line by line straight into segments (no Rich layout pass)."""
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.rows: list[list[Segment]] = [[]]
+        if text:
+            self.append(text, style)
+
+    def append(self, text: str, style: str = "") -> None:
+        for index, part in enumerate(text.split("\n")):
+            if index:
+                self.rows.append([])
+            if part:
+                self.rows[-1].append(Segment(part, cached_style(style)))
+
+    @property
+    def plain(self) -> str:
+        return "\n".join("".join(s.text for s in row) for row in self.rows)
+
+
+def render_book(book: OrderbookEvent, ticker: TickerEvent | None, width: int, height: int) -> Lines:
     """Asks (highest first) above bids, each row: price, % vs previous close, size, bar."""
     symbol = book.symbol
     units = book.orderbook_units
@@ -127,7 +171,7 @@ def render_book(book: OrderbookEvent, ticker: TickerEvent | None, width: int, he
     size_w = 11
     rate_w = 7
     bar_w = max(0, width - price_w - rate_w - size_w - 3)
-    out = Text(no_wrap=True, overflow="crop")
+    out = Lines()
     header = f"{'Price':>{price_w}} {'%':>{rate_w}} {'Size':>{size_w}} "
     out.append(header + "\n", style="bold")
     for unit in reversed(shown):
@@ -159,7 +203,7 @@ def render_book(book: OrderbookEvent, ticker: TickerEvent | None, width: int, he
 
 
 def _book_row(
-    out: Text,
+    out: Lines,
     price: float,
     size: float,
     largest: float,
@@ -183,7 +227,7 @@ def _book_row(
     out.append("\n")
 
 
-def _spread_line(out: Text, units: list[OrderbookUnit], symbol: str, width: int) -> None:
+def _spread_line(out: Lines, units: list[OrderbookUnit], symbol: str, width: int) -> None:
     if not units:
         out.append("(empty book)\n", style="dim")
         return

@@ -16,7 +16,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -32,7 +32,8 @@ class Column:
 
 
 @lru_cache(maxsize=256)
-def _style(spec: str) -> Style:
+def cached_style(spec: str) -> Style:
+    """A parsed Rich style, parsed once per spelling."""
     return Style.parse(spec) if spec else Style()
 
 
@@ -83,14 +84,26 @@ class TickerTable(ScrollView, can_focus=True):
         def control(self) -> TickerTable:
             return self.table
 
-    def __init__(self, columns: list[Column], *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(
+        self,
+        columns: list[Column],
+        *,
+        id: str | None = None,
+        show_cursor: bool = True,
+    ) -> None:
+        super().__init__(id=id, disabled=False)
+        self.show_cursor = show_cursor
+        self.can_focus = show_cursor
         self.columns = columns
         self.rows: list[str] = []
         self._index: dict[str, int] = {}
         self._cells: dict[str, dict[str, tuple[str, str]]] = {}
         self._strips: dict[str, list[Segment]] = {}
+        # Finished lines of rows without the cursor, in the widget's base style.
+        self._lines: dict[str, Strip] = {}
+        self._lines_base: Style | None = None
         self._width = sum(c.width + 2 for c in columns)
+        self._paint_styles: tuple[Style, Style, Style] | None = None
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -119,6 +132,7 @@ class TickerTable(ScrollView, can_focus=True):
         self._index = {k: i for i, k in enumerate(self.rows)}
         self._cells.pop(key, None)
         self._strips.pop(key, None)
+        self._lines.pop(key, None)
         self._resize()
         if self.rows:
             self.cursor = min(self.cursor, len(self.rows) - 1)
@@ -136,6 +150,7 @@ class TickerTable(ScrollView, can_focus=True):
                 changed = True
         if changed:
             self._strips.pop(key, None)
+            self._lines.pop(key, None)
         return changed
 
     def cell(self, key: str, column: str) -> str:
@@ -159,16 +174,28 @@ class TickerTable(ScrollView, can_focus=True):
             padded = (
                 text.rjust(column.width) if column.justify == "right" else text.ljust(column.width)
             )
-            segments.append(Segment(f" {padded} ", _style(spec)))
+            segments.append(Segment(f" {padded} ", cached_style(spec)))
         self._strips[key] = segments
         return segments
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Styles resolved once per paint, not once per line (each lookup walks the DOM).
+        self._paint_styles = (
+            self.rich_style,
+            self.get_component_rich_style("ticker-table--header"),
+            self.get_component_rich_style("ticker-table--cursor"),
+        )
+        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base, header_style, cursor_style = self._paint_styles or (
+            self.rich_style,
+            self.get_component_rich_style("ticker-table--header"),
+            self.get_component_rich_style("ticker-table--cursor"),
+        )
         if y == 0:
-            header_style = self.get_component_rich_style("ticker-table--header")
             header = [Segment(f" {_justify(c.label, c)} ") for c in self.columns]
             strip = Strip(header).apply_style(base + header_style)
             return strip.crop_extend(scroll_x, scroll_x + width, base + header_style)
@@ -176,11 +203,18 @@ class TickerTable(ScrollView, can_focus=True):
         if index >= len(self.rows):
             return Strip.blank(width, base)
         key = self.rows[index]
-        row_style = base
-        if index == self.cursor:
-            row_style = base + self.get_component_rich_style("ticker-table--cursor")
-        segments = [Segment(s.text, row_style + s.style) for s in self._row_segments(key)]
-        return Strip(segments).crop_extend(scroll_x, scroll_x + width, row_style)
+        if index == self.cursor and self.show_cursor:
+            row_style = base + cursor_style
+            segments = [Segment(s.text, row_style + s.style) for s in self._row_segments(key)]
+            return Strip(segments).crop_extend(scroll_x, scroll_x + width, row_style)
+        if self._lines_base != base:  # theme or focus changed: every cached line is stale
+            self._lines.clear()
+            self._lines_base = base
+        line = self._lines.get(key)
+        if line is None:
+            line = Strip([Segment(s.text, base + s.style) for s in self._row_segments(key)])
+            self._lines[key] = line
+        return line.crop_extend(scroll_x, scroll_x + width, base)
 
     # -- cursor -------------------------------------------------------------------------------
 

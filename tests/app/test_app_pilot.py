@@ -71,7 +71,7 @@ async def test_selecting_a_market_retargets_order_book_and_candles(sim: Any) -> 
         await wait_for(pilot, lambda: candles.symbol == "KRW-ETH" and candles.settled, "chart")
         assert book.border_title == "Order book KRW-ETH"
         best_ask = book.book.orderbook_units[0].ask_price
-        assert format_price(best_ask, "KRW-ETH") in str(book.render())
+        assert format_price(best_ask, "KRW-ETH") in book.text
         # The exchange now streams the ETH book and no longer the BTC one.
         await wait_for(
             pilot,
@@ -236,7 +236,7 @@ async def test_connection_trouble_becomes_a_health_alert_not_a_traceback(sim: An
         await wait_for(
             pilot, lambda: any(t == "Health: critical" for t in notes.titles), "a critical alert"
         )
-        assert "critical" in str(app.status_bar.render())
+        assert app.status_bar is not None and "critical" in str(app.status_bar.render())
         assert app.runtime_worker is not None
         assert app.runtime_worker.state == WorkerState.RUNNING  # still trying, not crashed
         sim.faults.clear()
