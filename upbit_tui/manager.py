@@ -95,6 +95,7 @@ from upbit_tui.subscriptions import SubscriptionDiff, SubscriptionStateManager
 from upbit_tui.symbols import normalize_symbols
 
 if TYPE_CHECKING:
+    from upbit_tui.markets import MarketDirectory
     from upbit_tui.private import RestFallbackPoller
     from upbit_tui.proxy import WebSocketClientProxy
     from upbit_tui.rest import UpbitRestClient
@@ -224,6 +225,8 @@ class GlobalWebSocketManager:
             handle.cancel()
         self._grace.clear()
         await self._stop_fallback()
+        if "markets" in self.__dict__:
+            await self.markets.aclose()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -308,6 +311,16 @@ class GlobalWebSocketManager:
                 rate = self._rates.get(conn.kind, 0.0)
                 self._rates[conn.kind] = rate + 0.125 * (delta / period - rate)
 
+    @functools.cached_property
+    def markets(self) -> MarketDirectory:
+        """Upbit's market list: every subscription's codes are checked against it first."""
+        from upbit_tui.markets import MarketDirectory
+
+        return MarketDirectory(self._fetch_markets)
+
+    async def _fetch_markets(self) -> list[Any]:
+        return await self._rest_client().get_markets()
+
     # ------------------------------------------------------------------ clients (proxies)
 
     def _register(self, client_id: str, proxy: WebSocketClientProxy) -> int:
@@ -381,7 +394,14 @@ class GlobalWebSocketManager:
             reason = self.private_unavailable_reason
             if reason is not None:
                 raise PrivateUnavailableError(reason)
-        # Validate everything before changing any state, so a bad call loses nothing.
+        # Validate everything before changing any state, so a bad call loses nothing. An
+        # unlisted code would make Upbit refuse the whole union: every component's stream.
+        codes = None if symbols is None else _normalize(data_type, symbols)
+        if codes is not None and codes != ["*"]:
+            await self.markets.validate(codes)
+            self._require_started()
+            if self._clients.get(client_id) is not record:
+                raise RuntimeError(f"client '{client_id}' was cleaned up while subscribing")
         handle = self._router_add(
             client_id,
             data_type,
