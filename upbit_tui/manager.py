@@ -12,6 +12,13 @@ merges) and sends it only if it differs from what the socket already carries, in
 per-connection message budget. A symbol that loses its last subscriber stays in the union for
 `unsubscribe_grace` seconds so that a pane being re-created does not cause churn.
 
+Unknown markets: one unlisted code in the union would make Upbit refuse the whole request,
+every component's stream with it. So each subscribe call is first checked against the market
+list (`manager.markets`, markets.py) and a bad code fails that call alone (UnknownSymbolError).
+A code Upbit refuses anyway (INVALID_PARAM: the list was unavailable, or the market was delisted
+since) is kept off the wire while anyone holds it (`refused_codes`, in health and the dashboard),
+so the rest streams and the refused request is not re-sent.
+
 Reliability (issue 4): each (re)connect is a new epoch; the router drops events of older epochs
 even from queues. After a reconnect the manager fetches the trades missed during the outage from
 REST for every subscribed trade symbol and delivers them (marked `backfilled`) before live ones,
@@ -31,6 +38,8 @@ Public API (components use a WebSocketClientProxy; these are for the app, bots a
     manager.connection_status() -> {kind: {state, epoch, uptime, reconnects, ...}}
     manager.subscriber_stats() -> list[dict]         # per subscriber queue/drops/errors
     manager.consolidated_subscription() -> {type: [codes]}   # the union (grace included)
+    manager.markets -> MarketDirectory                # the listed codes; validate(symbols)
+    manager.refused_codes -> {code: error text}       # codes Upbit refused, kept off the wire
     await manager.reconnect()                        # drop and re-open now
     await manager.update_credentials(access_key, secret_key)  # fixed keys: private reconnects
     manager.is_private_available(), manager.private_unavailable_reason,
@@ -51,6 +60,7 @@ import functools
 import inspect
 import itertools
 import logging
+import re
 import time
 import uuid
 import weakref
@@ -114,6 +124,8 @@ BACKFILL_ATTEMPTS = 3
 # last MAX_TRADE_GAPS gaps for good.
 GAP_REPORT_SECONDS = 300.0
 MAX_TRADE_GAPS = 50
+# Market codes quoted in an error frame's message (Upbit names the code it refuses).
+_CODE_IN_TEXT = re.compile(r"\b(?:KRW|BTC|USDT)-[A-Z0-9]{1,15}\b")
 
 Callback = Callable[[Any], Any]
 ErrorHandler = Callable[[BaseException], Any]
@@ -194,6 +206,9 @@ class GlobalWebSocketManager:
         self.backfill_failures = 0
         self.trade_gaps: deque[dict[str, Any]] = deque(maxlen=MAX_TRADE_GAPS)
         self.last_error_frame: dict[str, str] = {}
+        # Public codes Upbit refused (INVALID_PARAM): kept off the wire while anyone holds them,
+        # so the rest of the union streams and the refused request is not sent again and again.
+        self.refused_codes: dict[str, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -554,7 +569,22 @@ class GlobalWebSocketManager:
             desired = DesiredSubscription(
                 codes={t: frozenset(s) for t, s in codes.items()}, orderbook=orderbook
             )
+        if self.refused_codes:
+            desired = self._without_refused(desired)
         return None if desired.is_empty else build_request(self._ticket, desired)
+
+    def _without_refused(self, desired: DesiredSubscription) -> DesiredSubscription:
+        """`desired` minus the refused codes (forgetting those nobody holds any more)."""
+        held = set().union(*desired.codes.values())
+        for code in [c for c in self.refused_codes if c not in held]:
+            del self.refused_codes[code]
+        refused = set(self.refused_codes)
+        codes = {t: frozenset(set(s) - refused) for t, s in desired.codes.items()}
+        return dataclasses.replace(
+            desired,
+            codes={t: s for t, s in codes.items() if s},
+            orderbook={c: o for c, o in desired.orderbook.items() if c not in refused},
+        )
 
     async def wait_synced(self) -> None:
         """Wait until every connection carries the current union (tests, tools); wrap it in
@@ -644,11 +674,63 @@ class GlobalWebSocketManager:
                 )
             elif "TOO MANY" in name or "TOO_MANY" in name:
                 self._budgets[kind].pause(1.0)
+            elif name == "INVALID_PARAM" and kind == PUBLIC:
+                self._on_request_refused(text)
         elif isinstance(result, MarketEvent):
             # A public type on the private socket (or vice versa) is still data.
             self._publish(result)
             return True
         return False
+
+    def _on_request_refused(self, text: str) -> None:
+        """Upbit refused the public request: keep the codes it refused off the wire.
+
+        Checked codes only reach the wire when the market list was unavailable, or for a market
+        delisted since; Upbit then refuses the whole request, so without this every stream
+        would stay stopped (and a resend would be refused again).
+        """
+        union = self._public_codes()
+        named = {c for c in _CODE_IN_TEXT.findall(text) if c in union}
+        self.markets.expire()
+        if named:
+            self._refuse(named, text)
+        else:  # the message names no code we send: the market list says which are gone
+            self._spawn(self._find_refused(text), "upbit-find-refused")
+
+    def _public_codes(self) -> set[str]:
+        codes = {s for _, s in self._grace}
+        for data_type, symbols in self._state.get_consolidated_subscription().items():
+            if not data_type.is_private:
+                codes.update(symbols)
+        return codes
+
+    async def _find_refused(self, text: str) -> None:
+        listed = await self.markets.listed(refresh=True)
+        union = self._public_codes()
+        gone = set() if listed is None else union - listed
+        if gone:
+            self._refuse(gone, text)
+        else:
+            log.error(
+                "Upbit refused the public subscription request (%s); the market list does not "
+                "say which code: requested %s",
+                text,
+                ", ".join(sorted(union)),
+            )
+
+    def _refuse(self, codes: set[str], text: str) -> None:
+        fresh = codes - self.refused_codes.keys()
+        for code in codes:
+            self.refused_codes[code] = text
+        if not fresh:
+            return
+        log.error(
+            "Upbit refused %s (%s): not streamed while subscribed; the other codes go on",
+            ", ".join(sorted(fresh)),
+            text,
+        )
+        self._version += 1
+        self._wake(PUBLIC)
 
     # ------------------------------------------------------------------ trades: gap-free
 
@@ -1029,6 +1111,12 @@ class GlobalWebSocketManager:
                 degraded.append(f"{what}; reconnecting")
         if self.private_degraded_reason:
             degraded.append(self.private_degraded_reason)
+        if self.refused_codes:
+            degraded.append(
+                f"Upbit refused {', '.join(sorted(self.refused_codes))} "
+                f"({next(iter(self.refused_codes.values()))}): not streamed; unsubscribe or "
+                "correct the code (the other codes stream)"
+            )
         gaps = self._recent_gaps()
         if gaps:
             degraded.append(
@@ -1074,6 +1162,7 @@ class GlobalWebSocketManager:
             "degraded_reason": self.private_degraded_reason,
         }
         data["trade_gaps"] = [dict(g) for g in self.trade_gaps]
+        data["refused_codes"] = dict(self.refused_codes)
         return data
 
     def dashboard(self) -> dict[str, Any]:
@@ -1100,6 +1189,7 @@ class GlobalWebSocketManager:
             "rate_limit_tokens": self.rate_limiter.get_remaining_tokens(),
             "subscriptions": self._state.summary(),
             "consolidated": self.consolidated_subscription(),
+            "refused_codes": dict(self.refused_codes),
             "subscribers": self._router.stats(),
             "trades": {
                 "backfilled": self.backfilled_trades,
