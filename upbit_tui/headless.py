@@ -3,7 +3,8 @@
 stdout carries only events, one JSON object per line, with Upbit's DEFAULT field names plus
 `epoch` and `received_at`; logs, health summaries and the final tally go to stderr. The run ends
 cleanly on --count, --duration, SIGINT, SIGTERM, or when the reader closes the pipe (`| head`),
-always flushing what it already accepted; usage and config errors exit 2 with one line.
+always flushing what it already accepted; usage and config errors exit 2 with one line, and so
+does a market code Upbit does not list (checked against its market list before streaming).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def add_headless_parser(subparsers: Any) -> argparse.ArgumentParser:
             "  upbit-tui headless --symbols KRW-BTC --types orderbook --count 100 > book.jsonl\n"
             "\n"
             "exit status: 0 when stopped by --count, --duration, SIGINT/SIGTERM or a reader\n"
-            "that closed the pipe; 2 for bad arguments or config; 1 if stdout failed."
+            "that closed the pipe; 2 for bad arguments or config (or a market Upbit does not\n"
+            "list); 1 if stdout failed."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -324,9 +326,16 @@ async def _stream(
 ) -> int:
     from upbit_tui.manager import GlobalWebSocketManager
     from upbit_tui.proxy import WebSocketClientProxy
+    from upbit_tui.rest import UnknownSymbolError
 
     manager = await stack.enter_async_context(GlobalWebSocketManager(config))
     proxy = await stack.enter_async_context(WebSocketClientProxy("headless", manager))
+    try:
+        # A market Upbit does not list is a usage error, caught before anything streams.
+        await manager.markets.validate(_market_symbols(options))
+    except UnknownSymbolError as exc:
+        print(f"{PROG}: {_symbols_origin(config, options)}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if options.metrics_port is not None:
         from upbit_tui.prometheus import MetricsExporter
 
@@ -342,7 +351,11 @@ async def _stream(
             return EXIT_USAGE
         stack.push_async_callback(exporter.stop)
         log.info("metrics: http://%s:%d/metrics", options.metrics_host, port)
-    types = await _subscribe(config, options, proxy, sink)
+    try:
+        types = await _subscribe(config, options, proxy, sink)
+    except UnknownSymbolError as exc:  # the market list came back in the meantime
+        print(f"{PROG}: {_symbols_origin(config, options)}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if not types:
         print(f"{PROG}: nothing to stream (see the lines above)", file=sys.stderr)
         return EXIT_USAGE
@@ -374,6 +387,20 @@ async def _stream(
     # Nothing more is written once stopping (another subscription may still deliver).
     sink.closed = True
     return EXIT_OK
+
+
+def _market_symbols(options: HeadlessOptions) -> tuple[str, ...]:
+    """The market codes this run subscribes to (none for balances alone)."""
+    if options.public_types or (DataType.ORDER in options.types and options.order_symbols):
+        return options.symbols
+    return ()
+
+
+def _symbols_origin(config: Config, options: HeadlessOptions) -> str:
+    """Where the symbols came from, for an error line: --symbols or the config's watchlist."""
+    if options.order_symbols is not None:
+        return "--symbols"
+    return f"{config.source or '<defaults>'}: [watchlist] symbols"
 
 
 async def _subscribe(

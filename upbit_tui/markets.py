@@ -115,7 +115,10 @@ class MarketDirectory:
         Malformed codes raise SymbolError (a ValueError) first. When the list is unavailable the
         codes are accepted (see the module docstring).
         """
-        codes = normalize_symbols(symbols if isinstance(symbols, str) else list(symbols))
+        items = [symbols] if isinstance(symbols, str) else list(symbols)
+        if not items:
+            return
+        codes = normalize_symbols(items)
         listed = await self.listed()
         if listed is None:
             return
