@@ -37,7 +37,9 @@ Delivery
   is reported as slow (`sub.slow_callbacks`, a log line) when a batch takes longer than
   `slow_callback` seconds. Async callbacks are timed one by one.
 
-Policies (per subscriber; each drop counted in `sub.dropped`)
+Policies (per subscriber; each drop counted in `sub.dropped`; of those, the pending values that a
+newer value of the same symbol replaced under coalesce/throttle also in `sub.superseded`, and
+only the others, real losses, count towards health)
 - `drop_oldest`: a full queue discards its oldest event.
 - `coalesce_by_symbol`: at most one pending event per symbol, the latest wins (O(1)); a full
   queue (more pending symbols than `queue_size`) discards the oldest symbol's event.
@@ -457,6 +459,7 @@ class Subscriber:
         "queue_size",
         "slow_callbacks",
         "stale",
+        "superseded",
         "symbols",
         "throttle_per_second",
     )
@@ -506,6 +509,7 @@ class Subscriber:
         self.closed = False
         self.delivered = 0
         self.dropped = 0
+        self.superseded = 0
         self.stale = 0
         self.callback_errors = 0
         self.slow_callbacks = 0
@@ -550,6 +554,13 @@ class Subscriber:
         router = self._router
         if router is not None and router.metrics is not None:
             router.metrics.record_drops(n)
+
+    def _supersede(self) -> None:
+        # A pending value replaced by a newer one of the same symbol: what coalesce/throttle
+        # subscribers asked for. Counted as a drop, but it is no sign of a struggling consumer,
+        # so health (which watches the drop rate) does not see it.
+        self.dropped += 1
+        self.superseded += 1
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -778,6 +789,7 @@ class Subscriber:
             "queue_size": self.queue_size,
             "delivered": self.delivered,
             "dropped": self.dropped,
+            "superseded": self.superseded,
             "stale": self.stale,
             "callback_errors": self.callback_errors,
             "slow_callbacks": self.slow_callbacks,
@@ -854,7 +866,7 @@ class _Coalescing(Subscriber):
         latest = self._latest
         symbol = getattr(event, "symbol", ALL_SYMBOLS)
         if symbol in latest:
-            self._drop()  # replaced in place: the symbol keeps its turn
+            self._supersede()  # replaced in place: the symbol keeps its turn
         else:
             if len(latest) >= self.queue_size:
                 del latest[self._order.popleft()]
@@ -906,7 +918,7 @@ class _Throttled(Subscriber):
             self._enqueue(event)
             return
         if symbol in held:
-            self._drop()
+            self._supersede()
         held[symbol] = event
         if self._timer is None:
             self._schedule(now)

@@ -210,7 +210,7 @@ async def test_coalesce_by_symbol_latest_wins_in_arrival_order(router: Router) -
     assert sub.queue_depth == 2
     events = await got.wait_count(2)
     assert [(e.symbol, e.trade_price) for e in events] == [("KRW-BTC", 99), ("KRW-ETH", 12)]
-    assert sub.dropped == 7
+    assert sub.dropped == 7 and sub.superseded == 7
 
 
 async def test_coalesce_full_queue_drops_the_oldest_symbol(router: Router) -> None:
@@ -221,7 +221,29 @@ async def test_coalesce_full_queue_drops_the_oldest_symbol(router: Router) -> No
         router.publish(ticker(s, i))
     events = await got.wait_count(2)
     assert [e.symbol for e in events] == ["KRW-B", "KRW-C"]
-    assert sub.dropped == 1
+    assert sub.dropped == 1 and sub.superseded == 0  # a real loss: KRW-A's value is gone
+
+
+async def test_superseded_values_are_not_losses_for_health() -> None:
+    # Coalescing is what the subscriber asked for; a full drop_oldest queue loses data. Health
+    # watches the drop window (MetricsCollector.drops), so only the losses may reach it.
+    metrics = MetricsCollector()
+    router = Router(metrics=metrics)
+    coalesced = Collector()
+    sub = router.subscribe(DataType.TICKER, ["KRW-BTC"], coalesced, policy="coalesce_by_symbol")
+    for p in range(50):
+        router.publish(ticker(price=p))
+    await coalesced.wait_count(1)
+    assert sub.dropped == 49 and sub.superseded == 49
+    assert metrics.drops.total == 0
+    lossy = Collector()
+    router.subscribe(DataType.TICKER, ["KRW-ETH"], lossy, queue_size=2)
+    for p in range(10):
+        router.publish(ticker("KRW-ETH", p))
+    await lossy.wait_count(2)
+    assert metrics.drops.total == 8
+    assert metrics.drops.count(time.monotonic() + 1) == 8  # this second, once complete
+    await router.aclose()
 
 
 async def test_throttle_delivers_at_most_n_per_second_per_symbol_latest_kept(
@@ -247,7 +269,7 @@ async def test_throttle_delivers_at_most_n_per_second_per_symbol_latest_kept(
     ]
     # The held BTC tick waited for BTC's interval (a lower bound: never early).
     assert time.monotonic() - started >= 0.05 - 0.005
-    assert sub.dropped == 3  # ticks 1, 2, 3 were replaced while held
+    assert sub.dropped == 3 and sub.superseded == 3  # ticks 1, 2, 3 replaced while held
     router.publish(ticker("KRW-ETH", 51))
     await got.wait_count(4)
     assert sub.queue_depth == 0
