@@ -1,12 +1,14 @@
 """Chaos: random faults while three proxies stream; does recovery cost anything?
 
 The simulator injects a random fault every 0.5-2.5 s (abrupt drop, clean close, half-open stall,
-silent stream, handshake refused with 429 or 418, an error frame, a malformed frame) while three
-proxies stream trades, tickers, an orderbook and candles. Reported: recovery success rate, time
-to recover p50/p99 (fault -> new epoch live with the full subscription back on the wire), trades
-lost and duplicated against the simulator's own trade record (goal 0), events of an older epoch
-delivered (goal 0), rate-limit violations, and RSS growth (goal flat; simulator and client share
-this process).
+handshake refused with 429 or 418, a server that forgets the subscription, a silent market, an
+error frame, a malformed frame) while three proxies stream trades, tickers, an orderbook and
+candles. A silent market must NOT cost a reconnect (the watchdog's probe finds it quiet); a
+forgotten subscription must come back on the same socket (no new epoch). Reported: recovery
+success rate, time to recover p50/p99 (fault -> new epoch live with the full subscription back
+on the wire), trades lost and duplicated against the simulator's own trade record (goal 0),
+events of an older epoch delivered (goal 0), rate-limit violations, and RSS growth (goal flat;
+simulator and client share this process).
 
     .venv/bin/python bench/bench_chaos.py              # 60 s
     .venv/bin/python bench/bench_chaos.py --minutes 10
@@ -44,8 +46,9 @@ EXPECTED = {
     "orderbook": {"KRW-BTC.15"},
     "candle.1m": {"KRW-BTC", "KRW-ETH"},
 }
-KILLING = ["drop", "close", "stall", "silent", "reject429", "reject418"]
-HARMLESS = ["error_frame", "malformed"]
+KILLING = ["drop", "close", "stall", "reject429", "reject418"]
+HARMLESS = ["error_frame", "malformed", "silent"]
+RESUBSCRIBING = ["forget"]
 RATE = 100.0
 
 
@@ -98,9 +101,11 @@ async def inject(sim: Any, fault: str, config: Any) -> None:
         )
     elif fault == "silent":
         sim.set_rate(0.0)
-        # Longer than the watchdog needs: a candle push can come up to 1 s into the silence.
+        # Longer than the watchdog needs to probe: a candle push can come up to 1 s into it.
         await asyncio.sleep(config.connection.stale_after * 2 + 1.0)
         sim.set_rate(RATE)
+    elif fault == "forget":
+        sim.faults.forget_subscriptions(endpoint="public")
     elif fault in ("reject429", "reject418"):
         sim.faults.reject_handshakes(random.randint(1, 2), status=int(fault[-3:]))
         sim.faults.drop_all(endpoint="public")
@@ -174,6 +179,8 @@ async def main(seconds: float, seed: int) -> dict[str, Any]:
             started = time.monotonic()
             recoveries: list[float] = []
             failures: dict[str, int] = {}
+            needless: dict[str, int] = {}  # reconnects a harmless fault caused
+            resubscribed: list[float] = []
             counts: dict[str, int] = {}
             checked_to: list[dict[str, int]] = [{}, {}, {}]
             totals = [0, 0, 0]
@@ -185,12 +192,30 @@ async def main(seconds: float, seed: int) -> dict[str, Any]:
 
             while time.monotonic() - started < seconds:
                 await asyncio.sleep(random.uniform(0.5, 2.5))
-                fault = random.choice(KILLING + HARMLESS)
+                fault = random.choice(KILLING + HARMLESS + RESUBSCRIBING)
                 counts[fault] = counts.get(fault, 0) + 1
                 epoch = manager.epochs.current("public")
+                resubscribes = conn.resubscribes
                 t0 = time.monotonic()
                 await inject(sim, fault, config)
                 if fault in HARMLESS:
+                    if manager.epochs.current("public") != epoch:
+                        needless[fault] = needless.get(fault, 0) + 1
+                    continue
+                if fault in RESUBSCRIBING:
+                    recovered = await wait_for(
+                        lambda r=resubscribes: (  # type: ignore[misc]
+                            conn.resubscribes > r
+                            and live_subscription(sim) == EXPECTED
+                            and not manager._backfills
+                        ),
+                        30.0,
+                    )
+                    if recovered and manager.epochs.current("public") == epoch:
+                        resubscribed.append(time.monotonic() - t0)
+                    else:
+                        failures[fault] = failures.get(fault, 0) + 1
+                        print(f"not restored after {fault}: {conn.status()}", file=sys.stderr)
                     continue
                 recovered = await wait_for(
                     lambda e=epoch: (  # type: ignore[misc]
@@ -225,13 +250,18 @@ async def main(seconds: float, seed: int) -> dict[str, Any]:
             delivered = sum(r.events for r in recorders)
             for proxy in (a, b, c):
                 await proxy.cleanup()
-    attempted = sum(counts[f] for f in counts if f in KILLING)
+    attempted = sum(counts[f] for f in counts if f in KILLING + RESUBSCRIBING)
     return {
         "seconds": round(seconds),
         "faults": counts,
         "connection_faults": attempted,
-        "recovered": len(recoveries),
-        "recovery_success_rate": round(len(recoveries) / attempted, 4) if attempted else None,
+        "recovered": len(recoveries) + len(resubscribed),
+        "recovery_success_rate": (
+            round((len(recoveries) + len(resubscribed)) / attempted, 4) if attempted else None
+        ),
+        "resubscribed_without_reconnect": len(resubscribed),
+        "resubscribe_p50_s": round(_pct(resubscribed, 0.5), 3),
+        "needless_reconnects": needless,
         "not_recovered_within_30s": failures,
         "recover_p50_s": round(_pct(recoveries, 0.5), 3),
         "recover_p99_s": round(_pct(recoveries, 0.99), 3),
