@@ -77,7 +77,8 @@ class ConnectionConfig:
     reconnect_reset_after: float = 30.0
     # Attempts after which health turns critical (the manager keeps trying).
     reconnect_critical_after: int = 10
-    # A subscribed stream that sends nothing for this long is treated as dead.
+    # A connection silent this long is probed with LIST_SUBSCRIPTIONS (quiet markets are normal);
+    # it is reconnected only if the probe goes unanswered for ping_timeout.
     stale_after: float = 60.0
     # Subscribe calls inside this window become one request message.
     batch_window: float = 0.05
