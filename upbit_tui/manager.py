@@ -209,6 +209,8 @@ class GlobalWebSocketManager:
         # Public codes Upbit refused (INVALID_PARAM): kept off the wire while anyone holds them,
         # so the rest of the union streams and the refused request is not sent again and again.
         self.refused_codes: dict[str, str] = {}
+        # A public request Upbit refused without our finding which code: (request, error text).
+        self._refused_request: tuple[bytes, str] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -307,7 +309,7 @@ class GlobalWebSocketManager:
             watchdog=not private,
             # A silent public stream is asked what it carries before it is given up.
             probe=functools.partial(list_subscriptions_request, self._ticket),
-            probe_matches=listing_matches,
+            probe_matches=self._listing_matches,
         )
 
     async def _pump_metrics(self) -> None:
@@ -550,6 +552,9 @@ class GlobalWebSocketManager:
             return cached[1]
         request = self._build_request(kind)
         self._request_cache[kind] = (self._version, request)
+        refused = self._refused_request
+        if kind == PUBLIC and refused is not None and request != refused[0]:
+            self._refused_request = None  # the subscription changed: the new one is sent
         return request
 
     def _build_request(self, kind: str) -> bytes | None:
@@ -682,6 +687,19 @@ class GlobalWebSocketManager:
             return True
         return False
 
+    def _standing_refusal(self) -> str | None:
+        """Upbit's error text while the current public request is one it refused."""
+        refused = self._refused_request
+        if refused is None or refused[0] != self._request(PUBLIC):
+            return None
+        return refused[1]
+
+    def _listing_matches(self, request: bytes | str, listing: SubscriptionList) -> bool:
+        refused = self._refused_request
+        if refused is not None and request == refused[0]:
+            return True  # the watchdog must not re-send it: it would be refused again, forever
+        return listing_matches(request, listing)
+
     def _on_request_refused(self, text: str) -> None:
         """Upbit refused the public request: keep the codes it refused off the wire.
 
@@ -695,7 +713,7 @@ class GlobalWebSocketManager:
         if named:
             self._refuse(named, text)
         else:  # the message names no code we send: the market list says which are gone
-            self._spawn(self._find_refused(text), "upbit-find-refused")
+            self._spawn(self._find_refused(text, self._request(PUBLIC)), "upbit-find-refused")
 
     def _public_codes(self) -> set[str]:
         codes = {s for _, s in self._grace}
@@ -704,19 +722,21 @@ class GlobalWebSocketManager:
                 codes.update(symbols)
         return codes
 
-    async def _find_refused(self, text: str) -> None:
+    async def _find_refused(self, text: str, request: bytes | None) -> None:
         listed = await self.markets.listed(refresh=True)
         union = self._public_codes()
         gone = set() if listed is None else union - listed
         if gone:
             self._refuse(gone, text)
-        else:
-            log.error(
-                "Upbit refused the public subscription request (%s); the market list does not "
-                "say which code: requested %s",
-                text,
-                ", ".join(sorted(union)),
-            )
+            return
+        log.error(
+            "Upbit refused the public subscription request (%s) and the market list does not "
+            "say which code; not sent again until the subscription changes: %s",
+            text,
+            ", ".join(sorted(union)),
+        )
+        if request is not None:
+            self._refused_request = (request, text)
 
     def _refuse(self, codes: set[str], text: str) -> None:
         fresh = codes - self.refused_codes.keys()
@@ -1111,6 +1131,12 @@ class GlobalWebSocketManager:
                 degraded.append(f"{what}; reconnecting")
         if self.private_degraded_reason:
             degraded.append(self.private_degraded_reason)
+        refusal = self._standing_refusal()
+        if refusal is not None:
+            degraded.append(
+                f"Upbit refused the subscription request ({refusal}); not sent again until "
+                "the subscription changes"
+            )
         if self.refused_codes:
             degraded.append(
                 f"Upbit refused {', '.join(sorted(self.refused_codes))} "

@@ -330,30 +330,54 @@ async def test_a_code_the_server_refuses_is_dropped_from_the_wire_and_reported(
             )
             await synced(m)
             assert m.refused_codes == {}
-            assert (await chart.health_check())["status"] == "healthy"
+            reasons = (await chart.health_check())["reasons"]
+            assert not any("refused" in r for r in reasons), reasons
             await chart.cleanup()
             await typo.cleanup()
     finally:
         await rest.close()
 
 
-async def test_a_refusal_naming_no_code_drops_only_codes_the_market_list_lacks(
-    sim: Any, manager: GlobalWebSocketManager, caplog: pytest.LogCaptureFixture
+async def test_a_refusal_naming_no_code_is_not_resent_by_the_watchdog(
+    sim: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with WebSocketClientProxy("chart", manager) as chart:
+    # A short silence makes the watchdog ask the server what it carries (LIST_SUBSCRIPTIONS).
+    config = fast_config(sim, stale_after=0.4, ping_timeout=0.5)
+    async with (
+        GlobalWebSocketManager(config) as manager,
+        WebSocketClientProxy("chart", manager) as chart,
+    ):
         ticks = Collector()
         await chart.subscribe_ticker(["KRW-BTC", "KRW-ETH"], ticks)
         await ticks.wait_for(lambda c: {"KRW-BTC", "KRW-ETH"} <= c.symbols())
         assert manager.markets.fetches == 1
+        sent_before = len(requests_sent(sim))
         caplog.set_level(logging.ERROR, logger="upbit_tui.manager")
+        # The server drops the subscription and says INVALID_PARAM without naming a code.
+        sim.faults.forget_subscriptions(endpoint="public")
         sim.faults.send_error("INVALID_PARAM", "잘못된 요청입니다", endpoint="public")
-        # The market list is asked again; every code is listed, so nothing is dropped.
         await wait_until(
             lambda: any("does not say which code" in r.getMessage() for r in caplog.records),
             what="the unexplained refusal logged",
         )
+        # The market list was asked again; every code is listed, so none is dropped...
         assert manager.markets.fetches == 2
         assert manager.refused_codes == {}
-        assert "INVALID_PARAM" in manager.last_error_frame["public"]
+        health = await chart.health_check()
+        assert any("refused the subscription request" in r for r in health["reasons"])
+        # ...and the watchdog, finding the server without our subscription, does not re-send
+        # a request Upbit refused (it would be refused again, every `stale_after`, for ever).
+        public = manager.connections()["public"]
+        probes = public.probes_sent
+        await wait_until(lambda: public.probes_sent >= probes + 2, what="two more probes")
+        assert public.resubscribes == 0
+        resent = [m for _, m in requests_sent(sim)[sent_before:] if any("type" in i for i in m)]
+        assert resent == []
+
+        # A change of subscription is a new request: sent, and everything streams again.
+        await chart.subscribe_ticker(["KRW-XRP"], ticks)
+        await on_wire(sim, {"ticker": {"KRW-BTC", "KRW-ETH", "KRW-XRP"}})
         await more_events(ticks, "KRW-ETH")
-        await more_events(ticks, "KRW-BTC")
+        await more_events(ticks, "KRW-XRP")
+        # (The error frame itself still counts in the error rate for a while.)
+        assert not any("refused" in r for r in (await chart.health_check())["reasons"])
