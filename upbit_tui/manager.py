@@ -1216,6 +1216,7 @@ class GlobalWebSocketManager:
             "subscriptions": self._state.summary(),
             "consolidated": self.consolidated_subscription(),
             "refused_codes": dict(self.refused_codes),
+            "markets": self.markets.status() if "markets" in self.__dict__ else None,
             "subscribers": self._router.stats(),
             "trades": {
                 "backfilled": self.backfilled_trades,

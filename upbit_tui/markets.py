@@ -10,17 +10,21 @@ older than `max_age` refreshes it first (a market listed since start-up works wi
 restart). Concurrent checks share one request. When the list cannot be had (network down, 5xx
 after retries, slower than `wait`), checking never blocks the user: the codes are accepted, a
 warning is logged once per outage, and the list is asked for again on a later call (at most once
-per `retry_interval`). A code the server still refuses is the manager's business (manager.py).
+per `retry_interval`; during an outage a call waits at most `outage_wait` for that new attempt,
+so a dead REST API does not slow every subscription down). A code the server still refuses is
+the manager's business (manager.py).
 
 Public API::
 
-    directory = MarketDirectory(fetch, *, max_age=60.0, wait=3.0, retry_interval=10.0)
+    directory = MarketDirectory(fetch, *, max_age=60.0, wait=2.0, retry_interval=10.0,
+                                outage_wait=0.5)
         # fetch: async () -> iterable of MarketInfo or market code strings
     await directory.validate(symbols) -> None     # raises UnlistedSymbolError (an
                                                   #   UnknownSymbolError) naming the unknown codes
     await directory.listed(refresh=False) -> frozenset[str] | None   # None: list unavailable
     directory.suggestions(code) -> list[str]       # close listed codes, best first
     directory.expire()                              # the next unknown code refreshes the list
+    directory.status() -> dict     # for the dashboard: listed, age_s, fetches, last_error
     directory.fetches, directory.last_error, directory.age
     await directory.aclose()                        # cancels a fetch still running
 """
@@ -82,14 +86,16 @@ class MarketDirectory:
         fetch: MarketFetch,
         *,
         max_age: float = 60.0,
-        wait: float = 3.0,
+        wait: float = 2.0,
         retry_interval: float = 10.0,
+        outage_wait: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch = fetch
         self.max_age = max_age
         self.wait = wait
         self.retry_interval = retry_interval
+        self.outage_wait = outage_wait
         self._clock = clock
         self._codes: frozenset[str] | None = None
         self._fetched_at = 0.0
@@ -104,6 +110,17 @@ class MarketDirectory:
     def age(self) -> float | None:
         """Seconds since the cached list was fetched (None: never fetched)."""
         return None if self._codes is None else self._clock() - self._fetched_at
+
+    def status(self) -> dict[str, Any]:
+        """JSON-ready: how many markets are listed (None: never fetched), the list's age in
+        seconds, requests made, and why the last one failed (codes go unchecked meanwhile)."""
+        age = self.age
+        return {
+            "listed": None if self._codes is None else len(self._codes),
+            "age_s": None if age is None or age == float("inf") else round(age, 1),
+            "fetches": self.fetches,
+            "last_error": self.last_error,
+        }
 
     def expire(self) -> None:
         """Treat the cached list as stale (the server refused a code it lists, say)."""
@@ -139,7 +156,8 @@ class MarketDirectory:
             failed = self._failed_at
             if failed is not None and self._clock() - failed < self.retry_interval:
                 return None  # it failed a moment ago: accept rather than hammer the server
-            self._deadline = self._clock() + self.wait
+            patience = self.wait if failed is None else min(self.wait, self.outage_wait)
+            self._deadline = self._clock() + patience
             self._inflight = asyncio.get_running_loop().create_task(
                 self._load(), name="upbit-market-list"
             )
@@ -154,7 +172,7 @@ class MarketDirectory:
             async with asyncio.timeout(left):
                 return await asyncio.shield(task)
         except TimeoutError:
-            self._unavailable(f"GET /v1/market/all took longer than {self.wait:g} s")
+            self._unavailable("GET /v1/market/all did not answer in time")
         except asyncio.CancelledError:
             if task.cancelled() and not _current_cancelling():
                 return None  # the directory was closed, not us

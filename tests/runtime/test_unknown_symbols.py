@@ -57,7 +57,7 @@ async def more_events(collector: Collector, symbol: str, count: int = 3) -> None
 def patient(manager: GlobalWebSocketManager) -> GlobalWebSocketManager:
     """Let the market-list check wait for the (loaded) simulator's answer: a check that gives
     up accepts the code, which these tests must tell apart from a wrong verdict."""
-    manager.markets.wait = 10.0 * TIMEOUT_FACTOR
+    manager.markets.wait = manager.markets.outage_wait = 10.0 * TIMEOUT_FACTOR
     return manager
 
 
@@ -215,6 +215,7 @@ async def test_the_market_list_is_fetched_once_for_many_subscribes(
             await proxies[0].subscribe_orderbook(["KRW-NOPE"], collector)
         assert counted.paths["/v1/market/all"] == 1
         assert manager.markets.fetches == 1
+        assert manager.dashboard()["markets"]["listed"] == 20
         await collector.wait_for(lambda c: set(codes) <= c.symbols())
 
         # An unknown code asked for when the list is old is checked against a new list (a
@@ -250,6 +251,7 @@ async def test_a_rest_outage_does_not_block_subscribing(
             await proxy.subscribe_trade(["KRW-ETH"], ticks)  # no new attempt this soon
             await ticks.wait_for(lambda c: {"KRW-BTC", "KRW-ETH"} <= c.symbols())
             assert m.markets.fetches == 1
+            assert m.dashboard()["markets"]["last_error"]  # codes go unchecked: says why
             warnings = [r for r in caplog.records if r.name == "upbit_tui.markets"]
             assert len(warnings) == 1, warnings
             assert "accepting them unchecked" in warnings[0].getMessage()
