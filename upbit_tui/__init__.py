@@ -39,6 +39,8 @@ _LAZY = {
     "GlobalRateLimiter": "upbit_tui.ratelimit",
     "UpbitRestClient": "upbit_tui.rest",
     "UpbitApiError": "upbit_tui.rest",
+    "UnknownSymbolError": "upbit_tui.rest",
+    "MarketDirectory": "upbit_tui.markets",
     "ExchangeServer": "upbit_tui.exchange",
 }
 
