@@ -1085,14 +1085,19 @@ class GlobalWebSocketManager:
     async def get_candle_snapshot(
         self, symbols: Iterable[str] | str, timeframe: str, count: int = 200
     ) -> dict[str, list[CandleEvent]]:
-        data_type = parse_timeframe(timeframe)
+        """REST candles, oldest first. Besides the streamable timeframes, "1d" / "day" gives
+        day candles (Upbit streams no day candle: the ticker carries the current day's)."""
+        from upbit_tui.rest import DAY_TIMEFRAMES
+
+        day = isinstance(timeframe, str) and timeframe.strip().lower() in DAY_TIMEFRAMES
+        period: str | DataType = "1d" if day else parse_timeframe(timeframe)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"count must be a whole number >= 1, got {count!r}")
         codes = normalize_symbols(symbols)  # type: ignore[arg-type]
         rest = self._rest_client()
         out: dict[str, list[CandleEvent]] = {}
         for code in codes:
-            out[code] = await rest.get_candles(code, data_type, count=count)
+            out[code] = await rest.get_candles(code, period, count=count)
         return out
 
     # ------------------------------------------------------------------ health

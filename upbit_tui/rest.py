@@ -94,7 +94,8 @@ MAX_CANDLES_PER_CALL = 200
 MAX_TRADES_PER_CALL = 500
 MAX_ORDERS_PER_PAGE = 100
 ORDERBOOK_DEPTHS = (1, 5, 15, 30)
-_DAY_TIMEFRAMES = {"1d", "d", "day", "days", "candle.1d"}
+# Spellings of the day timeframe (REST only: Upbit streams no day candle).
+DAY_TIMEFRAMES = {"1d", "d", "day", "days", "candle.1d"}
 
 # What a user can do about each of Upbit's authentication errors.
 _AUTH_HINTS = {
@@ -232,7 +233,7 @@ def _parse_kst_iso(text: str | None) -> int:
 
 def _candle_path(timeframe: str | DataType) -> tuple[str, str]:
     """(REST path, event type) for a timeframe."""
-    if isinstance(timeframe, str) and timeframe.strip().lower() in _DAY_TIMEFRAMES:
+    if isinstance(timeframe, str) and timeframe.strip().lower() in DAY_TIMEFRAMES:
         return "/candles/days", "candle.1d"
     data_type = parse_timeframe(timeframe)
     unit = data_type.value.removeprefix("candle.")

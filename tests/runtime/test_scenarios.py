@@ -234,6 +234,21 @@ async def test_snapshots_come_from_rest_when_not_streaming(
     await proxy.cleanup()
 
 
+async def test_day_candles_come_from_rest_and_match_the_exchange(
+    quiet_sim: Any, quiet_manager: GlobalWebSocketManager
+) -> None:
+    proxy = WebSocketClientProxy("daily", quiet_manager)
+    days = (await proxy.get_candle_snapshot(["KRW-BTC"], "day", count=30))["KRW-BTC"]
+    assert len(days) == 30
+    assert [c.candle_date_time_utc for c in days] == sorted(c.candle_date_time_utc for c in days)
+    assert all(c.candle_date_time_utc.endswith("T00:00:00") for c in days)  # UTC day starts
+    newest = quiet_sim.model.candles("KRW-BTC", "1d", count=1)[0]
+    assert days[-1].trade_price == newest.trade_price
+    with pytest.raises(ValueError, match="timeframe"):
+        await proxy.subscribe_candle(["KRW-BTC"], "day", print)  # Upbit streams no day candle
+    await proxy.cleanup()
+
+
 async def test_dropping_one_trade_symbol_keeps_the_others_exact(
     quiet_sim: Any, quiet_manager: GlobalWebSocketManager
 ) -> None:
