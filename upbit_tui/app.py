@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import re
@@ -131,6 +132,7 @@ class UpbitApp(App[int]):
         self._alerted: tuple[str, frozenset[str]] = ("healthy", frozenset())
         self._last_alert_at = 0.0
         self._health_proxy: Any = None
+        self._gc_frozen = False
         if config.ui.theme in self.available_themes:
             self.theme = config.ui.theme
 
@@ -196,6 +198,25 @@ class UpbitApp(App[int]):
         )
         if self.health_interval:
             self.set_interval(self.health_interval, self._watch_health)
+
+    def on_ready(self) -> None:
+        """Take the start-up heap out of the cyclic GC's sight once the first frame is up.
+
+        Textual's classes, CSS and widget tree are ~120k tracked objects that live as long as the
+        app. Each full (generation 2) collection walked all of them: 80-120 ms with the event
+        loop stopped, about once a second under a busy market (the render churn of Strips keeps
+        promoting objects). Frozen, they are skipped, and a full collection only walks what was
+        made since. Unfrozen on exit, so an app started in a test process leaves nothing behind.
+        """
+        if not self._gc_frozen:
+            gc.collect()
+            gc.freeze()
+            self._gc_frozen = True
+
+    def _unfreeze_gc(self) -> None:
+        if self._gc_frozen:
+            self._gc_frozen = False
+            gc.unfreeze()
 
     # -- the manager as a worker ------------------------------------------------------------
 
@@ -465,7 +486,10 @@ class UpbitApp(App[int]):
                 await worker.wait()
 
     async def on_unmount(self) -> None:
-        await self.stop_runtime()
+        try:
+            await self.stop_runtime()
+        finally:
+            self._unfreeze_gc()
 
 
 def demo_config(
