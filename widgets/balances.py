@@ -171,8 +171,8 @@ class BalancesPane(ProxyPane):
         if notice.display or not table.display:
             notice.display = False
             table.display = True
-        if self._paint(table):
-            table.refresh()
+        self._paint(table)
+        table.refresh_changed()
         subtitle = f"total ≈ {format_krw(self.total_krw())}"
         if self.border_subtitle != subtitle:
             self.border_subtitle = subtitle

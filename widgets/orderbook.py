@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from rich.segment import Segment
+from textual.geometry import Region
 from textual.strip import Strip
 
 from upbit_tui.events import OrderbookEvent, OrderbookUnit, TickerEvent
@@ -126,8 +127,17 @@ class OrderbookPane(ProxyPane):
         self._redraw()
 
     def _redraw(self) -> None:
+        """Rebuild the lines; repaint only those that differ when the shape is the same."""
+        old = self._lines.rows
         self._lines = self._layout()
-        self.refresh()
+        new = self._lines.rows
+        if len(old) != len(new):
+            self.refresh()
+            return
+        width = self.size.width
+        regions = [Region(0, y, width, 1) for y, row in enumerate(new) if row != old[y]]
+        if regions:
+            self.refresh(*regions)
 
     def render_line(self, y: int) -> Strip:
         # Lines are built once per flush from pre-styled segments; a frame only copies them.

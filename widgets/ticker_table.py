@@ -3,7 +3,8 @@
 DataTable renders every visible cell through Rich on each change; with the whole KRW market
 (200+ rows) changing several times a second that was most of the app's CPU. Here each row is
 one cached Strip of pre-styled segments, rebuilt only when one of its cells changed, and a frame
-only copies the visible rows' strips.
+only copies the visible rows' strips. `refresh_changed()` repaints just the visible rows that
+changed: Textual re-renders and re-composites only those lines, not the whole table.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class TickerTable(ScrollView, can_focus=True):
         # Finished lines of rows without the cursor, in the widget's base style.
         self._lines: dict[str, Strip] = {}
         self._lines_base: Style | None = None
+        # Rows whose cells changed since the last refresh_changed().
+        self._changed: set[str] = set()
         self._width = sum(c.width + 2 for c in columns)
         self._paint_styles: tuple[Style, Style, Style] | None = None
 
@@ -151,7 +154,23 @@ class TickerTable(ScrollView, can_focus=True):
         if changed:
             self._strips.pop(key, None)
             self._lines.pop(key, None)
+            self._changed.add(key)
         return changed
+
+    def refresh_changed(self) -> None:
+        """Repaint the visible rows changed by `set_cells` since the last call (only those)."""
+        changed, self._changed = self._changed, set()
+        top = self.scroll_offset.y
+        visible = self.scrollable_content_region.height - 1  # below the header
+        width = max(self.virtual_size.width, self.size.width)
+        rows = [self._index.get(key) for key in changed]
+        regions = [
+            Region(0, i + 1 - top, width, 1)
+            for i in rows
+            if i is not None and 0 <= i - top < visible
+        ]
+        if regions:
+            self.refresh(*regions)
 
     def cell(self, key: str, column: str) -> str:
         return self._cells.get(key, {}).get(column, ("", ""))[0]

@@ -167,13 +167,11 @@ class WatchlistPane(ProxyPane):
             self._flash_until.pop(symbol, None)
         self._dirty.clear()
         table = self.query_one(TickerTable)
-        changed = False
         for symbol in todo:
             event = self._latest.get(symbol)
             if event is not None and symbol in self._symbols:
-                changed = self._paint_row(table, event, now) or changed
-        if changed:
-            table.refresh()
+                self._paint_row(table, event, now)
+        table.refresh_changed()
         self.flushes += 1
 
     def _paint_row(self, table: TickerTable, event: TickerEvent, now: float) -> bool:
