@@ -11,9 +11,10 @@ from functools import partial
 from typing import Any
 
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
@@ -181,6 +182,7 @@ class CandleChart(PlotextPlot):
         self._built: tuple[tuple[int, Size, str], list[Strip]] | None = None
         self._requested: tuple[int, Size, str] | None = None
         self._lock = threading.Lock()
+        self._paint_base: Style | None = None
 
     @property
     def current(self) -> bool:
@@ -235,13 +237,19 @@ class CandleChart(PlotextPlot):
             self._built = (key, strips)
         self.refresh()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The base style once per paint, not once per line (each lookup walks the DOM).
+        self._paint_base = self.rich_style
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         if not self.current:
             self._request()
         width = self.size.width
+        base = self._paint_base or self.rich_style
         if self._built is None or y >= len(self._built[1]):
-            return Strip.blank(width, self.rich_style)
-        return self._built[1][y].crop_extend(0, width, self.rich_style)
+            return Strip.blank(width, base)
+        return self._built[1][y].crop_extend(0, width, base)
 
 
 class CandlesPane(ProxyPane):

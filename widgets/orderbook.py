@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
 
@@ -44,6 +45,7 @@ class OrderbookPane(ProxyPane):
         self._dirty = False
         self.flushes = 0
         self._lines = Lines()
+        self._paint_base: Style | None = None
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -139,9 +141,14 @@ class OrderbookPane(ProxyPane):
         if regions:
             self.refresh(*regions)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The base style once per paint, not once per line (each lookup walks the DOM).
+        self._paint_base = self.rich_style
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         # Lines are built once per flush from pre-styled segments; a frame only copies them.
-        base = self.rich_style
+        base = self._paint_base or self.rich_style
         width = self.size.width
         if y >= len(self._lines.rows):
             return Strip.blank(width, base)
