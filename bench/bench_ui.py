@@ -4,8 +4,8 @@ Runs the simulator in a child process (`upbit-tui exchange`) so this process's C
 alone, then runs the real app headless twice against it, with the watchlist holding every KRW
 market: first with the simulator idle (rate 0: the baseline, timers still firing), then under a
 high trade rate. Reports, for each phase, event-loop lag p50/p99 (how late a 10 ms sleep wakes
-up), process CPU %, messages/s seen by the manager, and repaints per second per pane; and the
-ratios load/idle measured in the same run.
+up) and the worst single stall, process CPU %, messages/s seen by the manager, and repaints per
+second per pane; and the ratios load/idle measured in the same run.
 
     .venv/bin/python bench/bench_ui.py [--markets 244] [--rate 3000] [--seconds 10]
 """
@@ -49,6 +49,7 @@ class Phase:
     name: str
     lag_p50_ms: float
     lag_p99_ms: float
+    lag_max_ms: float
     cpu_percent: float
     messages_per_second: float
     cpu_ms_per_1000_messages: float
@@ -74,9 +75,10 @@ class LoopSampler:
         times = self.process.cpu_times()
         return elapsed, times.user + times.system - cpu_before
 
-    def percentiles(self) -> tuple[float, float]:
+    def percentiles(self) -> tuple[float, float, float]:
+        """p50, p99 and the worst stall (what a key press may wait for), in ms."""
         lags = sorted(self.lags)
-        return statistics.median(lags), lags[max(0, int(len(lags) * 0.99) - 1)]
+        return statistics.median(lags), lags[max(0, int(len(lags) * 0.99) - 1)], lags[-1]
 
 
 def start_simulator(markets: int, rate: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -199,9 +201,9 @@ def _phase(
     msgs: int,
     rates: dict[str, float],
 ) -> Phase:
-    p50, p99 = sampler.percentiles()
+    p50, p99, worst = sampler.percentiles()
     per_1000 = cpu_s * 1000 / msgs * 1000 if msgs else float("nan")
-    return Phase(name, p50, p99, cpu_s / elapsed * 100, msgs / elapsed, per_1000, rates)
+    return Phase(name, p50, p99, worst, cpu_s / elapsed * 100, msgs / elapsed, per_1000, rates)
 
 
 async def run(args: argparse.Namespace) -> list[Phase]:
@@ -237,7 +239,7 @@ def main() -> None:
         panes = ", ".join(f"{n} {r:.1f}/s" for n, r in phase.repaints_per_second.items())
         print(
             f"{phase.name:5s}: loop lag p50 {phase.lag_p50_ms:6.2f} ms"
-            f" p99 {phase.lag_p99_ms:7.2f} ms"
+            f" p99 {phase.lag_p99_ms:7.2f} ms max {phase.lag_max_ms:6.1f} ms"
             f" | CPU {phase.cpu_percent:3.0f}% | {phase.messages_per_second:7,.0f} msg/s"
             f" | {phase.cpu_ms_per_1000_messages:6.1f} CPU-ms/1000 msgs"
             + (f" | repaints {panes}" if panes else "")
