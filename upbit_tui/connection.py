@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 # carries the access key) included. Its logger for our sockets never goes below INFO.
 _WIRE_LOG = logging.getLogger(f"{__name__}.wire")
 _WIRE_LOG.setLevel(logging.INFO)
+# Seconds a close handshake may take before the socket is aborted (see Connection._open).
+CLOSE_TIMEOUT = 2.0
 
 Request = bytes | str
 FrameHandler = Callable[[bytes, int, float], bool]
@@ -318,7 +320,9 @@ class Connection:
                 open_timeout=self._config.open_timeout or None,
                 ping_interval=self._config.ping_interval or None,
                 ping_timeout=self._config.ping_timeout or None,
-                close_timeout=max(self._config.ping_timeout, 0.5),
+                # We only close to stop or to reconnect: under a flood the server may send
+                # its whole backlog before answering the close, so wait briefly, then abort.
+                close_timeout=min(max(self._config.ping_timeout, 0.5), CLOSE_TIMEOUT),
                 proxy=None,
                 compression=None,
                 max_size=2**22,
