@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from rich.console import Console
 from rich.style import Style
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -22,6 +20,7 @@ from textual_plotext import PlotextPlot
 from upbit_tui.events import CandleEvent, TickerEvent
 from upbit_tui.proxy import WebSocketClientProxy
 from upbit_tui.ui_runtime import Runtime
+from widgets.ansi_lines import AnsiLines
 from widgets.market_format import format_price, format_volume
 from widgets.proxy_pane import ProxyPane
 
@@ -182,6 +181,7 @@ class CandleChart(PlotextPlot):
         self._built: tuple[tuple[int, Size, str], list[Strip]] | None = None
         self._requested: tuple[int, Size, str] | None = None
         self._lock = threading.Lock()
+        self._ansi = AnsiLines()  # used under the lock
         self._paint_base: Style | None = None
 
     @property
@@ -223,12 +223,9 @@ class CandleChart(PlotextPlot):
             plot.plotsize(width, height)
             plot._set_size(width, height)
             plot.theme(theme)
-            text = Text.from_ansi(plot.build(), no_wrap=True)
-        # Segments too are made here: turning a full-screen ANSI chart into lines is the other
-        # half of the cost, and the event loop should only copy finished lines.
-        console = Console(width=width, color_system="truecolor", force_terminal=True)
-        lines = console.render_lines(text, console.options.update_width(width), pad=True)
-        strips = [Strip(line, width) for line in lines[:height]]
+            # Lines too are made here (the event loop only copies finished ones), straight from
+            # the ANSI text: Text.from_ansi + a Rich layout pass cost as much as plotext's build.
+            strips = self._ansi.strips(plot.build(), width, height)
         with contextlib.suppress(RuntimeError):  # the app is shutting down
             self.app.call_from_thread(self._finished, key, strips)
 
