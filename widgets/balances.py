@@ -57,7 +57,7 @@ class BalancesPane(ProxyPane):
         super().on_mount()
         self.border_title = "Balances"
         hz = self.runtime.config.ui.table_refresh_hz or 8.0
-        self.set_interval(1 / hz, self.flush)
+        self.flush_every(hz, self.flush)
         self.query_one(TickerTable).display = False
 
     @property

@@ -280,7 +280,9 @@ class CandlesPane(ProxyPane):
         super().on_mount()
         self._set_title()
         hz = self.runtime.config.ui.chart_refresh_hz or 2.0
-        self.set_interval(1 / hz, self.flush)
+        # Between the watchlist's and the order book's flushes (see OrderbookPane.on_mount).
+        table_hz = self.runtime.config.ui.table_refresh_hz or 8.0
+        self.flush_every(hz, self.flush, offset=0.25 / table_hz)
         self._show_status()
 
     @property

@@ -71,6 +71,17 @@ class ProxyPane(Widget):
             self.notify(f"{self.KIND}: {self.last_error}", severity="error", timeout=10)
             self.refresh()
 
+    def flush_every(self, hz: float, flush: Callable[[], object], *, offset: float = 0.0) -> None:
+        """Call `flush` `hz` times a second, starting `offset` seconds late.
+
+        Panes flushing at the same rate from the same start would all repaint in one frame, whose
+        region then spans the screen; offsets give each frame one column's worth of work.
+        """
+        if offset > 0:
+            self.set_timer(offset, lambda: self.set_interval(1 / hz, flush))
+        else:
+            self.set_interval(1 / hz, flush)
+
     def want_update(self) -> None:
         """Ask the pane's worker to bring the subscriptions in line with the pane's state."""
         self._wish.set()

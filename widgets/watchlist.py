@@ -81,7 +81,7 @@ class WatchlistPane(ProxyPane):
         for symbol in self._symbols:
             self._add_row(table, symbol)
         hz = self.runtime.config.ui.table_refresh_hz or 8.0
-        self.set_interval(1 / hz, self.flush)
+        self.flush_every(hz, self.flush)
 
     # -- what the user asks for -------------------------------------------------------------
 
