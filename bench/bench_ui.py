@@ -130,13 +130,27 @@ async def krw_markets(rest_url: str, limit: int) -> tuple[str, ...]:
     return tuple(m["market"] for m in data if m["market"].startswith("KRW-"))[:limit]
 
 
+def _filled(app: Any) -> bool:
+    """Every market's ticker and the selected book have arrived. (Not `settled`: under a firehose
+    a pane is dirty again within a millisecond of its flush, and the panes flush at different
+    moments, so all of them are never clean at once.)"""
+    watchlist, book = app.pane("watchlist"), app.pane("orderbook")
+    return (
+        watchlist is not None
+        and book is not None
+        and all(watchlist.latest(s) is not None for s in watchlist.symbols)
+        and book.book is not None
+        and book.ticker is not None
+    )
+
+
 async def measure_app(name: str, config: Config, seconds: float) -> Phase:
     """The real app, headless, all four panes, watchlist = every market."""
     app = make_app(config, health_interval=1.0)
     sampler = LoopSampler()
     async with app.run_test(size=(200, 60)) as pilot:
         deadline = time.monotonic() + 60
-        while not all(getattr(app.pane(n), "settled", False) for n in ("watchlist", "orderbook")):
+        while not _filled(app):
             if time.monotonic() > deadline:
                 raise SystemExit("the panes never filled")
             await pilot.pause(0.1)
