@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -74,6 +74,12 @@ PANES: dict[str, tuple[str, int, str]] = {
     "orderbook": ("right", 0, "order book"),
 }
 
+
+# Below NARROW_WIDTH columns the watchlist goes on top at full width, the order book and chart
+# share the row below and the balances show only when asked for (b); below TINY_WIDTH only one
+# of the order book and the chart shows at a time (o / c picks it).
+NARROW_WIDTH = 130
+TINY_WIDTH = 100
 
 MAIN_SCREEN_ACTIONS = frozenset(
     {"add_symbol", "remove_symbol", "save_watchlist", "timeframe", "toggle_pane"}
@@ -133,6 +139,9 @@ class UpbitApp(App[int]):
         self._last_alert_at = 0.0
         self._health_proxy: Any = None
         self._gc_frozen = False
+        # Narrow layout state: whether the balances were asked for, which pane is in front.
+        self.narrow_balances = False
+        self.tiny_front = "candles"
         if config.ui.theme in self.available_themes:
             self.theme = config.ui.theme
 
@@ -419,32 +428,93 @@ class UpbitApp(App[int]):
             pane.set_timeframe(timeframe)
         self.notify(f"Candles: {timeframe_label(timeframe)}")
 
+    @property
+    def layout_mode(self) -> str:
+        """ "wide", "narrow" or "tiny": the main screen's layout for the terminal's width."""
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if screen is None or not screen.has_class("-narrow"):
+            return "wide"
+        return "tiny" if screen.has_class("-tiny") else "narrow"
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._relayout(event.size.width)
+
     async def action_toggle_pane(self, name: str) -> None:
+        pane = self.pane(name)
+        mode = self.layout_mode
+        if pane is not None and not pane.display and mode != "wide":
+            # Mounted but kept out of sight by the narrow layout: the key brings it forward.
+            self._bring_forward(name)
+            self._relayout()
+            return
         container_id, position, _label = PANES[name]
         container = self.screen_stack[0].query_one(f"#{container_id}", Vertical)
-        pane = self.pane(name)
         if pane is not None:
             await pane.remove()
+            if name == "balances":
+                self.narrow_balances = False
         else:
             siblings = [w for w in container.children if isinstance(w, Widget)]
             before = next(
                 (w for w in siblings if w.id and PANES.get(w.id, ("", 99))[1] > position), None
             )
             await container.mount(self._new_pane(name), before=before)
-        container.display = bool(container.children)
+            if mode != "wide":
+                self._bring_forward(name)
         self._relayout()
 
-    def _relayout(self) -> None:
-        """With the chart hidden, the right-most visible column takes the free width."""
+    def _bring_forward(self, name: str) -> None:
+        if name == "balances":
+            self.narrow_balances = True
+        elif name in ("candles", "orderbook"):
+            self.tiny_front = name
+
+    def _relayout(self, width: int | None = None) -> None:
+        """Show each column that holds a visible pane; wide: with the chart hidden, the
+        right-most visible column takes the free width; narrow (see NARROW_WIDTH) only when
+        panes of more than one column are mounted (a single column fills the screen anyway)."""
         screen = self.screen_stack[0]
+        width = self.size.width if width is None else width
+        in_use = {PANES[n][0] for n in PANES if self.pane(n) is not None}
+        narrow = width < NARROW_WIDTH and len(in_use) > 1
+        screen.set_class(narrow, "-narrow")
+        screen.set_class(narrow and width < TINY_WIDTH, "-tiny")
+        mode = self.layout_mode
+        main = screen.query_one("#main", Horizontal)
         columns = [screen.query_one(f"#{c}", Vertical) for c in ("left", "center", "right")]
         for column in columns:
             column.styles.width = None  # back to app.tcss
             column.styles.max_width = None
+            column.styles.column_span = None
+        main.styles.grid_rows = None
+        mounted = {n: p for n in PANES if (p := self.pane(n)) is not None}
+        front = self.tiny_front
+        if front not in mounted:
+            front = "orderbook" if front == "candles" else "candles"
+        for name, pane in mounted.items():
+            shown = True
+            if mode != "wide" and name == "balances":
+                shown = self.narrow_balances
+            if mode == "tiny" and name in ("candles", "orderbook"):
+                shown = name == front
+            pane.display = shown
+        balances = mounted.get("balances")
+        screen.set_class(
+            mode != "wide" and balances is not None and balances.display, "-with-balances"
+        )
+        for column in columns:
+            column.display = any(isinstance(w, ProxyPane) and w.display for w in column.children)
         visible = [c for c in columns if c.display]
-        if visible and not columns[1].display:
-            visible[-1].styles.width = "1fr"
-            visible[-1].styles.max_width = "100%"
+        if mode == "wide":
+            if visible and not columns[1].display:
+                visible[-1].styles.width = "1fr"
+                visible[-1].styles.max_width = "100%"
+            return
+        bottom = [c for c in columns[1:] if c.display]
+        if len(bottom) == 1:
+            bottom[0].styles.column_span = 2
+        if not (columns[0].display and bottom):
+            main.styles.grid_rows = "1fr"
 
     def action_dashboard(self) -> None:
         if isinstance(self.screen, DashboardScreen):

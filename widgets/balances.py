@@ -34,6 +34,8 @@ COLUMNS = [
     Column("price", "Price", 12),
     Column("value", "Value (KRW)", 14),
 ]
+# Columns given up, in this order, when the pane is too narrow for all of them.
+DROP_ORDER = ("locked", "price")
 
 
 class BalancesPane(ProxyPane):
@@ -51,7 +53,7 @@ class BalancesPane(ProxyPane):
 
     def compose(self) -> ComposeResult:
         yield Static("connecting...", id="balances-notice")
-        yield TickerTable(COLUMNS, show_cursor=False)
+        yield TickerTable(COLUMNS, show_cursor=False, drop_order=DROP_ORDER)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -50,7 +50,8 @@ class TickerTable(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     TickerTable {
         height: 1fr;
-        scrollbar-size-vertical: 1;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 0;
     }
     TickerTable > .ticker-table--header {
         text-style: bold;
@@ -91,11 +92,14 @@ class TickerTable(ScrollView, can_focus=True):
         *,
         id: str | None = None,
         show_cursor: bool = True,
+        drop_order: tuple[str, ...] = (),
     ) -> None:
         super().__init__(id=id, disabled=False)
         self.show_cursor = show_cursor
         self.can_focus = show_cursor
-        self.columns = columns
+        self.all_columns = list(columns)
+        self.drop_order = drop_order
+        self.columns = list(columns)
         self.rows: list[str] = []
         self._index: dict[str, int] = {}
         self._cells: dict[str, dict[str, tuple[str, str]]] = {}
@@ -178,6 +182,27 @@ class TickerTable(ScrollView, can_focus=True):
     def _resize(self) -> None:
         self.virtual_size = Size(self._width, len(self.rows) + 1)
         self.refresh()
+
+    # -- fitting the width --------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_columns(event.size.width)
+
+    def fit_columns(self, width: int) -> None:
+        """Show whole columns only: drop the least important (`drop_order`, first goes first)
+        until the rest fit in `width` cells, rather than cutting the right-most one."""
+        shown = list(self.all_columns)
+        for key in self.drop_order:
+            if sum(c.width + 2 for c in shown) <= width:
+                break
+            shown = [c for c in shown if c.key != key]
+        if [c.key for c in shown] == [c.key for c in self.columns]:
+            return
+        self.columns = shown
+        self._width = sum(c.width + 2 for c in shown)
+        self._strips.clear()
+        self._lines.clear()
+        self._resize()
 
     # -- drawing ------------------------------------------------------------------------------
 

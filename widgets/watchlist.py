@@ -36,6 +36,8 @@ COLUMNS = [
     Column("volume", "Vol 24h", 8),
     Column("value", "Value 24h", 9),
 ]
+# Columns given up, in this order, when the pane is too narrow for all of them.
+DROP_ORDER = ("change", "value", "volume")
 
 
 class WatchlistPane(ProxyPane):
@@ -73,7 +75,7 @@ class WatchlistPane(ProxyPane):
         return self._latest.get(symbol)
 
     def compose(self) -> ComposeResult:
-        yield TickerTable(COLUMNS)
+        yield TickerTable(COLUMNS, drop_order=DROP_ORDER)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -160,3 +160,25 @@ def test_dashboard(snap_compare: Any) -> None:
         dashboard.show(dashboard.data, dashboard.health)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_main_screen_narrow(snap_compare: Any) -> None:
+    """Below NARROW_WIDTH: watchlist on top, chart and order book side by side, no balances."""
+    app = demo_app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_for(
+            pilot, lambda: settled(app, "watchlist", "orderbook", "candles"), "the panes' data"
+        )
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
+
+
+def test_main_screen_narrow_tiny(snap_compare: Any) -> None:
+    """An 80x24 terminal: the watchlist and one of chart / order book (the chart at start)."""
+    app = demo_app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_for(pilot, lambda: settled(app, "watchlist", "candles"), "the panes' data")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
