@@ -87,6 +87,10 @@ class Figure:
     bars: tuple[Bar, ...]
 
 
+# Rows the chart needs before a volume plot under the candles can show a bar.
+MIN_VOLUME_HEIGHT = 16
+
+
 def draw_figure(plt: Any, figure: Figure, size: Size) -> None:
     """Candles above volume, one candle per column that fits (plotext calls only)."""
     plt.clear_figure()
@@ -96,9 +100,12 @@ def draw_figure(plt: Any, figure: Figure, size: Size) -> None:
         return
     xs: list[float] = [float(i) for i in range(len(bars))]
     height = max(size.height, 8)
-    plt.subplots(2, 1)
+    # Below MIN_VOLUME_HEIGHT rows the volume plot has no room for a single bar: candles only.
+    with_volume = size.height >= MIN_VOLUME_HEIGHT
+    plt.subplots(2 if with_volume else 1, 1)
     chart = plt.subplot(1, 1)
-    chart.plotsize(None, max(5, height * 3 // 4))
+    if with_volume:
+        chart.plotsize(None, max(5, height * 3 // 4))
     chart.candlestick(
         xs,
         {
@@ -115,6 +122,15 @@ def draw_figure(plt: Any, figure: Figure, size: Size) -> None:
     price_labels = [format_price(t, figure.symbol) for t in ticks]
     label_width = max(map(len, price_labels))
     chart.yticks(ticks, price_labels)
+    # One time label per ~16 columns; crowded labels make plotext shuffle them around.
+    count = max(2, min(5, size.width // 16))
+    last = len(bars) - 1
+    label_at = sorted({round(last * i / (count - 1)) for i in range(count)})
+    day = figure.timeframe == "1d"
+    labels = [bars[i].start_kst[5:10] if day else bars[i].start_kst[11:16] for i in label_at]
+    if not with_volume:
+        chart.xticks([float(i) for i in label_at], labels)
+        return
     chart.xticks([])
     volume = plt.subplot(2, 1)
     for rising in (True, False):
@@ -129,12 +145,6 @@ def draw_figure(plt: Any, figure: Figure, size: Size) -> None:
                 width=0.5,
                 marker="sd",
             )
-    # One time label per ~16 columns; crowded labels make plotext shuffle them around.
-    count = max(2, min(5, size.width // 16))
-    last = len(bars) - 1
-    label_at = sorted({round(last * i / (count - 1)) for i in range(count)})
-    day = figure.timeframe == "1d"
-    labels = [bars[i].start_kst[5:10] if day else bars[i].start_kst[11:16] for i in label_at]
     volume.xticks([float(i) for i in label_at], labels)
     top = max(b.volume for b in bars)
     # Same label width as the price axis, so candles and their volume bars line up.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from upbit_tui.events import CandleEvent
@@ -52,3 +54,25 @@ def test_timeframe_names(text: str, timeframe: str) -> None:
 def test_unknown_timeframe_lists_the_choices() -> None:
     with pytest.raises(ValueError, match=r"expected one of 1m, 3m, .* 240m, day"):
         parse_timeframe("2h")
+
+
+@pytest.mark.parametrize(("height", "with_volume"), [(10, False), (24, True)])
+def test_volume_plot_only_when_it_has_room(height: int, with_volume: bool) -> None:
+    from textual.geometry import Size
+    from textual_plotext.plot import Plot
+
+    from widgets.candles import Bar, Figure, draw_figure
+    from widgets.market_format import format_volume
+
+    bars = tuple(
+        Bar(f"2026-11-27T0{i}:00:00", f"2026-11-27T0{i}:00:00", 100, 110, 90, 105, 7.25)
+        for i in range(6)
+    )
+    plt = Plot()  # the chart widget's kind of figure
+    draw_figure(plt, Figure("KRW-BTC", "1m", bars), Size(60, 40 - height))  # redrawn, resized
+    draw_figure(plt, Figure("KRW-BTC", "1m", bars), Size(60, height))
+    plt.plotsize(60, height)
+    plt.theme("clear")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", plt.build())  # without the colours
+    assert (format_volume(7.25) in text) is with_volume  # the volume axis' top label
+    assert "00:00" in text  # the time axis shows either way
