@@ -78,7 +78,7 @@ PANES: dict[str, tuple[str, int, str]] = {
 # Below NARROW_WIDTH columns the watchlist goes on top at full width, the order book and chart
 # share the row below and the balances show only when asked for (b); below TINY_WIDTH only one
 # of the order book and the chart shows at a time (o / c picks it).
-NARROW_WIDTH = 130
+NARROW_WIDTH = 150
 TINY_WIDTH = 100
 
 MAIN_SCREEN_ACTIONS = frozenset(
