@@ -136,8 +136,10 @@ async def test_pane_keys_in_the_narrow_layouts(sim: Any) -> None:
 
 async def test_tables_drop_whole_columns_instead_of_clipping(sim: Any) -> None:
     app = make_app(sim_config(sim), health_interval=None)
-    async with app.run_test(size=(140, 40)) as pilot:
+    # The wide layout at its narrowest: the side columns are capped (46% / 35%).
+    async with app.run_test(size=(NARROW_WIDTH, 40)) as pilot:
         await wait_for(pilot, lambda: subscribed(sim, app), "every pane subscribed")
+        assert app.layout_mode == "wide"
         watchlist = app.screen.query_one("#watchlist TickerTable", TickerTable)
         balances = app.screen.query_one("#balances TickerTable", TickerTable)
         assert [c.key for c in watchlist.columns] == ["market", "price", "rate", "volume", "value"]
