@@ -72,6 +72,7 @@ removed subscribers), `stats()` (JSON-ready per subscriber), `subscribers()`, `s
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import inspect
@@ -432,7 +433,7 @@ def _is_async_callable(fn: Callable[..., Any]) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-class Subscriber:
+class Subscriber(abc.ABC):
     """One subscription: its queue (by policy), its drain task and its counters."""
 
     __slots__ = (
@@ -514,23 +515,23 @@ class Subscriber:
         self.callback_errors = 0
         self.slow_callbacks = 0
 
-    # Subclasses implement the queue.
-    def offer(self, event: MarketEvent) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    # Each policy implements the queue.
+    @abc.abstractmethod
+    def offer(self, event: MarketEvent) -> None: ...
 
-    def _take_batch(self) -> Iterable[MarketEvent] | None:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def _take_batch(self) -> Iterable[MarketEvent] | None:
         """Everything queued now, as one batch to deliver in order (None when empty).
 
         Events offered while the batch is delivered go to the next batch. Bounded: a batch
         never holds more than `queue_size` events."""
-        raise NotImplementedError
 
-    def _clear(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _clear(self) -> None: ...
 
     @property
-    def queue_depth(self) -> int:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def queue_depth(self) -> int: ...
 
     def _offer_matching(self, event: MarketEvent) -> None:
         """Offer through the same filter and trim as publish() (for replays)."""
