@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from app_harness import ACCESS_KEY, MARKETS, SECRET_KEY, SEED, SIZE, SYMBOLS, sim_config, wait_for
+from app_harness import SIZE, SYMBOLS, sim_config, wait_for
 from sim_requests import last_request_types
 
 from upbit_tui.app import NARROW_WIDTH, TINY_WIDTH, UpbitApp, make_app
-from upbit_tui.exchange import ExchangeServer
 from widgets.ticker_table import TickerTable
 
 NAMES = ("watchlist", "balances", "candles", "orderbook")
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Any]:
-    async with ExchangeServer(
-        seed=SEED,
-        markets=MARKETS,
-        rate=0.0,
-        host="127.0.0.1",
-        port=0,
-        api_keys={ACCESS_KEY: SECRET_KEY},
-    ) as server:
-        yield server
 
 
 def shown(app: UpbitApp) -> set[str]:

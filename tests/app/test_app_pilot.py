@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from app_harness import (
-    ACCESS_KEY,
-    MARKETS,
-    SECRET_KEY,
-    SEED,
     SIZE,
     SYMBOLS,
     sim_config,
@@ -26,26 +20,12 @@ from textual.worker import WorkerState
 
 from upbit_tui.app import UpbitApp, make_app
 from upbit_tui.config import load_config
-from upbit_tui.exchange import ExchangeServer
 from widgets.balances import HOW_TO_ENABLE, BalancesPane
 from widgets.candles import CandlesPane
 from widgets.dashboard import DashboardPane
 from widgets.market_format import format_price
 from widgets.orderbook import OrderbookPane
 from widgets.watchlist import WatchlistPane
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Any]:
-    async with ExchangeServer(
-        seed=SEED,
-        markets=MARKETS,
-        rate=0.0,
-        host="127.0.0.1",
-        port=0,
-        api_keys={ACCESS_KEY: SECRET_KEY},
-    ) as server:
-        yield server
 
 
 def pane(app: UpbitApp, name: str) -> Any:
