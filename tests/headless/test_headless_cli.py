@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +237,9 @@ async def _stall_output(run: Any) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_stalled_reader_cannot_hold_up_a_signal_stop(tmp_path: Path, sim: Any) -> None:
+@contextlib.asynccontextmanager
+async def stalled_headless(tmp_path: Path, sim: Any) -> AsyncIterator[Any]:
+    """A headless run of every market whose stdout nobody reads, with its output buffer full."""
     every_market = ",".join(sim.stats()["markets"])
     config = write_config(tmp_path / "c.toml", sim, headless={"health_interval": 0})
     read_fd, write_fd = os.pipe()
@@ -245,33 +249,26 @@ async def test_stalled_reader_cannot_hold_up_a_signal_stop(tmp_path: Path, sim: 
             os.close(write_fd)
             write_fd = -1
             await _stall_output(run)
-            run.send_signal(signal.SIGTERM)
-            # The flush waits a bounded time for a reader that never comes, then exits 0.
-            assert await run.wait() == 0
+            yield run
     finally:
         os.close(read_fd)
         if write_fd >= 0:
             os.close(write_fd)
+
+
+async def test_stalled_reader_cannot_hold_up_a_signal_stop(tmp_path: Path, sim: Any) -> None:
+    async with stalled_headless(tmp_path, sim) as run:
+        run.send_signal(signal.SIGTERM)
+        # The flush waits a bounded time for a reader that never comes, then exits 0.
+        assert await run.wait() == 0
     assert "the reader stopped reading" in run.stderr
     assert_clean_stderr(run.stderr)
 
 
 async def test_second_signal_while_stopping_exits_at_once(tmp_path: Path, sim: Any) -> None:
-    every_market = ",".join(sim.stats()["markets"])
-    config = write_config(tmp_path / "c.toml", sim, headless={"health_interval": 0})
-    read_fd, write_fd = os.pipe()
-    try:
-        args = ("--config", str(config), "--symbols", every_market, "--types", "orderbook,trade")
-        async with headless(*args, "--metrics-port", "0", stdout=write_fd) as run:
-            os.close(write_fd)
-            write_fd = -1
-            await _stall_output(run)
-            run.send_signal(signal.SIGINT)
-            await run.wait_for_stderr(r"SIGINT: stopping")
-            run.send_signal(signal.SIGINT)
-            assert await run.wait(within=3) == 128 + signal.SIGINT
-    finally:
-        os.close(read_fd)
-        if write_fd >= 0:
-            os.close(write_fd)
+    async with stalled_headless(tmp_path, sim) as run:
+        run.send_signal(signal.SIGINT)
+        await run.wait_for_stderr(r"SIGINT: stopping")
+        run.send_signal(signal.SIGINT)
+        assert await run.wait(within=3) == 128 + signal.SIGINT
     assert "SIGINT while stopping: exiting now" in run.stderr
