@@ -34,10 +34,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "runti
 
 from runtime_helpers import fast_config, live_subscription, sessions
 
-from upbit_tui.events import TradeEvent
+from upbit_tui.client.manager import GlobalWebSocketManager
+from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.exchange import ExchangeServer
-from upbit_tui.manager import GlobalWebSocketManager
-from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.wire.events import TradeEvent
 
 TRADES = ["KRW-BTC", "KRW-ETH", "KRW-XRP"]
 EXPECTED = {

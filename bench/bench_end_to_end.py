@@ -27,10 +27,10 @@ import aiohttp
 import msgspec
 from websockets.asyncio.client import connect
 
+from upbit_tui.client.manager import GlobalWebSocketManager
+from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.config import Config, ConnectionConfig, ExchangeConfig
-from upbit_tui.events import TradeEvent
-from upbit_tui.manager import GlobalWebSocketManager
-from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.wire.events import TradeEvent
 
 CODES = ["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE"]
 

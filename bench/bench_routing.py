@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 import msgspec  # noqa: E402
 
-from upbit_tui.codec import FrameDecoder  # noqa: E402
-from upbit_tui.events import DataType, TickerEvent  # noqa: E402
-from upbit_tui.metrics import MetricsCollector  # noqa: E402
-from upbit_tui.routing import Router  # noqa: E402
+from upbit_tui.net.metrics import MetricsCollector  # noqa: E402
+from upbit_tui.net.routing import Router  # noqa: E402
+from upbit_tui.wire.codec import FrameDecoder  # noqa: E402
+from upbit_tui.wire.events import DataType, TickerEvent  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests/fixtures/upbit_docs/ws/ticker.default.json"
 SHAPE: dict[str, Any] = {

@@ -30,7 +30,6 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from upbit_tui.app import make_app  # noqa: E402
 from upbit_tui.config import (  # noqa: E402
     AuthConfig,
     Config,
@@ -39,6 +38,7 @@ from upbit_tui.config import (  # noqa: E402
     WatchlistConfig,
 )
 from upbit_tui.logsetup import setup_logging  # noqa: E402
+from upbit_tui.tui.app import make_app  # noqa: E402
 from widgets.proxy_pane import ProxyPane  # noqa: E402
 
 PANES = ("watchlist", "orderbook", "candles", "balances")
@@ -174,8 +174,8 @@ async def measure_app(name: str, config: Config, seconds: float) -> Phase:
 async def measure_bare(name: str, config: Config, seconds: float) -> Phase:
     """Baseline: the same subscriptions through the manager with callbacks that only store the
     latest event, no Textual at all (what the UI adds on top of the data path)."""
-    from upbit_tui.manager import GlobalWebSocketManager
-    from upbit_tui.proxy import WebSocketClientProxy
+    from upbit_tui.client.manager import GlobalWebSocketManager
+    from upbit_tui.client.proxy import WebSocketClientProxy
 
     latest: dict[tuple[str, str], object] = {}
 

@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 from upbit_tui.config import Config, ConfigError, load_config
-from upbit_tui.events import (
+from upbit_tui.wire.events import (
     Asset,
     BalanceEvent,
     CandleEvent,
@@ -26,25 +26,27 @@ from upbit_tui.events import (
 __version__ = "0.1.0"
 
 _LAZY = {
-    "GlobalWebSocketManager": "upbit_tui.manager",
-    "get_default_manager": "upbit_tui.manager",
-    "PrivateUnavailableError": "upbit_tui.manager",
-    "ConnectionState": "upbit_tui.connection",
-    "WebSocketClientProxy": "upbit_tui.proxy",
-    "SubscriptionStateManager": "upbit_tui.subscriptions",
-    "SubscriptionDiff": "upbit_tui.subscriptions",
-    "PerformanceMetrics": "upbit_tui.metrics",
-    "RecoveryEngine": "upbit_tui.recovery",
-    "EpochManager": "upbit_tui.recovery",
-    "GlobalRateLimiter": "upbit_tui.ratelimit",
-    "UpbitRestClient": "upbit_tui.rest",
-    "UpbitApiError": "upbit_tui.rest",
-    "UnknownSymbolError": "upbit_tui.rest",
-    "MarketDirectory": "upbit_tui.markets",
+    "AbstractWebSocketManager": "upbit_tui.client.interface",
+    "GlobalWebSocketManager": "upbit_tui.client.manager",
+    "get_default_manager": "upbit_tui.client.manager",
+    "PrivateUnavailableError": "upbit_tui.client.manager",
+    "ConnectionState": "upbit_tui.net.connection",
+    "WebSocketClientProxy": "upbit_tui.client.proxy",
+    "SubscriptionStateManager": "upbit_tui.wire.subscriptions",
+    "SubscriptionDiff": "upbit_tui.wire.subscriptions",
+    "PerformanceMetrics": "upbit_tui.net.metrics",
+    "RecoveryEngine": "upbit_tui.net.recovery",
+    "EpochManager": "upbit_tui.net.recovery",
+    "GlobalRateLimiter": "upbit_tui.net.ratelimit",
+    "UpbitRestClient": "upbit_tui.net.rest",
+    "UpbitApiError": "upbit_tui.net.rest",
+    "UnknownSymbolError": "upbit_tui.net.rest",
+    "MarketDirectory": "upbit_tui.net.markets",
     "ExchangeServer": "upbit_tui.exchange",
 }
 
 __all__ = [
+    "AbstractWebSocketManager",
     "Asset",
     "BalanceEvent",
     "CandleEvent",

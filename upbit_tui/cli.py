@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     from upbit_tui.exchange.cli import add_exchange_parser
-    from upbit_tui.headless import add_headless_parser
+    from upbit_tui.headless.run import add_headless_parser
 
     add_exchange_parser(sub)
     add_headless_parser(sub)
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        from upbit_tui.app import run_app
+        from upbit_tui.tui.app import run_app
 
         return run_app(args)
     code: int = args.run(args)

@@ -265,7 +265,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 
 
 def _validate(config: Config, where: str) -> None:
-    from upbit_tui.symbols import SymbolError, normalize_symbol
+    from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 
     try:
         symbols = tuple(normalize_symbol(s) for s in config.watchlist.symbols)

@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from upbit_tui.events import Asset, BalanceEvent, TickerEvent
-from upbit_tui.proxy import WebSocketClientProxy
-from upbit_tui.ui_runtime import Runtime
+from upbit_tui.client.proxy import WebSocketClientProxy
+from upbit_tui.tui.runtime import Runtime
+from upbit_tui.wire.events import Asset, BalanceEvent, TickerEvent
 from widgets.market_format import change_style, format_amount, format_krw, format_price
 from widgets.proxy_pane import ProxyPane
 from widgets.ticker_table import Column, TickerTable

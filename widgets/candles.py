@@ -17,9 +17,9 @@ from textual.strip import Strip
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from upbit_tui.events import CandleEvent, TickerEvent
-from upbit_tui.proxy import WebSocketClientProxy
-from upbit_tui.ui_runtime import Runtime
+from upbit_tui.client.proxy import WebSocketClientProxy
+from upbit_tui.tui.runtime import Runtime
+from upbit_tui.wire.events import CandleEvent, TickerEvent
 from widgets.ansi_lines import AnsiLines
 from widgets.market_format import format_price, format_volume
 from widgets.proxy_pane import ProxyPane

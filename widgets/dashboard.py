@@ -19,8 +19,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
-from upbit_tui.proxy import WebSocketClientProxy
-from upbit_tui.ui_runtime import Runtime
+from upbit_tui.client.proxy import WebSocketClientProxy
+from upbit_tui.tui.runtime import Runtime
 from widgets.market_format import format_duration
 from widgets.proxy_pane import ProxyPane
 from widgets.status_bar import HEALTH_STYLE

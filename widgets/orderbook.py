@@ -9,9 +9,9 @@ from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
 
-from upbit_tui.events import OrderbookEvent, OrderbookUnit, TickerEvent
-from upbit_tui.proxy import WebSocketClientProxy
-from upbit_tui.ui_runtime import Runtime
+from upbit_tui.client.proxy import WebSocketClientProxy
+from upbit_tui.tui.runtime import Runtime
+from upbit_tui.wire.events import OrderbookEvent, OrderbookUnit, TickerEvent
 from widgets.market_format import (
     FALL_STYLE,
     RISE_STYLE,

@@ -17,8 +17,8 @@ from typing import ClassVar
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
-from upbit_tui.proxy import WebSocketClientProxy
-from upbit_tui.ui_runtime import Runtime
+from upbit_tui.client.proxy import WebSocketClientProxy
+from upbit_tui.tui.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from upbit_tui.events import TickerEvent
-from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.client.proxy import WebSocketClientProxy
+from upbit_tui.wire.events import TickerEvent
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import time
 
 from textual.app import ComposeResult
 
-from upbit_tui.events import TickerEvent
-from upbit_tui.messages import SymbolSelected, WatchlistChanged
-from upbit_tui.proxy import WebSocketClientProxy
-from upbit_tui.ui_runtime import Runtime
+from upbit_tui.client.proxy import WebSocketClientProxy
+from upbit_tui.tui.messages import SymbolSelected, WatchlistChanged
+from upbit_tui.tui.runtime import Runtime
+from upbit_tui.wire.events import TickerEvent
 from widgets.market_format import (
     FALL_FLASH,
     RISE_FLASH,

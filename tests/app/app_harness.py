@@ -15,7 +15,6 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from upbit_tui.app import PANES, UpbitApp, make_app
 from upbit_tui.config import (
     AuthConfig,
     Config,
@@ -24,6 +23,7 @@ from upbit_tui.config import (
     LoggingConfig,
     WatchlistConfig,
 )
+from upbit_tui.tui.app import PANES, UpbitApp, make_app
 
 # Same factor as tests/conftest.py (imported by value: conftest modules are not importable by
 # name in this no-__init__ layout).

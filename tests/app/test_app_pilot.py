@@ -18,8 +18,8 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.worker import WorkerState
 
-from upbit_tui.app import UpbitApp, make_app
 from upbit_tui.config import load_config
+from upbit_tui.tui.app import UpbitApp, make_app
 from widgets.balances import HOW_TO_ENABLE, BalancesPane
 from widgets.candles import CandlesPane
 from widgets.dashboard import DashboardPane

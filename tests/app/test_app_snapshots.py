@@ -12,7 +12,7 @@ from typing import Any
 from app_harness import SIZE, demo_app, wait_for
 from textual.pilot import Pilot
 
-from upbit_tui.app import UpbitApp
+from upbit_tui.tui.app import UpbitApp
 from widgets.candles import CandlesPane
 from widgets.dashboard import DashboardPane
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from upbit_tui.events import CandleEvent
+from upbit_tui.wire.events import CandleEvent
 from widgets.candles import days_from_240m, parse_timeframe
 
 

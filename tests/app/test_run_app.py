@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from upbit_tui.app import EXIT_CONFIG, config_path_from, run_app
 from upbit_tui.config import LoggingConfig
 from upbit_tui.logsetup import setup_logging
+from upbit_tui.tui.app import EXIT_CONFIG, config_path_from, run_app
 
 
 def args(config: str | None = None, demo: bool = False) -> argparse.Namespace:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from upbit_tui.config import load_config
-from upbit_tui.ui_watchlist_file import replace_watchlist, save_watchlist
+from upbit_tui.tui.watchlist_file import replace_watchlist, save_watchlist
 
 CONFIG = """\
 # my config

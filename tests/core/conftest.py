@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from core_harness import Collector
 
-from upbit_tui.metrics import MetricsCollector
-from upbit_tui.routing import Router
+from upbit_tui.net.metrics import MetricsCollector
+from upbit_tui.net.routing import Router
 
 
 @pytest.fixture

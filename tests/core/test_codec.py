@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from upbit_tui.codec import (
+from upbit_tui.wire.codec import (
     DesiredSubscription,
     ErrorMessage,
     FrameDecoder,
@@ -20,7 +20,7 @@ from upbit_tui.codec import (
     list_subscriptions_request,
     parse_timeframe,
 )
-from upbit_tui.events import (
+from upbit_tui.wire.events import (
     BalanceEvent,
     CandleEvent,
     DataType,

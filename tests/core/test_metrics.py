@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from upbit_tui.config import HealthConfig
-from upbit_tui.metrics import (
+from upbit_tui.net.metrics import (
     CRITICAL,
     DEGRADED,
     HEALTHY,

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from core_harness import TIMEOUT, Collector
 
-from upbit_tui.events import (
+from upbit_tui.net.metrics import MetricsCollector
+from upbit_tui.net.routing import Router
+from upbit_tui.wire.events import (
     Asset,
     BalanceEvent,
     CandleEvent,
@@ -24,8 +26,6 @@ from upbit_tui.events import (
     TickerEvent,
     TradeEvent,
 )
-from upbit_tui.metrics import MetricsCollector
-from upbit_tui.routing import Router
 
 NOW_MS = int(time.time() * 1000)
 
@@ -291,7 +291,7 @@ async def test_a_raising_callback_does_not_stop_others(
     )
     unhandled = router.subscribe(DataType.TICKER, ["KRW-BTC"], broken, client_id="noisy")
     router.subscribe(DataType.TICKER, ["KRW-BTC"], healthy)
-    with caplog.at_level(logging.ERROR, logger="upbit_tui.routing"):
+    with caplog.at_level(logging.ERROR, logger="upbit_tui.net.routing"):
         for p in range(5):
             router.publish(ticker(price=p))
         assert prices(await healthy.wait_count(5)) == [0, 1, 2, 3, 4]
@@ -319,7 +319,7 @@ async def test_an_error_handler_that_raises_is_contained(
 
     router.subscribe(DataType.TICKER, ["KRW-BTC"], broken, error_handler=worse)
     router.subscribe(DataType.TICKER, ["KRW-BTC"], got)
-    with caplog.at_level(logging.ERROR, logger="upbit_tui.routing"):
+    with caplog.at_level(logging.ERROR, logger="upbit_tui.net.routing"):
         router.publish(ticker(price=1))
         router.publish(ticker(price=2))
         await got.wait_count(2)

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from upbit_tui.codec import OrderbookOptions, build_request
-from upbit_tui.events import DataType
-from upbit_tui.subscriptions import ALL_SYMBOLS, SubscriptionStateManager
-from upbit_tui.symbols import SymbolError
+from upbit_tui.wire.codec import OrderbookOptions, build_request
+from upbit_tui.wire.events import DataType
+from upbit_tui.wire.subscriptions import ALL_SYMBOLS, SubscriptionStateManager
+from upbit_tui.wire.symbols import SymbolError
 
 
 class TestSubscriptionStateManager:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from upbit_tui.config import Config, HeadlessConfig, WatchlistConfig
-from upbit_tui.events import DataType
-from upbit_tui.headless import health_summary
-from upbit_tui.headless_options import HeadlessUsageError, parse_data_type, resolve_options
+from upbit_tui.headless.options import HeadlessUsageError, parse_data_type, resolve_options
+from upbit_tui.headless.run import health_summary
+from upbit_tui.wire.events import DataType
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ import msgspec
 import pytest
 from headless_harness import TIMEOUT_FACTOR
 
-from upbit_tui.events import (
+from upbit_tui.headless.output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
+from upbit_tui.wire.events import (
     BalanceEvent,
     CandleEvent,
     Event,
@@ -21,7 +22,6 @@ from upbit_tui.events import (
     TickerEvent,
     TradeEvent,
 )
-from upbit_tui.headless_output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
 
 FIXTURES = Path("/work/shared/fixtures/ws")
 if not FIXTURES.is_dir():

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from upbit_tui.auth import Credentials
 from upbit_tui.exchange import ExchangeServer
-from upbit_tui.ratelimit import GlobalRateLimiter
-from upbit_tui.rest import UpbitRestClient
+from upbit_tui.net.auth import Credentials
+from upbit_tui.net.ratelimit import GlobalRateLimiter
+from upbit_tui.net.rest import UpbitRestClient
 
 T = TypeVar("T")
 

@@ -10,7 +10,8 @@ import warnings
 import jwt
 import pytest
 
-from upbit_tui.auth import (
+from upbit_tui.config import AuthConfig, load_config
+from upbit_tui.net.auth import (
     NO_KEYS_REASON,
     Credentials,
     bearer,
@@ -18,7 +19,6 @@ from upbit_tui.auth import (
     make_token,
     query_string,
 )
-from upbit_tui.config import AuthConfig, load_config
 
 # Decoding with a short test secret makes PyJWT warn; signing (our code) must not.
 pytestmark = pytest.mark.filterwarnings("ignore:The HMAC key:jwt.warnings.InsecureKeyLengthWarning")

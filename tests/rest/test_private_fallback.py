@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from upbit_tui.auth import NO_KEYS_REASON, Credentials
-from upbit_tui.config import AuthConfig
-from upbit_tui.events import Asset, BalanceEvent, OrderEvent, StreamType
-from upbit_tui.exchange import ExchangeServer
-from upbit_tui.private import (
+from upbit_tui.client.private import (
     CLOSED_STATE,
     BalanceBook,
     RestFallbackPoller,
     private_unavailable_reason,
     seed_balances,
 )
-from upbit_tui.rest import UpbitRestClient
+from upbit_tui.config import AuthConfig
+from upbit_tui.exchange import ExchangeServer
+from upbit_tui.net.auth import NO_KEYS_REASON, Credentials
+from upbit_tui.net.rest import UpbitRestClient
+from upbit_tui.wire.events import Asset, BalanceEvent, OrderEvent, StreamType
 
 TIMEOUT = 5.0
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from upbit_tui.ratelimit import (
+from upbit_tui.net.ratelimit import (
     DEFAULT_LIMITS,
     GROUPS,
     GlobalRateLimiter,

@@ -7,11 +7,10 @@ import logging
 
 import pytest
 
-from upbit_tui.auth import NO_KEYS_REASON, Credentials
-from upbit_tui.events import DataType, StreamType
 from upbit_tui.exchange import ExchangeServer
-from upbit_tui.ratelimit import GlobalRateLimiter
-from upbit_tui.rest import (
+from upbit_tui.net.auth import NO_KEYS_REASON, Credentials
+from upbit_tui.net.ratelimit import GlobalRateLimiter
+from upbit_tui.net.rest import (
     PrivateUnavailableError,
     UnknownSymbolError,
     UpbitAuthError,
@@ -20,7 +19,8 @@ from upbit_tui.rest import (
     UpbitRestClient,
     UpbitServerError,
 )
-from upbit_tui.symbols import SymbolError
+from upbit_tui.wire.events import DataType, StreamType
+from upbit_tui.wire.symbols import SymbolError
 
 ACCESS_KEY = "test-access"  # the `sim` fixture's key pair (see conftest.py)
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from runtime_helpers import ACCESS, SECRET, fast_config
 
+from upbit_tui.client.manager import GlobalWebSocketManager
 from upbit_tui.exchange import ExchangeServer
-from upbit_tui.manager import GlobalWebSocketManager
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from upbit_tui.client.manager import GlobalWebSocketManager
 from upbit_tui.config import (
     AuthConfig,
     Config,
@@ -17,7 +18,6 @@ from upbit_tui.config import (
     ExchangeConfig,
     PrivateConfig,
 )
-from upbit_tui.manager import GlobalWebSocketManager
 
 # The suite's one timing factor (tests/conftest.py reads the same variable).
 TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
@@ -124,7 +124,7 @@ async def on_wire(sim: Any, expected: dict[str, set[str]], endpoint: str = "publ
 
 def assert_trades_exact(sim: Any, events: list[Any], codes: list[str]) -> int:
     """Delivered trades per market equal the simulator's trades over the same id range."""
-    from upbit_tui.events import TradeEvent
+    from upbit_tui.wire.events import TradeEvent
 
     checked = 0
     for code in codes:

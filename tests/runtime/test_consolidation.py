@@ -19,9 +19,9 @@ from runtime_helpers import (
     wait_until,
 )
 
-from upbit_tui.events import TickerEvent
-from upbit_tui.manager import GlobalWebSocketManager
-from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.client.manager import GlobalWebSocketManager
+from upbit_tui.client.proxy import WebSocketClientProxy
+from upbit_tui.wire.events import TickerEvent
 
 
 async def test_three_components_share_one_request_with_the_union(

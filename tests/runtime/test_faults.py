@@ -26,13 +26,13 @@ from runtime_helpers import (
     wait_until,
 )
 
-from upbit_tui.connection import ConnectionState
-from upbit_tui.events import StreamType, TradeEvent
+from upbit_tui.client.manager import GlobalWebSocketManager
+from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.exchange import ExchangeServer
-from upbit_tui.manager import GlobalWebSocketManager
-from upbit_tui.proxy import WebSocketClientProxy
-from upbit_tui.ratelimit import GlobalRateLimiter
-from upbit_tui.rest import UpbitRestClient
+from upbit_tui.net.connection import ConnectionState
+from upbit_tui.net.ratelimit import GlobalRateLimiter
+from upbit_tui.net.rest import UpbitRestClient
+from upbit_tui.wire.events import StreamType, TradeEvent
 
 TRADE_CODES = ["KRW-BTC", "KRW-ETH", "KRW-XRP"]
 EXPECTED = {

@@ -18,12 +18,12 @@ from runtime_helpers import (
     wait_until,
 )
 
-from upbit_tui.connection import ConnectionState
-from upbit_tui.events import BalanceEvent, OrderEvent, StreamType
+from upbit_tui.client.manager import GlobalWebSocketManager, PrivateUnavailableError
+from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.exchange import ExchangeServer
 from upbit_tui.exchange.ticks import round_price
-from upbit_tui.manager import GlobalWebSocketManager, PrivateUnavailableError
-from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.net.connection import ConnectionState
+from upbit_tui.wire.events import BalanceEvent, OrderEvent, StreamType
 
 PRIVATE_WIRE = {"myAsset": set(), "myOrder": set()}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from upbit_tui.config import ConnectionConfig
-from upbit_tui.recovery import EpochManager, RecoveryEngine
+from upbit_tui.net.recovery import EpochManager, RecoveryEngine
 
 
 class FakeClock:

@@ -17,10 +17,10 @@ from runtime_helpers import (
     wait_until,
 )
 
-from upbit_tui.events import DataType, OrderbookEvent, TickerEvent, TradeEvent
+from upbit_tui.client.manager import GlobalWebSocketManager
+from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.exchange import ExchangeServer
-from upbit_tui.manager import GlobalWebSocketManager
-from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.wire.events import DataType, OrderbookEvent, TickerEvent, TradeEvent
 
 
 @pytest.fixture

@@ -28,12 +28,12 @@ from runtime_helpers import (
     wait_until,
 )
 
+from upbit_tui.client.manager import GlobalWebSocketManager
+from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.config import ExchangeConfig
-from upbit_tui.manager import GlobalWebSocketManager
-from upbit_tui.markets import UnlistedSymbolError
-from upbit_tui.proxy import WebSocketClientProxy
-from upbit_tui.ratelimit import GlobalRateLimiter
-from upbit_tui.rest import UnknownSymbolError, UpbitRestClient
+from upbit_tui.net.markets import UnlistedSymbolError
+from upbit_tui.net.ratelimit import GlobalRateLimiter
+from upbit_tui.net.rest import UnknownSymbolError, UpbitRestClient
 
 
 def codes_on_wire(sim: Any) -> set[str]:
@@ -240,7 +240,7 @@ async def test_a_rest_outage_does_not_block_subscribing(
     # No REST-level retries: what is tested is that the check gives up and accepts.
     rest = UpbitRestClient(config, rate_limiter=limiter, max_retries=0)
     sim.faults.fail_rest(10_000, status=503)  # REST is down from the start
-    caplog.set_level(logging.WARNING, logger="upbit_tui.markets")
+    caplog.set_level(logging.WARNING, logger="upbit_tui.net.markets")
     try:
         async with (
             GlobalWebSocketManager(config, rate_limiter=limiter, rest_client=rest) as m,
@@ -252,7 +252,7 @@ async def test_a_rest_outage_does_not_block_subscribing(
             await ticks.wait_for(lambda c: {"KRW-BTC", "KRW-ETH"} <= c.symbols())
             assert m.markets.fetches == 1
             assert m.dashboard()["markets"]["last_error"]  # codes go unchecked: says why
-            warnings = [r for r in caplog.records if r.name == "upbit_tui.markets"]
+            warnings = [r for r in caplog.records if r.name == "upbit_tui.net.markets"]
             assert len(warnings) == 1, warnings
             assert "accepting them unchecked" in warnings[0].getMessage()
 
@@ -354,7 +354,7 @@ async def test_a_refusal_naming_no_code_is_not_resent_by_the_watchdog(
         await ticks.wait_for(lambda c: {"KRW-BTC", "KRW-ETH"} <= c.symbols())
         assert manager.markets.fetches == 1
         sent_before = len(requests_sent(sim))
-        caplog.set_level(logging.ERROR, logger="upbit_tui.manager")
+        caplog.set_level(logging.ERROR, logger="upbit_tui.client.manager")
         # The server drops the subscription and says INVALID_PARAM without naming a code.
         sim.faults.forget_subscriptions(endpoint="public")
         sim.faults.send_error("INVALID_PARAM", "잘못된 요청입니다", endpoint="public")

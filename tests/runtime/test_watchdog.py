@@ -22,11 +22,11 @@ from runtime_helpers import (
     wait_until,
 )
 
-from upbit_tui.codec import ListedSubscription, SubscriptionList, listing_matches
-from upbit_tui.events import TradeEvent
+from upbit_tui.client.manager import GlobalWebSocketManager
+from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.exchange import ExchangeServer
-from upbit_tui.manager import GlobalWebSocketManager
-from upbit_tui.proxy import WebSocketClientProxy
+from upbit_tui.wire.codec import ListedSubscription, SubscriptionList, listing_matches
+from upbit_tui.wire.events import TradeEvent
 
 STALE_AFTER = 0.3
 TRADE_CODES = ["KRW-BTC", "KRW-ETH", "KRW-XRP"]

@@ -6,7 +6,7 @@ The manager owns one `MetricsCollector`; the connection's read loop and the rout
     metrics.record_message()                 # per frame read (the read loop)
     metrics.record_bad_frame()               # malformed / error frame (the read loop)
     metrics.latency.record(ms)               # exchange timestamp -> callback (the router,
-                                             #   sampled: see upbit_tui.routing)
+                                             #   sampled: see upbit_tui.net.routing)
     metrics.record_deliveries(n)             # callbacks run, per batch (the router)
     metrics.record_callback_error()          # a callback raised (the router)
     metrics.record_reconnect()               # a connection came back (the connection)

@@ -57,7 +57,8 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from upbit_tui.auth import (
+from upbit_tui.config import Config
+from upbit_tui.net.auth import (
     NO_KEYS_REASON,
     Credentials,
     Params,
@@ -66,9 +67,14 @@ from upbit_tui.auth import (
     query_pairs,
     query_string,
 )
-from upbit_tui.codec import parse_timeframe
-from upbit_tui.config import Config
-from upbit_tui.events import (
+from upbit_tui.net.ratelimit import (
+    GlobalRateLimiter,
+    RateLimitBlockedError,
+    parse_block_seconds,
+    parse_retry_after,
+)
+from upbit_tui.wire.codec import parse_timeframe
+from upbit_tui.wire.events import (
     Asset,
     BalanceEvent,
     CandleEvent,
@@ -79,13 +85,7 @@ from upbit_tui.events import (
     TickerEvent,
     TradeEvent,
 )
-from upbit_tui.ratelimit import (
-    GlobalRateLimiter,
-    RateLimitBlockedError,
-    parse_block_seconds,
-    parse_retry_after,
-)
-from upbit_tui.symbols import normalize_symbol, normalize_symbols
+from upbit_tui.wire.symbols import normalize_symbol, normalize_symbols
 
 log = logging.getLogger(__name__)
 

@@ -52,13 +52,13 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from upbit_tui.auth import NO_KEYS_REASON, Credentials
-from upbit_tui.events import Asset, BalanceEvent, OrderEvent, StreamType
-from upbit_tui.rest import UpbitApiError
+from upbit_tui.net.auth import NO_KEYS_REASON, Credentials
+from upbit_tui.net.rest import UpbitApiError
+from upbit_tui.wire.events import Asset, BalanceEvent, OrderEvent, StreamType
 
 if TYPE_CHECKING:
     from upbit_tui.config import AuthConfig
-    from upbit_tui.rest import UpbitRestClient
+    from upbit_tui.net.rest import UpbitRestClient
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from upbit_tui.rest import UnknownSymbolError, UpbitApiError
-from upbit_tui.symbols import normalize_symbols
+from upbit_tui.net.rest import UnknownSymbolError, UpbitApiError
+from upbit_tui.wire.symbols import normalize_symbols
 
 log = logging.getLogger(__name__)
 

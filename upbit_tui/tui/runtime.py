@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from upbit_tui.config import Config
 
 if TYPE_CHECKING:
-    from upbit_tui.manager import GlobalWebSocketManager
+    from upbit_tui.client.manager import GlobalWebSocketManager
 
 Clock = Callable[[], float]
 

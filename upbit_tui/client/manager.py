@@ -72,8 +72,15 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from upbit_tui.auth import NO_KEYS_REASON, Credentials, bearer
-from upbit_tui.codec import (
+from upbit_tui.client.interface import AbstractWebSocketManager, Callback, ErrorHandler
+from upbit_tui.config import AuthConfig, Config
+from upbit_tui.net.auth import NO_KEYS_REASON, Credentials, bearer
+from upbit_tui.net.connection import Connection, ConnectionState
+from upbit_tui.net.metrics import DEGRADED, HEALTHY, MetricsCollector, PerformanceMetrics
+from upbit_tui.net.ratelimit import GlobalRateLimiter
+from upbit_tui.net.recovery import EpochManager
+from upbit_tui.net.routing import Router, Subscriber
+from upbit_tui.wire.codec import (
     DesiredSubscription,
     ErrorMessage,
     FrameDecoder,
@@ -84,9 +91,7 @@ from upbit_tui.codec import (
     listing_matches,
     parse_timeframe,
 )
-from upbit_tui.config import AuthConfig, Config
-from upbit_tui.connection import Connection, ConnectionState
-from upbit_tui.events import (
+from upbit_tui.wire.events import (
     BalanceEvent,
     CandleEvent,
     DataType,
@@ -97,18 +102,14 @@ from upbit_tui.events import (
     TickerEvent,
     TradeEvent,
 )
-from upbit_tui.metrics import DEGRADED, HEALTHY, MetricsCollector, PerformanceMetrics
-from upbit_tui.ratelimit import GlobalRateLimiter
-from upbit_tui.recovery import EpochManager
-from upbit_tui.routing import Router, Subscriber
-from upbit_tui.subscriptions import SubscriptionDiff, SubscriptionStateManager
-from upbit_tui.symbols import normalize_symbols
+from upbit_tui.wire.subscriptions import SubscriptionDiff, SubscriptionStateManager
+from upbit_tui.wire.symbols import normalize_symbols
 
 if TYPE_CHECKING:
-    from upbit_tui.markets import MarketDirectory
-    from upbit_tui.private import RestFallbackPoller
-    from upbit_tui.proxy import WebSocketClientProxy
-    from upbit_tui.rest import UpbitRestClient
+    from upbit_tui.client.private import RestFallbackPoller
+    from upbit_tui.client.proxy import WebSocketClientProxy
+    from upbit_tui.net.markets import MarketDirectory
+    from upbit_tui.net.rest import UpbitRestClient
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +127,6 @@ GAP_REPORT_SECONDS = 300.0
 MAX_TRADE_GAPS = 50
 # Market codes quoted in an error frame's message (Upbit names the code it refuses).
 _CODE_IN_TEXT = re.compile(r"\b(?:KRW|BTC|USDT)-[A-Z0-9]{1,15}\b")
-
-Callback = Callable[[Any], Any]
-ErrorHandler = Callable[[BaseException], Any]
 
 
 @dataclass(eq=False)
@@ -152,7 +150,7 @@ class PrivateUnavailableError(RuntimeError):
     """Private data (balances, orders) was asked for but cannot be provided; says why."""
 
 
-class GlobalWebSocketManager:
+class GlobalWebSocketManager(AbstractWebSocketManager):
     """Shared connections, subscription consolidation, routing, recovery and health.
 
     One per process is typical, but nothing is global: tests and bots create as many as they
@@ -331,7 +329,7 @@ class GlobalWebSocketManager:
     @functools.cached_property
     def markets(self) -> MarketDirectory:
         """Upbit's market list: every subscription's codes are checked against it first."""
-        from upbit_tui.markets import MarketDirectory
+        from upbit_tui.net.markets import MarketDirectory
 
         return MarketDirectory(self._fetch_markets)
 
@@ -340,7 +338,7 @@ class GlobalWebSocketManager:
 
     # ------------------------------------------------------------------ clients (proxies)
 
-    def _register(self, client_id: str, proxy: WebSocketClientProxy) -> int:
+    def register_client(self, client_id: str, proxy: WebSocketClientProxy) -> int:
         """Record a live proxy; a second live proxy with the same id is an error."""
         if not isinstance(client_id, str) or not client_id:
             raise ValueError("client_id must be a non-empty string")
@@ -353,12 +351,12 @@ class GlobalWebSocketManager:
                     "each component needs its own id (or clean up the old proxy first)"
                 )
             # The old proxy was collected but its cleanup has not run yet: run it now.
-            self._remove_client(client_id, record.token)
+            self.remove_client(client_id, record.token)
         token = next(self._tokens)
         self._clients[client_id] = _ClientRecord(client_id, token, weakref.ref(proxy))
         return token
 
-    def _remove_client(self, client_id: str, token: int | None = None) -> None:
+    def remove_client(self, client_id: str, token: int | None = None) -> None:
         """Drop every subscription, queue and task of one client (synchronous, idempotent)."""
         record = self._clients.get(client_id)
         if record is None or (token is not None and record.token != token):
@@ -370,7 +368,7 @@ class GlobalWebSocketManager:
         diff = self._state.remove_client(client_id)
         self._after_change(diff)
 
-    def _schedule_remove(self, client_id: str, token: int) -> None:
+    def schedule_remove_client(self, client_id: str, token: int) -> None:
         """Called by a finalizer (maybe from the GC on any thread): clean up on our loop."""
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -380,12 +378,12 @@ class GlobalWebSocketManager:
         except RuntimeError:
             running = None
         if running is loop:
-            loop.call_soon(self._remove_client, client_id, token)
+            loop.call_soon(self.remove_client, client_id, token)
         else:
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._remove_client, client_id, token)
+                loop.call_soon_threadsafe(self.remove_client, client_id, token)
 
-    async def _subscribe(
+    async def subscribe(
         self,
         client_id: str,
         data_type: DataType,
@@ -447,7 +445,7 @@ class GlobalWebSocketManager:
             # myAsset has no snapshot: seed balances from REST for every new subscriber.
             self._spawn(self._seed_balances(), "upbit-seed-balances")
 
-    async def _unsubscribe(
+    async def unsubscribe(
         self, client_id: str, data_type: DataType, symbols: Iterable[str] | str | None
     ) -> None:
         record = self._clients.get(client_id)
@@ -463,7 +461,11 @@ class GlobalWebSocketManager:
         diff = self._state.remove_subscription(client_id, data_type, wanted)
         self._after_change(diff)
 
-    def _callbacks_of(self, client_id: str) -> set[int]:
+    def client_subscriptions(self, client_id: str) -> dict[str, list[str]]:
+        held = self._state.client_subscriptions(client_id)
+        return {t.value: sorted(s) for t, s in held.items()}
+
+    def callbacks_of(self, client_id: str) -> set[int]:
         """ids of the callbacks and error handlers a client's subscriptions still use."""
         record = self._clients.get(client_id)
         used: set[int] = set()
@@ -474,7 +476,7 @@ class GlobalWebSocketManager:
                     used.add(id(fn))
         return used
 
-    async def _unsubscribe_all(self, client_id: str) -> None:
+    async def unsubscribe_all(self, client_id: str) -> None:
         record = self._clients.get(client_id)
         if record is None:
             return
@@ -988,7 +990,7 @@ class GlobalWebSocketManager:
             self._start_fallback(f"balances and orders polled over REST: {reason}")
 
     def _start_fallback(self, reason: str) -> None:
-        from upbit_tui.private import RestFallbackPoller
+        from upbit_tui.client.private import RestFallbackPoller
 
         self._fallback_reason = reason
         log.warning("%s", reason)
@@ -1013,7 +1015,7 @@ class GlobalWebSocketManager:
         self._publish(event)
 
     async def _seed_balances(self) -> None:
-        from upbit_tui.private import seed_balances
+        from upbit_tui.client.private import seed_balances
 
         try:
             event = await seed_balances(self._rest_client())
@@ -1045,7 +1047,7 @@ class GlobalWebSocketManager:
         """The REST client (created on first use, closed by `stop()`)."""
         self._require_started()
         if self._rest is None:
-            from upbit_tui.rest import UpbitRestClient
+            from upbit_tui.net.rest import UpbitRestClient
 
             self._rest = UpbitRestClient(self.config, rate_limiter=self.rate_limiter)
         return self._rest
@@ -1087,7 +1089,7 @@ class GlobalWebSocketManager:
     ) -> dict[str, list[CandleEvent]]:
         """REST candles, oldest first. Besides the streamable timeframes, "1d" / "day" gives
         day candles (Upbit streams no day candle: the ticker carries the current day's)."""
-        from upbit_tui.rest import DAY_TIMEFRAMES
+        from upbit_tui.net.rest import DAY_TIMEFRAMES
 
         day = isinstance(timeframe, str) and timeframe.strip().lower() in DAY_TIMEFRAMES
         period: str | DataType = "1d" if day else parse_timeframe(timeframe)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from upbit_tui.symbols import SymbolError, normalize_symbol
+from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 
 if TYPE_CHECKING:
-    from upbit_tui.app import UpbitApp
+    from upbit_tui.tui.app import UpbitApp
 
 TIMEFRAME_CHOICES = ("1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m", "1d")
 
@@ -21,7 +21,7 @@ class UpbitCommands(Provider):
 
     @property
     def upbit(self) -> UpbitApp:
-        from upbit_tui.app import UpbitApp
+        from upbit_tui.tui.app import UpbitApp
 
         app = self.app
         assert isinstance(app, UpbitApp)
@@ -29,7 +29,7 @@ class UpbitCommands(Provider):
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app = self.upbit
-        from upbit_tui.app import PANES
+        from upbit_tui.tui.app import PANES
 
         commands: list[tuple[str, Callable[[], object], str]] = []
         for symbol in app.watchlist_symbols:

@@ -30,12 +30,12 @@ from upbit_tui.config import (
     default_config_path,
     load_config,
 )
-from upbit_tui.events import DataType, Event
-from upbit_tui.headless_options import HeadlessOptions, HeadlessUsageError, resolve_options
-from upbit_tui.headless_output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
+from upbit_tui.headless.options import HeadlessOptions, HeadlessUsageError, resolve_options
+from upbit_tui.headless.output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
+from upbit_tui.wire.events import DataType, Event
 
 if TYPE_CHECKING:
-    from upbit_tui.proxy import WebSocketClientProxy
+    from upbit_tui.client.proxy import WebSocketClientProxy
 
 log = logging.getLogger("upbit_tui.headless")
 
@@ -324,9 +324,9 @@ async def _stream(
     stack: contextlib.AsyncExitStack,
     stop: _Stop,
 ) -> int:
-    from upbit_tui.manager import GlobalWebSocketManager
-    from upbit_tui.proxy import WebSocketClientProxy
-    from upbit_tui.rest import UnknownSymbolError
+    from upbit_tui.client.manager import GlobalWebSocketManager
+    from upbit_tui.client.proxy import WebSocketClientProxy
+    from upbit_tui.net.rest import UnknownSymbolError
 
     manager = await stack.enter_async_context(GlobalWebSocketManager(config))
     proxy = await stack.enter_async_context(WebSocketClientProxy("headless", manager))
@@ -337,7 +337,7 @@ async def _stream(
         print(f"{PROG}: {_symbols_origin(config, options)}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if options.metrics_port is not None:
-        from upbit_tui.prometheus import MetricsExporter
+        from upbit_tui.headless.prometheus import MetricsExporter
 
         exporter = MetricsExporter(manager, sink.stats, writer=sink.writer)
         try:

@@ -10,7 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Input, Label, Markdown
 
-from upbit_tui.ui_runtime import Runtime
+from upbit_tui.tui.runtime import Runtime
 from widgets.dashboard import DashboardPane
 
 HELP_TEXT = """\

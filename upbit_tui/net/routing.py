@@ -86,7 +86,8 @@ from typing import Any, Final
 
 import msgspec
 
-from upbit_tui.events import (
+from upbit_tui.net.metrics import MetricsCollector
+from upbit_tui.wire.events import (
     BalanceEvent,
     CandleEvent,
     DataType,
@@ -96,8 +97,7 @@ from upbit_tui.events import (
     TickerEvent,
     TradeEvent,
 )
-from upbit_tui.metrics import MetricsCollector
-from upbit_tui.subscriptions import ALL_SYMBOLS
+from upbit_tui.wire.subscriptions import ALL_SYMBOLS
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ from typing import Any, Final
 
 import msgspec
 
-from upbit_tui.events import (
+from upbit_tui.wire.events import (
     BalanceEvent,
     CandleEvent,
     DataType,

@@ -37,14 +37,14 @@ from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from upbit_tui.codec import (
+from upbit_tui.wire.codec import (
     DEFAULT_ORDERBOOK_DEPTH,
     ORDERBOOK_DEPTHS,
     DesiredSubscription,
     OrderbookOptions,
 )
-from upbit_tui.events import DataType
-from upbit_tui.symbols import SymbolError, normalize_symbol
+from upbit_tui.wire.events import DataType
+from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 
 ALL_SYMBOLS = "*"
 

@@ -20,9 +20,9 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from upbit_tui.codec import parse_timeframe
-from upbit_tui.events import CandleEvent, DataType, OrderbookEvent, TickerEvent
-from upbit_tui.manager import Callback, ErrorHandler, GlobalWebSocketManager
+from upbit_tui.client.interface import AbstractWebSocketManager, Callback, ErrorHandler
+from upbit_tui.wire.codec import parse_timeframe
+from upbit_tui.wire.events import CandleEvent, DataType, OrderbookEvent, TickerEvent
 
 Symbols = Iterable[str] | str
 
@@ -33,25 +33,25 @@ class WebSocketClientProxy:
     def __init__(
         self,
         client_id: str,
-        manager: GlobalWebSocketManager,
+        manager: AbstractWebSocketManager,
         *,
         owner: Any = None,
     ) -> None:
         self.client_id = client_id
         self._manager = manager
-        self._token = manager._register(client_id, self)
+        self._token = manager.register_client(client_id, self)
         self._closed = False
         # Callbacks are referenced weakly by the router; the proxy keeps them alive instead,
         # except bound methods of the owner (they would keep the owner alive).
         self._callbacks: dict[int, Callable[..., Any]] = {}
         self._owner_ref: weakref.ReferenceType[Any] | None = None
         self._finalizers = [
-            weakref.finalize(self, manager._schedule_remove, client_id, self._token)
+            weakref.finalize(self, manager.schedule_remove_client, client_id, self._token)
         ]
         if owner is not None:
             self._owner_ref = weakref.ref(owner)
             self._finalizers.append(
-                weakref.finalize(owner, manager._schedule_remove, client_id, self._token)
+                weakref.finalize(owner, manager.schedule_remove_client, client_id, self._token)
             )
 
     # ------------------------------------------------------------------ lifecycle
@@ -69,7 +69,7 @@ class WebSocketClientProxy:
         self._closed = True
         for finalizer in self._finalizers:
             finalizer.detach()
-        self._manager._remove_client(self.client_id, self._token)
+        self._manager.remove_client(self.client_id, self._token)
         self._callbacks.clear()
 
     @property
@@ -91,7 +91,7 @@ class WebSocketClientProxy:
 
     def _prune(self) -> None:
         """Forget callbacks no subscription uses any more (a pane switching symbols often)."""
-        used = self._manager._callbacks_of(self.client_id)
+        used = self._manager.callbacks_of(self.client_id)
         for key in [k for k in self._callbacks if k not in used]:
             del self._callbacks[key]
 
@@ -107,7 +107,7 @@ class WebSocketClientProxy:
         **extra: Any,
     ) -> None:
         self._check_open()
-        await self._manager._subscribe(
+        await self._manager.subscribe(
             self.client_id,
             data_type,
             symbols,
@@ -223,15 +223,15 @@ class WebSocketClientProxy:
     # ------------------------------------------------------------------ unsubscribing
 
     async def unsubscribe_ticker(self, symbols: Symbols | None = None) -> None:
-        await self._manager._unsubscribe(self.client_id, DataType.TICKER, symbols)
+        await self._manager.unsubscribe(self.client_id, DataType.TICKER, symbols)
         self._prune()
 
     async def unsubscribe_trade(self, symbols: Symbols | None = None) -> None:
-        await self._manager._unsubscribe(self.client_id, DataType.TRADE, symbols)
+        await self._manager.unsubscribe(self.client_id, DataType.TRADE, symbols)
         self._prune()
 
     async def unsubscribe_orderbook(self, symbols: Symbols | None = None) -> None:
-        await self._manager._unsubscribe(self.client_id, DataType.ORDERBOOK, symbols)
+        await self._manager.unsubscribe(self.client_id, DataType.ORDERBOOK, symbols)
         self._prune()
 
     async def unsubscribe_candle(
@@ -244,19 +244,19 @@ class WebSocketClientProxy:
             else [t for t in DataType if t.is_candle]
         )
         for data_type in types:
-            await self._manager._unsubscribe(self.client_id, data_type, symbols)
+            await self._manager.unsubscribe(self.client_id, data_type, symbols)
         self._prune()
 
     async def unsubscribe_balance(self) -> None:
-        await self._manager._unsubscribe(self.client_id, DataType.BALANCE, None)
+        await self._manager.unsubscribe(self.client_id, DataType.BALANCE, None)
         self._prune()
 
     async def unsubscribe_orders(self, symbols: Symbols | None = None) -> None:
-        await self._manager._unsubscribe(self.client_id, DataType.ORDER, symbols)
+        await self._manager.unsubscribe(self.client_id, DataType.ORDER, symbols)
         self._prune()
 
     async def unsubscribe_all(self) -> None:
-        await self._manager._unsubscribe_all(self.client_id)
+        await self._manager.unsubscribe_all(self.client_id)
         self._callbacks.clear()
 
     # ------------------------------------------------------------------ snapshots
@@ -290,8 +290,7 @@ class WebSocketClientProxy:
 
     def subscriptions(self) -> dict[str, list[str]]:
         """What this proxy holds: type -> sorted symbols."""
-        held = self._manager._state.client_subscriptions(self.client_id)
-        return {t.value: sorted(s) for t, s in held.items()}
+        return self._manager.client_subscriptions(self.client_id)
 
     async def health_check(self) -> dict[str, Any]:
         """The manager's health plus this client's own subscriptions and counters."""

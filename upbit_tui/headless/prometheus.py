@@ -24,12 +24,12 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
-from upbit_tui.connection import ConnectionState
-from upbit_tui.headless_output import LineWriter, OutputStats
-from upbit_tui.metrics import CRITICAL, DEGRADED, HEALTHY, PerformanceMetrics
+from upbit_tui.headless.output import LineWriter, OutputStats
+from upbit_tui.net.connection import ConnectionState
+from upbit_tui.net.metrics import CRITICAL, DEGRADED, HEALTHY, PerformanceMetrics
 
 if TYPE_CHECKING:
-    from upbit_tui.manager import GlobalWebSocketManager
+    from upbit_tui.client.manager import GlobalWebSocketManager
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from upbit_tui.config import Config
-from upbit_tui.events import DataType
-from upbit_tui.symbols import SymbolError, normalize_symbol
+from upbit_tui.wire.events import DataType
+from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 
 
 class HeadlessUsageError(ValueError):

@@ -51,7 +51,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from upbit_tui.config import ConnectionConfig
-from upbit_tui.recovery import EpochManager, RecoveryEngine
+from upbit_tui.net.recovery import EpochManager, RecoveryEngine
 
 log = logging.getLogger(__name__)
 # websockets logs every handshake header at DEBUG, the private socket's Authorization (whose JWT

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from upbit_tui.events import (
+from upbit_tui.wire.events import (
     BalanceEvent,
     CandleEvent,
     Event,

@@ -30,7 +30,6 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
-from upbit_tui.commands import UpbitCommands
 from upbit_tui.config import (
     CONFIG_PATH_ENV,
     AuthConfig,
@@ -41,11 +40,12 @@ from upbit_tui.config import (
     load_config,
 )
 from upbit_tui.logsetup import LoggingSetupError, setup_logging
-from upbit_tui.messages import SymbolSelected, WatchlistChanged
-from upbit_tui.screens import AddSymbolScreen, DashboardScreen, HelpScreen
-from upbit_tui.symbols import SymbolError, normalize_symbol
-from upbit_tui.ui_runtime import Clock, Runtime
-from upbit_tui.ui_watchlist_file import save_watchlist
+from upbit_tui.tui.commands import UpbitCommands
+from upbit_tui.tui.messages import SymbolSelected, WatchlistChanged
+from upbit_tui.tui.runtime import Clock, Runtime
+from upbit_tui.tui.screens import AddSymbolScreen, DashboardScreen, HelpScreen
+from upbit_tui.tui.watchlist_file import save_watchlist
+from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 from widgets.balances import BalancesPane
 from widgets.candles import CandlesPane, timeframe_label
 from widgets.orderbook import OrderbookPane
@@ -230,8 +230,8 @@ class UpbitApp(App[int]):
     # -- the manager as a worker ------------------------------------------------------------
 
     async def _run_runtime(self) -> None:
-        from upbit_tui.manager import GlobalWebSocketManager
-        from upbit_tui.proxy import WebSocketClientProxy
+        from upbit_tui.client.manager import GlobalWebSocketManager
+        from upbit_tui.client.proxy import WebSocketClientProxy
 
         async with contextlib.AsyncExitStack() as stack:
             config = self.runtime.config
