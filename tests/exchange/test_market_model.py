@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from upbit_tui.exchange import INTERVALS, MarketModel, OrderRejected
@@ -179,8 +181,8 @@ def test_limit_order_moves_through_wait_trade_done_with_balances() -> None:
     assert states[0] == "wait" and states[-1] == "done" and "trade" in states
     assert model.get_order("k", order.uuid).state == "done"
     balances = {b.currency: b for b in model.accounts("k")}
-    assert balances["BTC"].balance == pytest.approx(0.51)
-    assert balances["KRW"].locked == pytest.approx(0.0, abs=1e-6)
+    assert balances["BTC"].balance == Decimal("0.51")
+    assert balances["KRW"].locked == 0
     assert any(isinstance(e, AssetUpdate) for e in events)
 
 

@@ -103,14 +103,23 @@ class Server:
     ) -> tuple[int, Any, CIMultiDictProxy[str]]:
         async with self.session.get(self.base + path, params=params, headers=headers) as r:
             text = await r.text()
+            if r.content_type != "application/json":
+                return r.status, text, r.headers  # Upbit's plain-text quotation 429
             return r.status, (json.loads(text) if text else None), r.headers
 
 
-async def running(markets: int, seed: int, **limits: Any) -> AsyncIterator[Server]:
+async def running(
+    markets: int, seed: int, quotation_429_body: Any = "text", **limits: Any
+) -> AsyncIterator[Server]:
     """A simulator with no automatic trades on a fixed clock; rate limits on that clock too."""
     clock = FakeClock()
     async with ExchangeServer(
-        seed=seed, markets=markets, rate=0.0, clock=clock, api_keys={ACCESS: SECRET}
+        seed=seed,
+        markets=markets,
+        rate=0.0,
+        clock=clock,
+        api_keys={ACCESS: SECRET},
+        quotation_429_body=quotation_429_body,
     ) as sim:
         sim.limits = RateLimits(clock=clock, **limits)
         async with aiohttp.ClientSession() as session:
@@ -613,7 +622,8 @@ async def test_remaining_req_counts_down_then_429_then_418(limited: Server) -> N
 
     status, body, headers = await limited.get("/v1/ticker/all", {"quote_currencies": "KRW"})
     assert status == 429  # /v1/ticker and /v1/ticker/all share the ticker group
-    assert body == {"error": {"name": 429, "message": "Too Many Requests"}}
+    assert body == "Too many API requests."  # plain text, as pyupbit found on the real server
+    assert headers["Content-Type"].startswith("text/plain")
     assert headers["Remaining-Req"] == "group=ticker; min=600; sec=0"
     assert headers["Retry-After"] == "1"
 
@@ -631,6 +641,15 @@ async def test_remaining_req_counts_down_then_429_then_418(limited: Server) -> N
     limited.clock.now += 5.0
     status, _, headers = await limited.get("/v1/ticker", {"markets": "KRW-BTC"})
     assert status == 200 and headers["Remaining-Req"] == "group=ticker; min=600; sec=9"
+
+
+async def test_quotation_429_body_can_be_upbit_style_json() -> None:
+    async for limited in running(5, 2, quotation_429_body="json"):
+        for _ in range(10):
+            assert (await limited.get("/v1/ticker", {"markets": "KRW-BTC"}))[0] == 200
+        status, body, headers = await limited.get("/v1/ticker", {"markets": "KRW-BTC"})
+        assert status == 429 and headers["Content-Type"] == "application/json;charset=UTF-8"
+        assert body == {"error": {"name": 429, "message": "Too Many Requests"}}
 
 
 async def test_exchange_limit_is_per_access_key(limited: Server) -> None:

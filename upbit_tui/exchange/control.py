@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -181,7 +180,7 @@ def add_control_routes(app: web.Application, sim: ExchangeServer) -> None:
         except OrderRejected as rejected:
             error = {"name": rejected.name, "message": rejected.message}
             return web.json_response({"error": error}, status=rejected.status)
-        return _ok(order=dataclasses.asdict(order))
+        return _ok(order=order.summary())
 
     async def cancel_order(request: web.Request) -> web.Response:
         try:
@@ -193,7 +192,7 @@ def add_control_routes(app: web.Application, sim: ExchangeServer) -> None:
         except OrderRejected as rejected:
             error = {"name": rejected.name, "message": rejected.message}
             return web.json_response({"error": error}, status=rejected.status)
-        return _ok(order=dataclasses.asdict(order))
+        return _ok(order=order.summary())
 
     async def reset_limits(request: web.Request) -> web.Response:
         sim.limits.reset()

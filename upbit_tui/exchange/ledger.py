@@ -3,66 +3,78 @@
 Orders move through Upbit's states: REST shows `wait` until the order is fully filled (`done`)
 or cancelled (`cancel`); a partly filled order stays `wait` with `executed_volume > 0`, as on
 Upbit. The myOrder stream additionally reports each fill as `state="trade"`. Every change
-emits myOrder updates and one myAsset update through the `emit` callback.
+emits myOrder updates and one myAsset update through the `emit` callback. Amounts are exact
+decimals (order_rules.py); the myOrder/myAsset records carry floats (the WebSocket's numbers).
+
+What the recordings of the real exchange show and the ledger does (SIMULATOR.md):
+- An order is created `wait` with nothing executed; fills follow (POST /v1/orders answers the
+  order as created: see `as_placed`).
+- A market buy (`price`) and a `best` bid buy floor(total / best ask, 8 decimals); the unspent
+  remainder is returned and the order ends `cancel` (`done` only when nothing is left);
+  market and `best` sells end `done`.
+- A cancelled order keeps the `locked` and `remaining_fee` it had when cancelled (what was
+  returned); a done order shows both 0.
+- IOC and FOK: what does not fill at once is cancelled at once. `post_only` that would cross
+  is refused (`invalid_post_only`).
 
 Decisions where Upbit is silent or where a simulator must simplify:
-- Fee 0.05% on KRW markets: a bid reserves `price*volume*0.0005` next to the funds; an ask pays
-  its fee out of the KRW proceeds (reserved_fee 0).
-- Minimum order 5,000 KRW; a limit price must sit on the tick table (`invalid_price_bid/ask`).
-- A limit order that crosses the book on placement fills at once, as taker, at the best
-  opposite price; `price` (market buy) and `market` (market sell) orders fill at once at the
-  best opposite price. A resting limit order fills, as maker at its own price, when a market
-  trade reaches its price: each such trade fills max(trade volume, half the order volume),
-  capped at what remains, so an order completes in one to three fills.
-- An order event is reported as myOrder `wait`, then one `trade` per fill, then `done`
-  (or `cancel`).
+- Fees (order_rules.FEE_RATES): a bid reserves `funds * rate` next to the funds; an ask pays
+  its fee out of the proceeds (reserved_fee 0).
+- Liquidity at the best opposite price is unlimited: a crossing limit order, a market order
+  and a `best` order fill at once, in one fill, at the best opposite price, as taker (so FOK
+  only fails when the price does not cross). A resting limit order fills, as maker at its own
+  price, when a market trade reaches its price: each such trade fills max(trade volume, half
+  the order volume), capped at what remains, so an order completes in one to three fills.
+- A fill's `trend` is "up" when the buyer took the book (a taker bid, or a resting ask that a
+  buy reached), "down" otherwise.
 - myAsset lists every currency of the account (balance and locked), not only the changed ones:
   correct for a client that reads it as a full snapshot and for one that reads it as a delta.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from upbit_tui.exchange.records import AssetUpdate, Balance, Order, OrderUpdate
-from upbit_tui.exchange.ticks import is_on_tick
+from upbit_tui.exchange.order_rules import (
+    ZERO,
+    OrderRejected,
+    OrderRequest,
+    base_of,
+    check_request,
+    decimal,
+    fee_rate,
+    floor_volume,
+    min_total,
+    plain,
+    quote_of,
+)
+from upbit_tui.exchange.records import AssetUpdate, Balance, Order, OrderTrade, OrderUpdate
 
-FEE_RATE = 0.0005
-MIN_ORDER_KRW = 5_000.0
+__all__ = ["OPEN_STATES", "STARTING_BALANCES", "Ledger", "OrderRejected", "as_placed"]
+
 OPEN_STATES = ("wait", "watch")
+CLOSED_STATES = ("done", "cancel")
 
 # (currency, balance, avg_buy_price) every test account starts with.
-STARTING_BALANCES: tuple[tuple[str, float, float], ...] = (
-    ("KRW", 100_000_000.0, 0.0),
-    ("BTC", 0.5, 140_000_000.0),
-    ("ETH", 5.0, 5_000_000.0),
-    ("XRP", 10_000.0, 3_000.0),
+STARTING_BALANCES: tuple[tuple[str, Decimal, Decimal], ...] = (
+    ("KRW", Decimal(100_000_000), ZERO),
+    ("BTC", Decimal("0.5"), Decimal(140_000_000)),
+    ("ETH", Decimal(5), Decimal(5_000_000)),
+    ("XRP", Decimal(10_000), Decimal(3_000)),
 )
-
-
-class OrderRejected(Exception):
-    """An order request Upbit would refuse: render as `{"error": {"name", "message"}}`."""
-
-    def __init__(self, status: int, name: str, message: str) -> None:
-        super().__init__(f"{status} {name}: {message}")
-        self.status = status
-        self.name = name
-        self.message = message
-
-
-def _round8(value: float) -> float:
-    return round(value, 8)
 
 
 @dataclass(slots=True)
 class _Holding:
     currency: str
-    balance: float
-    locked: float = 0.0
-    avg_buy_price: float = 0.0
+    balance: Decimal
+    locked: Decimal = ZERO
+    avg_buy_price: Decimal = ZERO
 
 
 @dataclass(slots=True)
@@ -73,7 +85,7 @@ class _Account:
 
     def holding(self, currency: str) -> _Holding:
         if currency not in self.holdings:
-            self.holdings[currency] = _Holding(currency, 0.0)
+            self.holdings[currency] = _Holding(currency, ZERO)
         return self.holdings[currency]
 
 
@@ -81,59 +93,85 @@ class _Account:
 class _LiveOrder:
     uuid: str
     access_key: str
-    market: str
-    side: str  # "bid" | "ask"
-    ord_type: str
-    price: float | None
-    volume: float | None
-    remaining: float | None
+    request: OrderRequest
+    remaining: Decimal | None
     created_ms: int
     identifier: str | None
-    time_in_force: str | None
-    reserved_fee: float = 0.0
-    remaining_fee: float = 0.0
-    locked: float = 0.0
-    executed_volume: float = 0.0
-    executed_funds: float = 0.0
-    paid_fee: float = 0.0
-    trades_count: int = 0
+    reserved_fee: Decimal = ZERO
+    remaining_fee: Decimal = ZERO
+    locked: Decimal = ZERO
+    executed_volume: Decimal = ZERO
+    executed_funds: Decimal = ZERO
+    paid_fee: Decimal = ZERO
+    trades: list[OrderTrade] = field(default_factory=list)
     state: str = "wait"
 
     @property
-    def avg_price(self) -> float:
-        if self.executed_volume <= 0:
-            return 0.0
-        return self.executed_funds / self.executed_volume
+    def market(self) -> str:
+        return self.request.market
+
+    @property
+    def side(self) -> str:
+        return self.request.side
+
+    @property
+    def avg_price(self) -> Decimal:
+        return self.executed_funds / self.executed_volume if self.executed_volume else ZERO
 
     def record(self) -> Order:
+        r = self.request
         return Order(
             uuid=self.uuid,
-            side=self.side,
-            ord_type=self.ord_type,
-            price=self.price,
+            side=r.side,
+            ord_type=r.ord_type,
+            price=r.price,
             state=self.state,
-            market=self.market,
+            market=r.market,
             created_at=self.created_ms,
-            volume=self.volume,
+            volume=r.volume,
             remaining_volume=self.remaining,
             reserved_fee=self.reserved_fee,
             remaining_fee=self.remaining_fee,
             paid_fee=self.paid_fee,
             locked=self.locked,
-            executed_volume=_round8(self.executed_volume),
+            executed_volume=self.executed_volume,
             executed_funds=self.executed_funds,
-            trades_count=self.trades_count,
-            avg_price=self.avg_price,
-            time_in_force=self.time_in_force,
+            trades_count=len(self.trades),
+            time_in_force=r.time_in_force,
             identifier=self.identifier,
+            smp_type=r.smp_type,
+            trades=tuple(self.trades),
         )
+
+
+def as_placed(order: Order) -> Order:
+    """`order` as it stood when created: `wait`, nothing executed, its funds locked (what
+    POST /v1/orders answers, before any fill)."""
+    if order.side == "bid":
+        assert order.price is not None
+        funds = order.price if order.volume is None else order.price * order.volume
+        locked = funds + order.reserved_fee
+    else:
+        locked = order.volume or ZERO
+    return dataclasses.replace(
+        order,
+        state="wait",
+        remaining_volume=order.volume,
+        remaining_fee=order.reserved_fee,
+        paid_fee=ZERO,
+        locked=locked,
+        executed_volume=ZERO,
+        executed_funds=ZERO,
+        trades_count=0,
+        trades=(),
+    )
 
 
 Emit = Callable[[OrderUpdate | AssetUpdate], None]
 
 
 class Ledger:
-    """Accounts and orders of the configured API keys (KRW markets only)."""
+    """Accounts and orders of the configured API keys."""
 
     def __init__(self, access_keys: Iterable[str], seed: int, emit: Emit) -> None:
         self._rng = random.Random(f"ledger:{seed}")
@@ -153,7 +191,7 @@ class Ledger:
             return
         account = _Account(access_key, self._new_uuid())
         for currency, balance, avg in STARTING_BALANCES:
-            account.holdings[currency] = _Holding(currency, balance, 0.0, avg)
+            account.holdings[currency] = _Holding(currency, balance, ZERO, avg)
         self._accounts[access_key] = account
 
     def has_account(self, access_key: str) -> bool:
@@ -168,19 +206,20 @@ class Ledger:
     # -- reads ---------------------------------------------------------------------------------
 
     def accounts(self, access_key: str) -> list[Balance]:
-        account = self._account(access_key)
         return [
-            Balance(
-                h.currency,
-                _round8(h.balance),
-                _round8(h.locked),
-                h.avg_buy_price,
-                False,
-                "KRW",
-            )
-            for h in account.holdings.values()
+            self._balance(h)
+            for h in self._account(access_key).holdings.values()
             if h.balance > 0 or h.locked > 0 or h.currency == "KRW"
         ]
+
+    def balance(self, access_key: str, currency: str) -> Balance:
+        """One currency of the account (zeros when it holds none)."""
+        holding = self._account(access_key).holdings.get(currency) or _Holding(currency, ZERO)
+        return self._balance(holding)
+
+    @staticmethod
+    def _balance(h: _Holding) -> Balance:
+        return Balance(h.currency, h.balance, h.locked, h.avg_buy_price, False, "KRW")
 
     def orders(
         self,
@@ -206,14 +245,19 @@ class Ledger:
 
     def _find(self, access_key: str, order_uuid: str | None, identifier: str | None) -> _LiveOrder:
         self._account(access_key)
-        for order in self._orders.values():
-            if order.access_key != access_key:
-                continue
-            if (order_uuid is not None and order.uuid == order_uuid) or (
-                identifier is not None and order.identifier == identifier
-            ):
-                return order
-        raise OrderRejected(404, "order_not_found", "주문을 찾지 못했습니다.")
+        order = self._orders.get(order_uuid) if order_uuid is not None else None
+        if order is None and order_uuid is None and identifier is not None:
+            order = next(
+                (
+                    o
+                    for o in self._orders.values()
+                    if o.identifier == identifier and o.access_key == access_key
+                ),
+                None,
+            )
+        if order is None or order.access_key != access_key:
+            raise OrderRejected(404, "order_not_found", "주문을 찾지 못했습니다.")
+        return order
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -223,128 +267,120 @@ class Ledger:
         market: str,
         side: str,
         ord_type: str,
-        price: float | None,
-        volume: float | None,
+        price: float | Decimal | None,
+        volume: float | Decimal | None,
         *,
         now_ms: int,
         best_bid: float,
         best_ask: float,
         identifier: str | None = None,
         time_in_force: str | None = None,
+        smp_type: str | None = None,
+        dry_run: bool = False,
     ) -> Order:
-        """Validate, lock funds, emit `wait`, and fill at once where the order crosses."""
+        """Validate, lock funds, emit `wait`, and fill at once where the order crosses.
+
+        Returns the order as it ended up (`as_placed` gives the creation answer). With
+        `dry_run` nothing changes: the order as it would be created (POST /v1/orders/test).
+        """
         account = self._account(access_key)
-        side, ord_type = self._validate(account, market, side, ord_type, price, volume, identifier)
-        if ord_type == "market" and volume is not None and volume * best_bid < MIN_ORDER_KRW:
-            raise OrderRejected(
-                400,
-                "under_min_total_ask",
-                f"최소주문금액 이상으로 주문해주세요. ({int(MIN_ORDER_KRW)} KRW)",
-            )
-        base = market.split("-", 1)[1]
-        krw = account.holding("KRW")
+        request = check_request(
+            market, side, ord_type, decimal(price), decimal(volume), time_in_force, smp_type
+        )
+        bid, ask = decimal(best_bid), decimal(best_ask)
+        assert bid is not None and ask is not None
+        self._check_identifier(access_key, identifier)
+        self._check_against_book(request, bid, ask)
         order = _LiveOrder(
             uuid=self._new_uuid(),
             access_key=access_key,
-            market=market,
-            side=side,
-            ord_type=ord_type,
-            price=price,
-            volume=volume,
-            remaining=volume,
-            created_ms=now_ms // 1000 * 1000,  # Upbit's order_timestamp has second precision
+            request=request,
+            remaining=request.volume,
+            created_ms=now_ms // 1000 * 1000,  # Upbit's created_at has second precision
             identifier=identifier,
-            time_in_force=time_in_force,
         )
-        if side == "bid":
-            assert price is not None
-            funds = price * volume if (ord_type == "limit" and volume is not None) else price
-            fee = funds * FEE_RATE
-            if krw.balance + 1e-9 < funds + fee:
-                raise OrderRejected(
-                    400, "insufficient_funds_bid", "주문가능한 금액(KRW)이 부족합니다."
-                )
-            order.reserved_fee = order.remaining_fee = fee
-            order.locked = funds + fee
-            krw.balance -= funds + fee
-            krw.locked += funds + fee
-        else:
-            assert volume is not None
-            coin = account.holding(base)
-            if coin.balance + 1e-12 < volume:
-                raise OrderRejected(
-                    400, "insufficient_funds_ask", f"주문가능한 금액({base})이 부족합니다."
-                )
-            order.locked = volume
-            coin.balance -= volume
-            coin.locked += volume
+        self._lock(account, order, commit=not dry_run)
+        if dry_run:
+            return order.record()
         self._orders[order.uuid] = order
         self._emit_order(order, "wait", now_ms)
         self._emit_assets(account, now_ms)
-
-        if ord_type == "price":
-            self._fill_market_buy(account, order, best_ask, now_ms)
-        elif ord_type == "market":
-            self._fill(account, order, best_bid, order.remaining or 0.0, False, now_ms)
-        elif (side == "bid" and price is not None and price >= best_ask) or (
-            side == "ask" and price is not None and price <= best_bid
-        ):
-            fill_price = best_ask if side == "bid" else best_bid
-            self._fill(account, order, fill_price, order.remaining or 0.0, False, now_ms)
-        if order.state == "wait":
-            self._open_by_market.setdefault(market, []).append(order)
+        self._execute(account, order, bid, ask, now_ms)
         return order.record()
 
-    def _validate(
-        self,
-        account: _Account,
-        market: str,
-        side: str,
-        ord_type: str,
-        price: float | None,
-        volume: float | None,
-        identifier: str | None,
-    ) -> tuple[str, str]:
-        if side not in ("bid", "ask"):
-            raise OrderRejected(400, "validation_error", "side 값이 올바르지 않습니다.")
-        if ord_type not in ("limit", "price", "market"):
-            raise OrderRejected(400, "validation_error", "ord_type 값이 올바르지 않습니다.")
+    def _check_identifier(self, access_key: str, identifier: str | None) -> None:
         if identifier is not None and any(
-            o.identifier == identifier and o.access_key == account.access_key
-            for o in self._orders.values()
+            o.identifier == identifier and o.access_key == access_key for o in self._orders.values()
         ):
             raise OrderRejected(400, "duplicated_identifier", "중복된 identifier 입니다.")
-        if ord_type == "limit":
-            if price is None or volume is None or price <= 0 or volume <= 0:
-                raise OrderRejected(
-                    400, "validation_error", "지정가 주문은 price 와 volume 이 필요합니다."
-                )
-            if not is_on_tick(price):
+
+    @staticmethod
+    def _check_against_book(request: OrderRequest, bid: Decimal, ask: Decimal) -> None:
+        r = request
+        if r.ord_type in ("market", "best") and r.side == "ask":
+            assert r.volume is not None
+            if r.volume * bid < min_total(r.market):
                 raise OrderRejected(
                     400,
-                    f"invalid_price_{side}",
-                    "주문가격 단위를 잘못 입력하셨습니다. 확인 후 시도해주세요.",
+                    "under_min_total_ask",
+                    f"최소주문금액 이상으로 주문해주세요. "
+                    f"({plain(min_total(r.market))} {quote_of(r.market)})",
                 )
-            total = price * volume
-        elif ord_type == "price":
-            if side != "bid" or price is None or price <= 0 or volume is not None:
-                raise OrderRejected(
-                    400, "validation_error", "시장가 매수는 price 만 지정해야 합니다."
-                )
-            total = price
-        else:
-            if side != "ask" or volume is None or volume <= 0 or price is not None:
-                raise OrderRejected(
-                    400, "validation_error", "시장가 매도는 volume 만 지정해야 합니다."
-                )
-            total = MIN_ORDER_KRW  # checked against the book when filling
-        if total < MIN_ORDER_KRW:
+        if r.time_in_force == "post_only" and _crosses(r, bid, ask):
             raise OrderRejected(
-                400,
-                f"under_min_total_{side}",
-                f"최소주문금액 이상으로 주문해주세요. ({int(MIN_ORDER_KRW)} KRW)",
+                400, "invalid_post_only", "post_only 주문이 즉시 체결될 수 있는 가격입니다."
             )
-        return side, ord_type
+
+    def _lock(self, account: _Account, order: _LiveOrder, *, commit: bool) -> None:
+        r = order.request
+        if r.side == "bid":
+            funds = r.bid_funds
+            fee = funds * fee_rate(r.market)
+            holding = account.holding(quote_of(r.market))
+            if holding.balance < funds + fee:
+                raise OrderRejected(
+                    400,
+                    "insufficient_funds_bid",
+                    f"주문가능한 금액({quote_of(r.market)})이 부족합니다.",
+                )
+            order.reserved_fee = order.remaining_fee = fee
+            order.locked = funds + fee
+        else:
+            assert r.volume is not None
+            holding = account.holding(base_of(r.market))
+            if holding.balance < r.volume:
+                raise OrderRejected(
+                    400,
+                    "insufficient_funds_ask",
+                    f"주문가능한 금액({base_of(r.market)})이 부족합니다.",
+                )
+            order.locked = r.volume
+        if commit:
+            holding.balance -= order.locked
+            holding.locked += order.locked
+
+    def _execute(
+        self, account: _Account, order: _LiveOrder, bid: Decimal, ask: Decimal, now_ms: int
+    ) -> None:
+        r = order.request
+        if r.spends_funds:  # market buy, best bid: spend the total at the best ask
+            assert r.price is not None
+            self._fill(account, order, ask, floor_volume(r.price / ask), False, now_ms)
+        elif r.side == "ask" and r.ord_type in ("market", "best"):
+            self._fill(account, order, bid, order.remaining or ZERO, False, now_ms)
+        elif _crosses(r, bid, ask):
+            price = ask if r.side == "bid" else bid
+            self._fill(account, order, price, order.remaining or ZERO, False, now_ms)
+        if order.state != "wait":
+            return
+        if r.spends_funds and order.trades and order.locked <= 0:
+            order.state = "done"  # the total was spent to the last unit: nothing to return
+            self._forget_open(order)
+            self._emit_order(order, "done", now_ms)
+        elif r.spends_funds or r.time_in_force in ("ioc", "fok"):
+            self._cancel(account, order, now_ms)  # the unfilled rest goes back at once
+        else:
+            self._open_by_market.setdefault(r.market, []).append(order)
 
     def cancel(
         self, access_key: str, order_uuid: str | None, now_ms: int, *, identifier: str | None = None
@@ -354,99 +390,105 @@ class Ledger:
         order = self._find(access_key, order_uuid, identifier)
         if order.state not in OPEN_STATES:
             raise OrderRejected(404, "order_not_found", "주문을 찾지 못했습니다.")
+        self._cancel(account, order, now_ms)
+        return order.record()
+
+    def _cancel(self, account: _Account, order: _LiveOrder, now_ms: int) -> None:
         order.state = "cancel"
         self._release(account, order)
         self._forget_open(order)
         self._emit_order(order, "cancel", now_ms)
         self._emit_assets(account, now_ms)
-        return order.record()
 
     def on_market_trade(self, market: str, price: float, volume: float, now_ms: int) -> None:
         """Fill resting limit orders that a market trade at `price` reaches (as maker)."""
         resting = self._open_by_market.get(market)
         if not resting:
             return
+        trade_price, trade_volume = decimal(price), decimal(volume)
+        assert trade_price is not None and trade_volume is not None
         for order in list(resting):
-            assert order.price is not None and order.volume is not None
-            reached = price <= order.price if order.side == "bid" else price >= order.price
+            r = order.request
+            assert r.price is not None and r.volume is not None
+            reached = trade_price <= r.price if r.side == "bid" else trade_price >= r.price
             if not reached:
                 continue
-            amount = min(order.remaining or 0.0, max(volume, order.volume / 2))
-            self._fill(self._accounts[order.access_key], order, order.price, amount, True, now_ms)
+            amount = min(order.remaining or ZERO, max(trade_volume, floor_volume(r.volume / 2)))
+            self._fill(self._accounts[order.access_key], order, r.price, amount, True, now_ms)
 
     # -- internals -----------------------------------------------------------------------------
-
-    def _fill_market_buy(
-        self, account: _Account, order: _LiveOrder, best_ask: float, now_ms: int
-    ) -> None:
-        assert order.price is not None
-        amount = int(order.price / best_ask * 1e8) / 1e8
-        self._fill(account, order, best_ask, amount, False, now_ms)
 
     def _fill(
         self,
         account: _Account,
         order: _LiveOrder,
-        price: float,
-        amount: float,
+        price: Decimal,
+        amount: Decimal,
         is_maker: bool,
         now_ms: int,
     ) -> None:
-        amount = _round8(amount)
+        amount = floor_volume(amount)
         if amount <= 0:
             return
-        base = order.market.split("-", 1)[1]
-        krw = account.holding("KRW")
-        coin = account.holding(base)
+        r = order.request
+        quote = account.holding(quote_of(r.market))
+        coin = account.holding(base_of(r.market))
         funds = price * amount
-        fee = funds * FEE_RATE
-        if order.side == "bid":
+        fee = funds * fee_rate(r.market)
+        if r.side == "bid":
             spent = min(funds + fee, order.locked)
-            krw.locked -= spent
+            quote.locked -= spent
             order.locked -= spent
-            order.remaining_fee = max(0.0, order.remaining_fee - fee)
-            held = coin.balance + coin.locked
-            coin.avg_buy_price = (held * coin.avg_buy_price + funds) / (held + amount)
+            order.remaining_fee = max(ZERO, order.remaining_fee - fee)
+            if quote.currency == "KRW":
+                held = coin.balance + coin.locked
+                coin.avg_buy_price = (held * coin.avg_buy_price + funds) / (held + amount)
+                coin.avg_buy_price = coin.avg_buy_price.quantize(Decimal("0.00000001"))
             coin.balance += amount
         else:
             coin.locked -= amount
-            order.locked = max(0.0, order.locked - amount)
-            krw.balance += funds - fee
+            order.locked = max(ZERO, order.locked - amount)
+            quote.balance += funds - fee
         order.executed_volume += amount
         order.executed_funds += funds
         order.paid_fee += fee
-        order.trades_count += 1
-        if order.remaining is not None:
-            order.remaining = _round8(order.remaining - amount)
-        finished = order.ord_type == "price" or (
-            order.remaining is not None and order.remaining <= 0
+        taker_bought = (r.side == "bid") != is_maker
+        order.trades.append(
+            OrderTrade(
+                market=r.market,
+                uuid=self._new_uuid(),
+                price=price,
+                volume=amount,
+                funds=funds,
+                trend="up" if taker_bought else "down",
+                created_at=now_ms,
+                side=r.side,
+            )
         )
+        if order.remaining is not None:
+            order.remaining -= amount
+        finished = order.remaining is not None and order.remaining <= 0
         if finished:
             order.state = "done"
             self._release(account, order)
+            order.locked = order.remaining_fee = ZERO
             self._forget_open(order)
-        self._emit_order(
-            order,
-            "trade",
-            now_ms,
-            fill=(self._new_uuid(), price, amount, fee, is_maker),
-        )
+        self._emit_order(order, "trade", now_ms, fill=order.trades[-1], is_maker=is_maker)
         if finished:
             self._emit_order(order, "done", now_ms)
         self._emit_assets(account, now_ms)
 
     def _release(self, account: _Account, order: _LiveOrder) -> None:
-        """Give back whatever the order still locks (unfilled part, unused fee reserve)."""
+        """Give back whatever the order still locks (unfilled part, unused fee reserve); the
+        order keeps showing the amount it held, as Upbit's cancelled orders do."""
         if order.locked <= 0:
             return
         if order.side == "bid":
-            holding = account.holding("KRW")
+            holding = account.holding(quote_of(order.market))
         else:
-            holding = account.holding(order.market.split("-", 1)[1])
-        holding.locked = max(0.0, holding.locked - order.locked)
+            holding = account.holding(base_of(order.market))
+        holding.locked = max(ZERO, holding.locked - order.locked)
         holding.balance += order.locked
-        order.locked = 0.0
-        order.remaining_fee = 0.0
 
     def _forget_open(self, order: _LiveOrder) -> None:
         resting = self._open_by_market.get(order.market)
@@ -458,40 +500,45 @@ class Ledger:
         order: _LiveOrder,
         state: str,
         now_ms: int,
-        fill: tuple[str, float, float, float, bool] | None = None,
+        fill: OrderTrade | None = None,
+        is_maker: bool | None = None,
     ) -> None:
-        is_price_order = order.ord_type == "price"
-        trade_uuid, price, volume, trade_fee, is_maker = (
-            fill if fill is not None else (None, order.price, order.volume, None, None)
-        )
+        r = order.request
+        spends_funds = r.spends_funds
+        if fill is not None:
+            price: Decimal | None = fill.price
+            volume: Decimal | None = fill.volume
+            trade_fee: float | None = float(fill.funds * fee_rate(r.market))
+        else:
+            price, volume, trade_fee = r.price, r.volume, None
         self._emit(
             OrderUpdate(
                 access_key=order.access_key,
-                code=order.market,
+                code=r.market,
                 uuid=order.uuid,
-                ask_bid="BID" if order.side == "bid" else "ASK",
-                order_type=order.ord_type,
+                ask_bid="BID" if r.side == "bid" else "ASK",
+                order_type=r.ord_type,
                 state=state,
-                trade_uuid=trade_uuid,
-                price=price,
-                avg_price=order.avg_price,
-                volume=volume,
-                remaining_volume=None if is_price_order else order.remaining,
+                trade_uuid=fill.uuid if fill is not None else None,
+                price=_float(price),
+                avg_price=float(order.avg_price),
+                volume=_float(volume),
+                remaining_volume=None if spends_funds else _float(order.remaining),
                 executed_volume=(
-                    None if is_price_order and fill is None else _round8(order.executed_volume)
+                    None if spends_funds and fill is None else float(order.executed_volume)
                 ),
-                trades_count=order.trades_count,
-                reserved_fee=order.reserved_fee,
-                remaining_fee=order.remaining_fee,
-                paid_fee=order.paid_fee,
-                locked=order.locked,
-                executed_funds=order.executed_funds,
-                time_in_force=order.time_in_force,
+                trades_count=len(order.trades),
+                reserved_fee=float(order.reserved_fee),
+                remaining_fee=float(order.remaining_fee),
+                paid_fee=float(order.paid_fee),
+                locked=float(order.locked),
+                executed_funds=float(order.executed_funds),
+                time_in_force=r.time_in_force,
                 trade_fee=trade_fee,
                 is_maker=is_maker,
                 identifier=order.identifier,
-                smp_type=None,
-                prevented_volume=None if is_price_order else 0.0,
+                smp_type=r.smp_type,
+                prevented_volume=None if spends_funds else 0.0,
                 prevented_locked=0.0,
                 trade_timestamp=now_ms if fill is not None else None,
                 order_timestamp=order.created_ms,
@@ -501,8 +548,19 @@ class Ledger:
 
     def _emit_assets(self, account: _Account, now_ms: int) -> None:
         assets = tuple(
-            (h.currency, _round8(h.balance), _round8(h.locked))
+            (h.currency, float(h.balance), float(h.locked))
             for h in account.holdings.values()
             if h.balance > 0 or h.locked > 0 or h.currency == "KRW"
         )
         self._emit(AssetUpdate(account.access_key, account.asset_uuid, assets, now_ms, now_ms))
+
+
+def _crosses(request: OrderRequest, bid: Decimal, ask: Decimal) -> bool:
+    """A limit order whose price reaches the opposite best price (it would fill at once)."""
+    if request.ord_type != "limit" or request.price is None:
+        return False
+    return request.price >= ask if request.side == "bid" else request.price <= bid
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
 import msgspec
 
@@ -176,42 +177,78 @@ class Orderbook(msgspec.Struct, frozen=True, gc=False):
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    """One row of GET /v1/accounts (render the floats as strings there, as Upbit does)."""
+    """One row of GET /v1/accounts (amounts are exact decimals; REST renders them as strings)."""
 
     currency: str
-    balance: float  # available
-    locked: float  # held by open orders
-    avg_buy_price: float
+    balance: Decimal  # available
+    locked: Decimal  # held by open orders
+    avg_buy_price: Decimal
     avg_buy_price_modified: bool
     unit_currency: str  # "KRW"
 
 
 @dataclass(frozen=True, slots=True)
+class OrderTrade:
+    """One fill of an order, as GET /v1/order lists it under `trades`."""
+
+    market: str
+    uuid: str
+    price: Decimal
+    volume: Decimal
+    funds: Decimal
+    trend: str  # "up" (a buy took the book) | "down" (a sell did)
+    created_at: int  # ms
+    side: str  # the order's side, "bid" | "ask"
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
-    """An order as GET /v1/orders/open renders it (exchange API amounts become strings)."""
+    """An order as the exchange API reports it (exact decimals; None = a key Upbit omits for
+    this order type: `volume` of a market buy, `price` of a market sell)."""
 
     uuid: str
     side: str  # "bid" | "ask"
-    ord_type: str  # "limit" | "price" | "market"
-    price: float | None
+    ord_type: str  # "limit" | "price" | "market" | "best"
+    price: Decimal | None
     state: str  # "wait" | "done" | "cancel" (a partly filled order stays "wait", as on Upbit)
     market: str
     created_at: int  # ms; render with records.iso_kst
-    volume: float | None
-    remaining_volume: float | None
-    reserved_fee: float
-    remaining_fee: float
-    paid_fee: float
-    locked: float
-    executed_volume: float
-    executed_funds: float
+    volume: Decimal | None
+    remaining_volume: Decimal | None
+    reserved_fee: Decimal
+    remaining_fee: Decimal
+    paid_fee: Decimal
+    locked: Decimal
+    executed_volume: Decimal
+    executed_funds: Decimal
     trades_count: int
-    avg_price: float
     time_in_force: str | None = None
     identifier: str | None = None
-    prevented_volume: float = 0.0
-    prevented_locked: float = 0.0
+    prevented_volume: Decimal = Decimal(0)
+    prevented_locked: Decimal = Decimal(0)
     smp_type: str | None = None
+    trades: tuple[OrderTrade, ...] = ()
+
+    @property
+    def avg_price(self) -> Decimal:
+        if not self.executed_volume:
+            return Decimal(0)
+        return self.executed_funds / self.executed_volume
+
+    def summary(self) -> dict[str, object]:
+        """Plain JSON-ready fields (decimals as strings), for the control API's answers."""
+        return {
+            "uuid": self.uuid,
+            "market": self.market,
+            "side": self.side,
+            "ord_type": self.ord_type,
+            "state": self.state,
+            "price": None if self.price is None else str(self.price),
+            "volume": None if self.volume is None else str(self.volume),
+            "executed_volume": str(self.executed_volume),
+            "locked": str(self.locked),
+            "identifier": self.identifier,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import math
 import time
@@ -73,6 +72,7 @@ from upbit_tui.exchange.faults import Endpoint, Faults
 from upbit_tui.exchange.limits import BLOCKED, MessageViolation, RateLimits
 from upbit_tui.exchange.market import MarketModel, ModelEvent
 from upbit_tui.exchange.records import Trade
+from upbit_tui.exchange.rest import Quotation429Body, add_rest_routes, json_errors
 from upbit_tui.exchange.session import CLOSE_TIMEOUT, Session
 from upbit_tui.exchange.wire import STATUS_UP, error_frame
 from upbit_tui.exchange.ws_request import (
@@ -114,6 +114,8 @@ class ExchangeServer:
     candle_interval: seconds between candle pushes (Upbit: 1).
     max_message_size: largest request frame accepted (bytes; larger closes with 1009).
     max_backlog: queued frames per connection before it is closed as too slow (1008).
+    quotation_429_body: "text" (Upbit's plain "Too many API requests.", the default) or "json"
+        (`{"error": {"name": 429, ...}}`) for a quotation REST call over its limit.
     """
 
     def __init__(
@@ -138,6 +140,7 @@ class ExchangeServer:
         candle_interval: float = 1.0,
         max_message_size: int = 1 << 20,
         max_backlog: int = 20_000,
+        quotation_429_body: Quotation429Body = "text",
     ) -> None:
         if rate < 0 or firehose < 0:
             raise ValueError("rate and firehose must be >= 0")
@@ -158,6 +161,7 @@ class ExchangeServer:
         self.candle_interval = candle_interval
         self.max_message_size = max_message_size
         self.max_backlog = max_backlog
+        self.quotation_429_body: Quotation429Body = quotation_429_body
         self.keys = KeyStore(self.api_keys)
         self.limits = RateLimits(
             enabled=rate_limits,
@@ -208,13 +212,11 @@ class ExchangeServer:
         self._fanout = Fanout(self._model)
         self._model.add_listener(self._fanout.on_event)
         self._model.add_listener(self._count_trade)
-        app = web.Application(client_max_size=self.max_message_size)
+        app = web.Application(client_max_size=self.max_message_size, middlewares=[json_errors])
         app.router.add_get(PUBLIC_PATH, self._handle_public)
         app.router.add_get(PRIVATE_PATH, self._handle_private)
         self._add_control_routes(app)
-        add_rest_routes = _rest_routes()
-        if add_rest_routes is not None:
-            add_rest_routes(app, self)
+        add_rest_routes(app, self)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
@@ -678,13 +680,3 @@ class ExchangeServer:
         from upbit_tui.exchange.control import add_control_routes
 
         add_control_routes(app, self)
-
-
-def _rest_routes() -> Callable[[web.Application, Any], None] | None:
-    """rest.py's add_rest_routes, if that module is present (it is written separately)."""
-    try:
-        module = importlib.import_module("upbit_tui.exchange.rest")
-    except ImportError:
-        return None
-    add: Callable[[web.Application, Any], None] | None = getattr(module, "add_rest_routes", None)
-    return add
