@@ -103,7 +103,7 @@ class Server:
     ) -> tuple[int, Any, CIMultiDictProxy[str]]:
         async with self.session.get(self.base + path, params=params, headers=headers) as r:
             text = await r.text()
-            if r.content_type != "application/json":
+            if text and r.content_type != "application/json":
                 return r.status, text, r.headers  # Upbit's plain-text quotation 429
             return r.status, (json.loads(text) if text else None), r.headers
 
