@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from upbit_tui.exchange import INTERVALS, MarketModel, OrderRejected
@@ -171,7 +169,7 @@ def test_limit_order_moves_through_wait_trade_done_with_balances() -> None:
     assert order.state == "wait"
     assert model.open_orders("k")[0].uuid == order.uuid
     krw = next(b for b in model.accounts("k") if b.currency == "KRW")
-    assert krw.locked == pytest.approx(order.locked)
+    assert krw.locked == pytest.approx(float(order.locked))
     for _ in range(20_000):
         model.generate_trade("KRW-BTC")
         if not model.open_orders("k"):
@@ -181,8 +179,8 @@ def test_limit_order_moves_through_wait_trade_done_with_balances() -> None:
     assert states[0] == "wait" and states[-1] == "done" and "trade" in states
     assert model.get_order("k", order.uuid).state == "done"
     balances = {b.currency: b for b in model.accounts("k")}
-    assert balances["BTC"].balance == Decimal("0.51")
-    assert balances["KRW"].locked == 0
+    assert balances["BTC"].balance == pytest.approx(0.51)
+    assert balances["KRW"].locked == pytest.approx(0.0, abs=1e-6)
     assert any(isinstance(e, AssetUpdate) for e in events)
 
 

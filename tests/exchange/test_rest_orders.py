@@ -77,7 +77,7 @@ def test_market_buy_matches_the_recorded_answer_to_the_last_digit() -> None:
     assert order.locked == Decimal("0.952626075")  # what was returned, as Upbit shows it
     placed = as_placed(order)
     assert (placed.state, placed.locked, placed.reserved_fee) == ("wait", 10_005, 5)
-    krw = next(b for b in ledger.accounts(ACCESS) if b.currency == "KRW")
+    krw = ledger.balance(ACCESS, "KRW")
     assert krw.balance == Decimal(100_000_000) - Decimal("9999.04785") - Decimal("4.999523925")
     assert krw.locked == 0
 

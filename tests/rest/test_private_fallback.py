@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from upbit_tui.client.private import (
-    CLOSED_STATE,
     BalanceBook,
     RestFallbackPoller,
     private_unavailable_reason,
@@ -83,7 +82,7 @@ async def test_poller_diffs_balances_and_orders(
     await _cancel(client, uuid)
     cancelled = await poller.poll_once()
     (gone,) = [e for e in cancelled if isinstance(e, OrderEvent)]
-    assert gone.uuid == uuid and gone.state == CLOSED_STATE
+    assert gone.uuid == uuid and gone.state == "cancel"  # GET /v1/order's final state
     assert _krw(cancelled).locked == pytest.approx(0.0)
 
 

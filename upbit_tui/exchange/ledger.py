@@ -53,7 +53,14 @@ from upbit_tui.exchange.order_rules import (
     plain,
     quote_of,
 )
-from upbit_tui.exchange.records import AssetUpdate, Balance, Order, OrderTrade, OrderUpdate
+from upbit_tui.exchange.records import (
+    AssetUpdate,
+    Balance,
+    ExactBalance,
+    Order,
+    OrderTrade,
+    OrderUpdate,
+)
 
 __all__ = ["OPEN_STATES", "STARTING_BALANCES", "Ledger", "OrderRejected", "as_placed"]
 
@@ -206,20 +213,35 @@ class Ledger:
     # -- reads ---------------------------------------------------------------------------------
 
     def accounts(self, access_key: str) -> list[Balance]:
+        """Every currency held (and KRW), as floats."""
+        return [
+            Balance(
+                b.currency,
+                round(float(b.balance), 8),
+                round(float(b.locked), 8),
+                float(b.avg_buy_price),
+                b.avg_buy_price_modified,
+                b.unit_currency,
+            )
+            for b in self.exact_accounts(access_key)
+        ]
+
+    def exact_accounts(self, access_key: str) -> list[ExactBalance]:
+        """Every currency held (and KRW), exact: what GET /v1/accounts renders."""
         return [
             self._balance(h)
             for h in self._account(access_key).holdings.values()
             if h.balance > 0 or h.locked > 0 or h.currency == "KRW"
         ]
 
-    def balance(self, access_key: str, currency: str) -> Balance:
+    def balance(self, access_key: str, currency: str) -> ExactBalance:
         """One currency of the account (zeros when it holds none)."""
         holding = self._account(access_key).holdings.get(currency) or _Holding(currency, ZERO)
         return self._balance(holding)
 
     @staticmethod
-    def _balance(h: _Holding) -> Balance:
-        return Balance(h.currency, h.balance, h.locked, h.avg_buy_price, False, "KRW")
+    def _balance(h: _Holding) -> ExactBalance:
+        return ExactBalance(h.currency, h.balance, h.locked, h.avg_buy_price, False, "KRW")
 
     def orders(
         self,

@@ -177,14 +177,26 @@ class Orderbook(msgspec.Struct, frozen=True, gc=False):
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    """One row of GET /v1/accounts (amounts are exact decimals; REST renders them as strings)."""
+    """One currency of an account, as floats rounded to 8 decimals (the model's read API)."""
 
     currency: str
-    balance: Decimal  # available
-    locked: Decimal  # held by open orders
-    avg_buy_price: Decimal
+    balance: float  # available
+    locked: float  # held by open orders
+    avg_buy_price: float
     avg_buy_price_modified: bool
     unit_currency: str  # "KRW"
+
+
+@dataclass(frozen=True, slots=True)
+class ExactBalance:
+    """One row of GET /v1/accounts: exact decimals, which REST renders as strings."""
+
+    currency: str
+    balance: Decimal
+    locked: Decimal
+    avg_buy_price: Decimal
+    avg_buy_price_modified: bool
+    unit_currency: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,7 +156,7 @@ class _RestPlumbing:
             if fault is not None:
                 remaining = limits.group(group)
                 header = f"group={remaining.name}; min={remaining.min_value}; sec=0"
-                return _refusal(fault, header, 1.0, exchange=False)
+                return _refusal(fault, header, 1.0, exchange=False, text_429=self._text_429)
             decision = limits.rest(
                 group, request.remote or "unknown", origin="Origin" in request.headers
             )

@@ -34,7 +34,7 @@ from upbit_tui.exchange.order_rules import (
     plain,
     quote_of,
 )
-from upbit_tui.exchange.records import KST_OFFSET_S, Balance, Order, OrderTrade, iso_kst
+from upbit_tui.exchange.records import KST_OFFSET_S, ExactBalance, Order, OrderTrade, iso_kst
 from upbit_tui.exchange.rest_answers import (
     Answer,
     Json,
@@ -58,7 +58,7 @@ API_KEY_LIFETIME = timedelta(days=365)
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def balance_json(b: Balance) -> dict[str, Json]:
+def balance_json(b: ExactBalance) -> dict[str, Json]:
     return {
         "currency": b.currency,
         "balance": plain(b.balance),
@@ -204,7 +204,7 @@ class ExchangeApi:
     # accounts
 
     def accounts(self, query: Query, access_key: str) -> Answer:
-        return Answer([balance_json(b) for b in self.model.accounts(access_key)])
+        return Answer([balance_json(b) for b in self.model.ledger.exact_accounts(access_key)])
 
     # orders: reads
 

@@ -754,6 +754,10 @@ class UpbitRestClient:
             volume = _amount(item.get("volume"))
             executed = _amount(item.get("executed_volume"))
             funds = _amount(item.get("executed_funds"))
+            trades = item.get("trades")
+            if funds is None and isinstance(trades, list) and trades:
+                # GET /v1/order has no executed_funds: its fills carry them.
+                funds = sum(float(t["funds"]) for t in trades)
             avg = funds / executed if funds is not None and executed else None
             return OrderEvent(
                 symbol=str(item["market"]),
