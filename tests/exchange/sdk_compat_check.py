@@ -97,6 +97,47 @@ async def check_rest(client: AsyncUpbit, rest_url: str) -> None:
         print(f"  ok  orders/open: {len(opened)} item(s)")
     except Exception as exc:
         check(False, f"REST orders/open: {type(exc).__name__}: {exc!s:.300}")
+    await check_order_endpoints(client)
+
+
+async def check_order_endpoints(client: AsyncUpbit) -> None:
+    """The order endpoints beyond the open list, and the account and wallet endpoints."""
+    ticker = (await client.tickers.list_by_trading_pairs(markets="KRW-BTC"))[0]
+    low = int(float(ticker.trade_price) * 0.7) // 1000 * 1000
+    limit = {"market": "KRW-BTC", "side": "bid", "ord_type": "limit", "volume": "0.001"}
+    calls: dict[str, Any] = {}
+    try:
+        placed = await client.orders.create(**limit, price=str(low))
+        check(placed.state == "wait", f"orders create: state {placed.state}")
+        calls["order (GET /v1/order)"] = client.orders.retrieve(uuid=placed.uuid)
+        calls["orders/uuids"] = client.orders.list_by_uuids(uuids=[placed.uuid])
+        calls["orders/chance"] = client.orders.retrieve_chance(market="KRW-BTC")
+        calls["orders/test"] = client.orders.test_create(**limit, price=str(low))
+        calls["cancel_and_new"] = client.orders.cancel_and_new(
+            prev_order_uuid=placed.uuid,
+            new_ord_type="limit",
+            new_price=str(low - 1000),
+            new_volume="remain_only",
+        )
+        calls["orders/closed"] = client.orders.list_closed(market="KRW-BTC")
+        calls["candles/weeks"] = client.candles.list_weeks(market="KRW-BTC", count=10)
+        calls["candles/months"] = client.candles.list_months(market="KRW-BTC", count=10)
+        calls["candles/years"] = client.candles.list_years(market="KRW-BTC", count=2)
+        calls["status/wallet"] = client.wallet_status.list()
+        calls["api_keys"] = client.api_keys.list()
+        calls["deposits"] = client.deposits.list(currency="BTC")
+        calls["deposit"] = client.deposits.retrieve(currency="BTC")
+        calls["orders/open DELETE"] = client.orders.cancel_open(pairs="KRW-BTC")
+    except Exception as exc:
+        check(False, f"REST order set-up: {type(exc).__name__}: {exc!s:.300}")
+    for name, call in calls.items():
+        try:
+            result = await call
+            size = len(result) if isinstance(result, list) else 1
+            print(f"  ok  {name}: {size} item(s)")
+        except Exception as exc:
+            cause = str(exc.__cause__ or "")
+            check(False, f"REST {name}: {type(exc).__name__}: {exc!s:.300} {cause:.500}")
 
 
 def _only_integer_level(cause: str) -> bool:

@@ -339,7 +339,9 @@ class ExchangeApi:
         side = _choice(query, "cancel_side", ("all", "ask", "bid"), "all")
         count = _integer(query.get("count"), 20, 1, MAX_CANCEL_ALL)
         order_by = _choice(query, "order_by", ("asc", "desc"), "desc")
-        pairs, excluded = _list(query, "pairs"), set(_list(query, "exclude_pairs"))
+        pairs = _list(query, "pairs")
+        # The docs say exclude_pairs; Upbit's own SDK sends excluded_pairs: both are read.
+        excluded = set(_list(query, "exclude_pairs") or _list(query, "excluded_pairs"))
         quotes = _list(query, "quote_currencies")
         if (pairs and quotes) or len(pairs) > 20 or len(excluded) > 20:
             raise invalid_parameter()
