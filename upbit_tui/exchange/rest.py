@@ -64,7 +64,28 @@ key order of the real responses; quotation numbers as JSON numbers and exchange 
 strings; ``Content-Type: application/json;charset=UTF-8``; ``Remaining-Req`` on every answer;
 quotation answers add ``Limit-By-Ip: Yes``, no-cache headers and a weak ``ETag`` (an
 ``If-None-Match`` hit answers 304) and are gzip-compressed when the client accepts it.
-Where Upbit is silent, the simulator decides: see SIMULATOR.md ("REST").
+Errors: quotation ``{"error": {"name": 400, "message": "Invalid parameter. Check the given
+value!"}}`` (integer name; 404 ``Code not found``), exchange ``{"error": {"name":
+"invalid_parameter", ...}}``.
+
+Where Upbit is silent, the simulator decides (SIMULATOR.md, "REST", has the order choices):
+
+- Market codes are exact and uppercase; an unknown one in ``markets`` answers 404 for the whole
+  request; duplicates are answered once, in request order.
+- ``/v1/orderbook``: ``count`` above 30 is served as 30 (as the WebSocket's ``.N``); an
+  unsupported ``level`` leaves that market out (Upbit: "empty list").
+- ``/v1/trades/ticks``: with ``to`` or ``days_ago`` only that UTC day's trades are returned
+  (``to`` = exclusive time of day); without either, the latest trades whatever their day.
+- Candle ``to`` without a zone is UTC; an unescaped ``+09:00`` that arrived as `` 09:00`` is read
+  as ``+09:00``. Candles come newest first.
+- A quotation 429 is plain text ``Too many API requests.`` (``quotation_429_body="json"``:
+  ``{"error": {"name": 429, "message": "Too Many Requests"}}``); an exchange 429 names
+  ``"too_many_requests"``; a 418 body names 418 (exchange: ``"blocked"``) and says how long the
+  block lasts; both carry ``Retry-After`` (whole seconds) and ``Remaining-Req`` with ``sec=0``.
+- Faulted calls (``take_rest_fault``) answer that status with the same bodies (5xx: name = the
+  status, message = its reason) and consume no rate-limit budget.
+- Exchange calls are limited per access key once the token verifies, otherwise per IP; an
+  authentication failure still answers ``Remaining-Req``.
 """
 
 from __future__ import annotations
