@@ -6,10 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 import pytest
 from rest_harness import Rest, best_prices, plain, rest
 from sim_harness import ACCESS
 
+from upbit_tui.exchange import ExchangeServer
 from upbit_tui.exchange.ledger import Ledger, as_placed
 from upbit_tui.exchange.ticks import round_price
 
@@ -201,16 +203,15 @@ async def test_cancel_all_open_orders_answers_success_and_failed(rest: Rest) -> 
 
 
 async def test_cancel_all_is_limited_to_one_call_per_two_seconds() -> None:
-    from upbit_tui.exchange import ExchangeServer
-
-    async with ExchangeServer(seed=3, markets=3, rate=0.0) as sim:
-        import aiohttp
-
-        async with aiohttp.ClientSession() as session:
-            calls = Rest(sim, session)
-            first = await calls.call("DELETE", "/v1/orders/open")
-            second = await calls.call("DELETE", "/v1/orders/open")
+    async with (
+        ExchangeServer(seed=3, markets=3, rate=0.0) as sim,
+        aiohttp.ClientSession() as session,
+    ):
+        calls = Rest(sim, session)
+        first = await calls.call("DELETE", "/v1/orders/open")
+        second = await calls.call("DELETE", "/v1/orders/open")
     assert first[0] == 200 and second[0] == 429
+    assert second[1]["error"]["name"] == "too_many_requests"
 
 
 async def test_cancel_and_new_replaces_an_order_on_its_market_and_side(rest: Rest) -> None:
