@@ -8,8 +8,10 @@ the project does not use. Run it from a separate environment against the install
     /tmp/sdkvenv/bin/python tests/exchange/sdk_compat_check.py [path/to/upbit-tui]
 
 It starts `upbit-tui exchange --port 0`, then drives the SDK's REST client with strict response
-validation and its WebSocket streams in all four formats, public and private, validating every
-event against the SDK's pydantic models and checking that every field the SDK models is sent.
+validation (quotation; accounts; orders: create, get, open, closed, by uuids, chance, test,
+cancel_and_new, cancel all; week/month/year candles; wallet status; API keys; deposits) and its
+WebSocket streams in all four formats, public and private, validating every event against the
+SDK's pydantic models and checking that every field the SDK models is sent.
 Exit status 0 when everything checks out; each problem is printed.
 """
 
