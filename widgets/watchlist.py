@@ -108,6 +108,14 @@ class WatchlistPane(ProxyPane):
         self.want_update()
         return True
 
+    def select(self, symbol: str) -> bool:
+        """Put the cursor on `symbol`'s row; False if it is not in the watchlist."""
+        table = self.query_one(TickerTable)
+        if symbol not in table.rows:
+            return False
+        table.cursor = table.rows.index(symbol)
+        return True
+
     @property
     def selected_symbol(self) -> str | None:
         return self.query_one(TickerTable).selected

@@ -269,3 +269,44 @@ def _palette_offers(app: UpbitApp, text: str) -> bool:
     hits = app.screen.query_one(CommandList)
     first = hits.highlighted_option
     return hits.option_count > 0 and first is not None and text in str(first.prompt)
+
+
+async def test_removing_the_highlighted_row_keeps_highlight_book_and_chart_together(
+    sim: Any,
+) -> None:
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        watchlist: WatchlistPane = pane(app, "watchlist")
+        book: OrderbookPane = pane(app, "orderbook")
+        candles: CandlesPane = pane(app, "candles")
+        await wait_for(pilot, lambda: watchlist.settled and book.settled, "the first market")
+        await pilot.press("down", "down")
+        await wait_for(pilot, lambda: app.selected_symbol == SYMBOLS[2], "the third row")
+        await pilot.press("x")
+        following = SYMBOLS[3]
+        await wait_for(
+            pilot,
+            lambda: (
+                watchlist.selected_symbol == following
+                and app.selected_symbol == following
+                and book.book is not None
+                and book.book.symbol == following
+                and candles.symbol == following
+            ),
+            f"highlight, book and chart on {following}",
+        )
+
+
+async def test_t_and_shift_t_reach_one_second_candles(sim: Any) -> None:
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        candles: CandlesPane = pane(app, "candles")
+        await wait_for(pilot, lambda: candles.settled, "the 1m chart")
+        await pilot.press("T")
+        await wait_for(pilot, lambda: candles.timeframe == "1s" and candles.settled, "1s chart")
+        assert candles.border_title is not None and "1s candles" in str(candles.border_title)
+        await wait_for(
+            pilot, lambda: "candle.1s" in last_request_types(sim), "candle.1s on the wire"
+        )
+        await pilot.press("T")
+        await wait_for(pilot, lambda: candles.timeframe == "1d", "back round to day candles")

@@ -41,6 +41,7 @@ from upbit_tui.config import (
 )
 from upbit_tui.logsetup import LoggingSetupError, setup_logging
 from upbit_tui.tui.commands import UpbitCommands
+from upbit_tui.tui.layout import PANES, apply_layout, layout_mode
 from upbit_tui.tui.messages import SymbolSelected, WatchlistChanged
 from upbit_tui.tui.runtime import Clock, Runtime
 from upbit_tui.tui.screens import AddSymbolScreen, DashboardScreen, HelpScreen
@@ -65,21 +66,6 @@ DEMO_SECRET_KEY = "demo-secret-not-a-real-key"
 DEMO_SEED = 20261127
 DEMO_MARKETS = 40
 DEMO_RATE = 40.0
-
-# Toggleable panes: name -> (container id, position in it, label).
-PANES: dict[str, tuple[str, int, str]] = {
-    "watchlist": ("left", 0, "watchlist"),
-    "balances": ("left", 1, "balances"),
-    "candles": ("center", 0, "candles"),
-    "orderbook": ("right", 0, "order book"),
-}
-
-
-# Below NARROW_WIDTH columns the watchlist goes on top at full width, the order book and chart
-# share the row below and the balances show only when asked for (b); below TINY_WIDTH only one
-# of the order book and the chart shows at a time (o / c picks it).
-NARROW_WIDTH = 150
-TINY_WIDTH = 100
 
 MAIN_SCREEN_ACTIONS = frozenset(
     {"add_symbol", "remove_symbol", "save_watchlist", "timeframe", "toggle_pane"}
@@ -355,8 +341,14 @@ class UpbitApp(App[int]):
         self.watchlist_symbols = message.symbols
         if self.selected_symbol in message.symbols:
             return
-        if message.symbols:
-            self.post_message(SymbolSelected(message.symbols[0]))
+        # Follow the watchlist's highlight (after a removal it moves to the next row), so the
+        # highlighted row, the order book and the chart show the same market.
+        pane = self.pane("watchlist")
+        highlighted = pane.selected_symbol if isinstance(pane, WatchlistPane) else None
+        if highlighted is None and message.symbols:
+            highlighted = message.symbols[0]
+        if highlighted is not None:
+            self.post_message(SymbolSelected(highlighted))
         else:
             self._clear_selection()
 
@@ -389,6 +381,11 @@ class UpbitApp(App[int]):
             self.notify(f"Removed {symbol} (s saves the watchlist)")
             return True
         return False
+
+    def select_symbol(self, symbol: str) -> bool:
+        """Move the watchlist's highlight to `symbol` (the book and the chart follow it)."""
+        pane = self.pane("watchlist")
+        return isinstance(pane, WatchlistPane) and pane.select(symbol)
 
     def action_add_symbol(self) -> None:
         def added(text: str | None) -> None:
@@ -431,10 +428,7 @@ class UpbitApp(App[int]):
     @property
     def layout_mode(self) -> str:
         """ "wide", "narrow" or "tiny": the main screen's layout for the terminal's width."""
-        screen = self.screen_stack[0] if self.screen_stack else None
-        if screen is None or not screen.has_class("-narrow"):
-            return "wide"
-        return "tiny" if screen.has_class("-tiny") else "narrow"
+        return layout_mode(self.screen_stack[0] if self.screen_stack else None)
 
     def on_resize(self, event: events.Resize) -> None:
         self._relayout(event.size.width)
@@ -470,51 +464,14 @@ class UpbitApp(App[int]):
             self.tiny_front = name
 
     def _relayout(self, width: int | None = None) -> None:
-        """Show each column that holds a visible pane; wide: with the chart hidden, the
-        right-most visible column takes the free width; narrow (see NARROW_WIDTH) only when
-        panes of more than one column are mounted (a single column fills the screen anyway)."""
-        screen = self.screen_stack[0]
-        width = self.size.width if width is None else width
-        in_use = {PANES[n][0] for n in PANES if self.pane(n) is not None}
-        narrow = width < NARROW_WIDTH and len(in_use) > 1
-        screen.set_class(narrow, "-narrow")
-        screen.set_class(narrow and width < TINY_WIDTH, "-tiny")
-        mode = self.layout_mode
-        main = screen.query_one("#main", Horizontal)
-        columns = [screen.query_one(f"#{c}", Vertical) for c in ("left", "center", "right")]
-        for column in columns:
-            column.styles.width = None  # back to app.tcss
-            column.styles.max_width = None
-            column.styles.column_span = None
-        main.styles.grid_rows = None
         mounted = {n: p for n in PANES if (p := self.pane(n)) is not None}
-        front = self.tiny_front
-        if front not in mounted:
-            front = "orderbook" if front == "candles" else "candles"
-        for name, pane in mounted.items():
-            shown = True
-            if mode != "wide" and name == "balances":
-                shown = self.narrow_balances
-            if mode == "tiny" and name in ("candles", "orderbook"):
-                shown = name == front
-            pane.display = shown
-        balances = mounted.get("balances")
-        screen.set_class(
-            mode != "wide" and balances is not None and balances.display, "-with-balances"
+        apply_layout(
+            self.screen_stack[0],
+            self.size.width if width is None else width,
+            mounted,
+            narrow_balances=self.narrow_balances,
+            tiny_front=self.tiny_front,
         )
-        for column in columns:
-            column.display = any(isinstance(w, ProxyPane) and w.display for w in column.children)
-        visible = [c for c in columns if c.display]
-        if mode == "wide":
-            if visible and not columns[1].display:
-                visible[-1].styles.width = "1fr"
-                visible[-1].styles.max_width = "100%"
-            return
-        bottom = [c for c in columns[1:] if c.display]
-        if len(bottom) == 1:
-            bottom[0].styles.column_span = 2
-        if not (columns[0].display and bottom):
-            main.styles.grid_rows = "1fr"
 
     def action_dashboard(self) -> None:
         if isinstance(self.screen, DashboardScreen):

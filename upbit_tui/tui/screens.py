@@ -22,7 +22,7 @@ Live Upbit market data. Every pane has its own subscription; they share one conn
 
 - `↑` `↓` select a market in the watchlist: the order book and candles follow it
 - `a` add a market (`KRW-ADA`, `krw-ada`) · `x`/`Delete` remove it · `s` save the watchlist
-- `t` / `T` next / previous candle timeframe: 1m 3m 5m 10m 15m 30m 60m 240m day
+- `t` / `T` next / previous candle timeframe: 1s 1m 3m 5m 10m 15m 30m 60m 240m day
 - `o` `c` `b` `w` show / hide the order book, chart, balances, watchlist pane
 - `d` monitoring dashboard (`p` pauses it) · `r` reconnect now
 - `ctrl+p` command palette: all of the above, timeframes by name, type a market code to add it
