@@ -18,7 +18,10 @@ from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from upbit_tui.client.proxy import WebSocketClientProxy
-from upbit_tui.tui.runtime import Runtime
+from upbit_tui.net.markets import MarketDirectory
+from upbit_tui.net.rest import UnknownSymbolError
+from upbit_tui.tui.runtime import ManagerUnavailable, Runtime
+from widgets.error_text import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ class ProxyPane(Widget):
         """A pane's worker only fails before its loop starts (e.g. a duplicate client id)."""
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            self.last_error = f"{type(error).__name__}: {error}"
+            self.last_error = describe_error(error) if error else "unknown error"
             log.error("%s worker failed: %s", self.KIND, self.last_error, exc_info=error)
             self.notify(f"{self.KIND}: {self.last_error}", severity="error", timeout=10)
             self.refresh()
@@ -96,11 +99,17 @@ class ProxyPane(Widget):
                 await self.apply(self.proxy)
             except asyncio.CancelledError:
                 raise
+            except UnknownSymbolError as exc:
+                # Final: retrying cannot list a market; say so once and wait for a new wish.
+                log.warning("%s: %s", self.client_id, exc)
+                self.last_error = str(exc)
+                self.notify(f"{self.KIND}: {exc}", severity="error", timeout=8)
+                self.refresh()
             except Exception as exc:
                 # A refused request or no network: say so once, keep the pane alive, and try
                 # again later (a chart without history would otherwise stay empty for good).
                 log.warning("%s: %s", self.client_id, exc, exc_info=True)
-                message = str(exc) or type(exc).__name__
+                message = describe_error(exc)
                 if message != self.last_error:
                     self.notify(f"{self.KIND}: {message}", severity="error", timeout=6)
                 self.last_error = message
@@ -111,6 +120,13 @@ class ProxyPane(Widget):
             else:
                 self._failures = 0
                 self.last_error = None
+
+    def runtime_markets(self) -> MarketDirectory:
+        """The running manager's market list (the pane's worker only runs with a manager)."""
+        manager = self.runtime.manager
+        if manager is None:
+            raise ManagerUnavailable("not connected")
+        return manager.markets
 
     async def apply(self, proxy: WebSocketClientProxy) -> None:
         """Make the proxy's subscriptions match what the pane wants (override)."""

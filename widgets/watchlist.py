@@ -135,11 +135,9 @@ class WatchlistPane(ProxyPane):
         new = [s for s in wanted if s not in self._subscribed]
         if not new:
             return
-        listed, snapshots, unlisted = await split_listed(proxy, new)
-        for event in snapshots:
-            self._on_ticker(event)
+        listed, unlisted = await split_listed(self.runtime_markets(), new)
         for symbol, reason in unlisted.items():
-            self.notify(f"{symbol}: {reason}; removed from the watchlist", severity="error")
+            self.notify(f"{reason}; removed from the watchlist", severity="error", timeout=10)
             self.remove_symbol(symbol)
         if listed:
             await proxy.subscribe_ticker(

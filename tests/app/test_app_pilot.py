@@ -20,6 +20,7 @@ from textual.worker import WorkerState
 
 from upbit_tui.config import load_config
 from upbit_tui.tui.app import UpbitApp, make_app
+from upbit_tui.tui.screens import AddSymbolScreen
 from widgets.balances import HOW_TO_ENABLE, BalancesPane
 from widgets.candles import CandlesPane
 from widgets.dashboard import DashboardPane
@@ -116,12 +117,13 @@ async def test_watchlist_add_remove_and_bad_symbols(sim: Any, tmp_path: Path) ->
         watchlist: WatchlistPane = pane(app, "watchlist")
         await wait_for(pilot, lambda: watchlist.settled, "the watchlist")
 
-        assert not app.add_symbol("bitcoin")  # not a market code at all
-        await wait_for(pilot, lambda: "not an Upbit market code" in notes.last, "the error")
-
-        assert app.add_symbol("krw-nope")  # well-formed, but not listed
-        await wait_for(pilot, lambda: "KRW-NOPE" not in watchlist.symbols, "KRW-NOPE dropped")
-        assert "KRW-NOPE: not listed on the exchange" in notes.text
+        app.add_symbol("krw-nope")  # well-formed, but not listed: the dialog says so
+        await wait_for(pilot, lambda: isinstance(app.screen, AddSymbolScreen), "the dialog")
+        dialog = app.screen
+        assert isinstance(dialog, AddSymbolScreen)
+        await wait_for(pilot, lambda: "not listed on Upbit" in dialog.error_text, "the error")
+        assert watchlist.symbols == ("KRW-BTC", "KRW-ETH")
+        await pilot.press("escape")
 
         # The command palette adds a market typed into it.
         await pilot.press("ctrl+p")

@@ -40,8 +40,10 @@ from upbit_tui.config import (
     load_config,
 )
 from upbit_tui.logsetup import LoggingSetupError, setup_logging
+from upbit_tui.net.rest import MarketInfo, UpbitRestClient
 from upbit_tui.tui.commands import UpbitCommands
 from upbit_tui.tui.layout import PANES, apply_layout, layout_mode
+from upbit_tui.tui.market_search import Lookup, MarketLookup
 from upbit_tui.tui.messages import SymbolSelected, WatchlistChanged
 from upbit_tui.tui.runtime import Clock, Runtime
 from upbit_tui.tui.screens import AddSymbolScreen, DashboardScreen, HelpScreen
@@ -124,6 +126,7 @@ class UpbitApp(App[int]):
         self._alerted: tuple[str, frozenset[str]] = ("healthy", frozenset())
         self._last_alert_at = 0.0
         self._health_proxy: Any = None
+        self._market_lookup: MarketLookup | None = None
         self._gc_frozen = False
         # Narrow layout state: whether the balances were asked for, which pane is in front.
         self.narrow_balances = False
@@ -359,21 +362,49 @@ class UpbitApp(App[int]):
             if isinstance(pane, OrderbookPane | CandlesPane):
                 pane.set_symbol(None)
 
-    def add_symbol(self, text: str) -> bool:
-        try:
-            symbol = normalize_symbol(text)
-        except SymbolError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
-            return False
+    async def lookup_market(self, text: str) -> Lookup:
+        """Resolve what was typed into "add a market" (see market_search.py)."""
+        manager = self.runtime.manager
+        if manager is None:  # not connected yet: a well-formed code is checked by the pane
+            try:
+                return Lookup(code=normalize_symbol(text))
+            except SymbolError as exc:
+                return Lookup(error=str(exc))
+        if self._market_lookup is None:
+            rest_url = self.runtime.config.exchange.rest_url
+
+            async def fetch_markets() -> list[MarketInfo]:
+                async with UpbitRestClient(rest_url) as rest:
+                    return await rest.get_markets()
+
+            self._market_lookup = MarketLookup(manager.markets.validate, fetch_markets)
+        return await self._market_lookup.resolve(text)
+
+    def add_symbol(self, text: str) -> None:
+        """Add what the user typed once it resolves to a listed market; otherwise open the
+        add dialog with the text, the error and the close matches."""
+        self.run_worker(self._add_checked(text), group="add-symbol", exit_on_error=False)
+
+    async def _add_checked(self, text: str) -> None:
+        lookup = await self.lookup_market(text)
+        if lookup.code is None:
+            self.push_screen(
+                AddSymbolScreen(self.lookup_market, text=text, lookup=lookup), self._added
+            )
+            return
+        self._added(lookup.code)
+
+    def _added(self, symbol: str | None) -> None:
+        if symbol is None:
+            return
         pane = self.pane("watchlist")
         if not isinstance(pane, WatchlistPane):
             self.notify("The watchlist pane is hidden (press w)", severity="warning")
-            return False
-        if not pane.add_symbol(symbol):
+        elif not pane.add_symbol(symbol):
             self.notify(f"{symbol} is already in the watchlist")
-            return False
-        self.notify(f"Added {symbol} (s saves the watchlist)")
-        return True
+            pane.select(symbol)
+        else:
+            self.notify(f"Added {symbol} (s saves the watchlist)")
 
     def remove_symbol(self, symbol: str) -> bool:
         pane = self.pane("watchlist")
@@ -388,11 +419,7 @@ class UpbitApp(App[int]):
         return isinstance(pane, WatchlistPane) and pane.select(symbol)
 
     def action_add_symbol(self) -> None:
-        def added(text: str | None) -> None:
-            if text:
-                self.add_symbol(text)
-
-        self.push_screen(AddSymbolScreen(), added)
+        self.push_screen(AddSymbolScreen(self.lookup_market), self._added)
 
     def action_remove_symbol(self) -> None:
         pane = self.pane("watchlist")

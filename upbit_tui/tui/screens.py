@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Input, Label, Markdown
+from textual.widgets import Footer, Header, Input, Markdown, OptionList, Static
+from textual.widgets.option_list import Option
 
+from upbit_tui.tui.market_search import Lookup
 from upbit_tui.tui.runtime import Runtime
 from widgets.dashboard import DashboardPane
 
@@ -43,6 +46,11 @@ Logs go to the file set by `[logging] file` (default `~/.local/state/upbit-tui/u
 """
 
 
+ADD_PROMPT = (
+    "Add a market to the watchlist: a code (KRW-ADA), a symbol (ada) or a name (Cardano, 에이다)."
+)
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark,f1", "dismiss", "Close"),
@@ -55,20 +63,88 @@ class HelpScreen(ModalScreen[None]):
 
 
 class AddSymbolScreen(ModalScreen[str | None]):
-    """Asks for a market code; dismisses with the text (validated by the app) or None."""
+    """Asks for a market; dismisses with a listed code, or None when cancelled.
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    The text is resolved (`resolve`: a code checked against Upbit's market list, or a symbol or
+    name searched in it) before the dialog closes: an error stays on screen with the text and
+    the close matches, which Enter on a choice (or ↓ then Enter) adds.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("down", "choices", "Choices", show=False),
+    ]
+
+    def __init__(
+        self,
+        resolve: Callable[[str], Awaitable[Lookup]],
+        *,
+        text: str = "",
+        lookup: Lookup | None = None,
+    ) -> None:
+        super().__init__()
+        self._resolve = resolve
+        self._text = text
+        self._lookup = lookup
 
     def compose(self) -> ComposeResult:
         with Vertical(id="add-symbol"):
-            yield Label("Add a market to the watchlist (QUOTE-BASE, e.g. KRW-ADA):")
-            yield Input(placeholder="KRW-ADA", id="add-symbol-input")
+            yield Static(ADD_PROMPT, id="add-symbol-prompt")
+            yield Input(self._text, placeholder="KRW-ADA, ada or Cardano", id="add-symbol-input")
+            yield Static("", id="add-symbol-error")
+            yield OptionList(id="add-symbol-choices")
+
+    def on_mount(self) -> None:
+        self.show(self._lookup)
+
+    def show(self, lookup: Lookup | None) -> None:
+        """Show why the text was not added, and the markets it may have meant."""
+        error = self.query_one("#add-symbol-error", Static)
+        choices = self.query_one("#add-symbol-choices", OptionList)
+        error.update(lookup.error if lookup else "")
+        error.display = bool(lookup and lookup.error)
+        choices.clear_options()
+        if lookup and lookup.choices:
+            choices.add_options([Option(code, id=code) for code in lookup.choices])
+            choices.highlighted = 0
+        choices.display = bool(lookup and lookup.choices)
+
+    @property
+    def error_text(self) -> str:
+        return str(self.query_one("#add-symbol-error", Static).render())
+
+    @property
+    def choices(self) -> list[str]:
+        options = self.query_one("#add-symbol-choices", OptionList)
+        return [str(options.get_option_at_index(i).id) for i in range(options.option_count)]
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        text = event.value.strip()
+        if not text:
+            self.dismiss(None)
+            return
+        self.query_one("#add-symbol-error", Static).update("checking...")
+        self.query_one("#add-symbol-error", Static).display = True
+        self.run_worker(self._check(text), group="add-symbol", exclusive=True)
+
+    async def _check(self, text: str) -> None:
+        lookup = await self._resolve(text)
+        if lookup.code is not None:
+            self.dismiss(lookup.code)
+        else:
+            self.show(lookup)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.dismiss(event.option.id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def action_choices(self) -> None:
+        choices = self.query_one("#add-symbol-choices", OptionList)
+        if choices.display and not choices.has_focus:
+            choices.focus()
 
 
 class DashboardScreen(Screen[None]):
