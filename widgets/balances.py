@@ -38,6 +38,19 @@ COLUMNS = [
 DROP_ORDER = ("locked", "price")
 
 
+def price_route(currency: str, listed: frozenset[str] | None) -> tuple[str, ...]:
+    """The markets that value `currency` in KRW: ('KRW-X',), or ('BTC-X', 'KRW-BTC') /
+    ('USDT-X', 'KRW-USDT') for a coin Upbit lists only against BTC or USDT; () for none.
+    Without the market list (unavailable now) the KRW market is assumed."""
+    direct = f"KRW-{currency}"
+    if listed is None or direct in listed:
+        return (direct,)
+    for quote in ("BTC", "USDT"):
+        if f"{quote}-{currency}" in listed and f"KRW-{quote}" in listed:
+            return (f"{quote}-{currency}", f"KRW-{quote}")
+    return ()
+
+
 class BalancesPane(ProxyPane):
     KIND = "balances"
 
@@ -48,6 +61,8 @@ class BalancesPane(ProxyPane):
         self.unavailable: str | None = None
         self._balance_subscribed = False
         self._ticker_subscribed: set[str] = set()
+        # currency -> the markets whose prices multiply to its KRW value (see price_route).
+        self._routes: dict[str, tuple[str, ...]] = {}
         self._dirty = False
         self.flushes = 0
 
@@ -69,7 +84,7 @@ class BalancesPane(ProxyPane):
             return False
         if self.unavailable is not None:
             return True
-        return bool(self.assets) and all(self._value(a) is not None for a in self.assets.values())
+        return bool(self.assets) and all(self._priced(a) for a in self.assets.values())
 
     def total_krw(self) -> float:
         return sum(self._value(asset) or 0.0 for asset in self.assets.values())
@@ -83,7 +98,11 @@ class BalancesPane(ProxyPane):
         if not self._balance_subscribed:
             await proxy.subscribe_balance(self._on_balance, error_handler=self._on_callback_error)
             self._balance_subscribed = True
-        wanted = {f"KRW-{c}" for c in self.assets if c != "KRW"}
+        listed = await self.runtime_markets().listed()
+        self._routes = {
+            c: price_route(c, listed) for c in self.assets if c != "KRW" and c not in self._routes
+        } | {c: r for c, r in self._routes.items() if c in self.assets}
+        wanted = {market for route in self._routes.values() for market in route}
         gone = sorted(self._ticker_subscribed - wanted)
         new = sorted(wanted - self._ticker_subscribed)
         if gone:
@@ -127,11 +146,22 @@ class BalancesPane(ProxyPane):
         log.error("balances callback failed: %r", exc)
 
     def _value(self, asset: Asset) -> float | None:
+        """KRW value: through the KRW market, else through BTC or USDT and their KRW price."""
         amount = asset.balance + asset.locked
         if asset.currency == "KRW":
             return amount
-        ticker = self.prices.get(f"KRW-{asset.currency}")
-        return amount * ticker.trade_price if ticker else None
+        route = self._routes.get(asset.currency, (f"KRW-{asset.currency}",))
+        value = amount
+        for market in route:
+            ticker = self.prices.get(market)
+            if ticker is None:
+                return None
+            value *= ticker.trade_price
+        return value if route else None
+
+    def _priced(self, asset: Asset) -> bool:
+        """Valued, or not tradable against KRW, BTC or USDT at all (shown as '-')."""
+        return self._value(asset) is not None or self._routes.get(asset.currency) == ()
 
     def flush(self) -> None:
         proxy = self.proxy
@@ -151,7 +181,10 @@ class BalancesPane(ProxyPane):
             notice.update(
                 Text.assemble(
                     ("Private data unavailable: ", "bold yellow"),
-                    self.unavailable,
+                    # The how-to below says how to give keys; the reason need not say it twice.
+                    self.unavailable.partition(":")[0]
+                    if self.unavailable.startswith("no Upbit API keys")
+                    else self.unavailable,
                     "\n\n",
                     (HOW_TO_ENABLE, "dim"),
                 )
@@ -186,7 +219,8 @@ class BalancesPane(ProxyPane):
             changed = True
         for currency in sorted(self.assets, key=lambda c: (c != "KRW", c)):
             asset = self.assets[currency]
-            ticker = self.prices.get(f"KRW-{currency}")
+            route = self._routes.get(currency, (f"KRW-{currency}",))
+            ticker = self.prices.get(route[0]) if route else None
             value = self._value(asset)
             if ticker is not None:
                 price = (

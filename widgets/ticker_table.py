@@ -39,7 +39,10 @@ def cached_style(spec: str) -> Style:
 
 
 def _justify(text: str, column: Column) -> str:
-    text = text[: column.width]
+    if len(text) > column.width:
+        # Never a cut number (2,668.36 for 2.67T): right-aligned (numeric) cells that do not fit
+        # show '#' as a spreadsheet does; the formatters pick units so this stays rare.
+        text = "#" * column.width if column.justify == "right" else text[: column.width]
     return text.rjust(column.width) if column.justify == "right" else text.ljust(column.width)
 
 
@@ -214,11 +217,7 @@ class TickerTable(ScrollView, can_focus=True):
         segments = []
         for column in self.columns:
             text, spec = cells.get(column.key, ("", ""))
-            text = text[: column.width]
-            padded = (
-                text.rjust(column.width) if column.justify == "right" else text.ljust(column.width)
-            )
-            segments.append(Segment(f" {padded} ", cached_style(spec)))
+            segments.append(Segment(f" {_justify(text, column)} ", cached_style(spec)))
         self._strips[key] = segments
         return segments
 

@@ -16,9 +16,9 @@ from widgets.market_format import (
     RISE_FLASH,
     change_style,
     format_change_rate,
-    format_krw_millions,
     format_price,
     format_signed_price,
+    format_traded_value,
     format_volume,
 )
 from widgets.proxy_pane import ProxyPane
@@ -31,7 +31,7 @@ FLASH_SECONDS = 0.6
 COLUMNS = [
     Column("market", "Market", 9, "left"),
     Column("price", "Price", 12),
-    Column("change", "Change", 10),
+    Column("change", "Change", 11),
     Column("rate", "Chg %", 7),
     Column("volume", "Vol 24h", 8),
     Column("value", "Value 24h", 9),
@@ -203,7 +203,7 @@ class WatchlistPane(ProxyPane):
                 ),
                 "rate": (format_change_rate(event.signed_change_rate), style),
                 "volume": (format_volume(event.acc_trade_volume_24h), ""),
-                "value": (format_krw_millions(event.acc_trade_price_24h), ""),
+                "value": (format_traded_value(event.acc_trade_price_24h, symbol), ""),
             },
         )
 

@@ -35,3 +35,10 @@ async def test_a_pruned_table_still_in_the_compositor_paints_blank_not_a_crash()
         # reaches the removed table, whose component styles Textual has already cleared.
         lines = table.render_lines(Region(0, 0, 24, 2))
         assert [line.text.strip() for line in lines] == ["", ""]
+
+
+def test_a_number_too_wide_for_its_column_is_never_cut() -> None:
+    table = TickerTable(COLUMNS)
+    table.add_row("KRW-BTT", {"symbol": ("KRW-BTT", ""), "price": ("2,668,360,000,000", "")})
+    cells = "".join(segment.text for segment in table._row_segments("KRW-BTT"))
+    assert "2,668,36" not in cells and "#" * 12 in cells
