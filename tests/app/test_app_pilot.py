@@ -9,6 +9,7 @@ from typing import Any
 from app_harness import (
     SIZE,
     SYMBOLS,
+    demo_app,
     sim_config,
     wait_for,
 )
@@ -20,7 +21,7 @@ from textual.worker import WorkerState
 
 from upbit_tui.config import load_config
 from upbit_tui.tui.app import UpbitApp, make_app
-from upbit_tui.tui.screens import AddSymbolScreen
+from upbit_tui.tui.screens import AddSymbolScreen, ConfirmScreen
 from widgets.balances import HOW_TO_ENABLE, BalancesPane
 from widgets.candles import CandlesPane
 from widgets.dashboard import DashboardPane
@@ -312,3 +313,39 @@ async def test_t_and_shift_t_reach_one_second_candles(sim: Any) -> None:
         )
         await pilot.press("T")
         await wait_for(pilot, lambda: candles.timeframe == "1d", "back round to day candles")
+
+
+async def test_saving_in_the_demo_asks_before_creating_the_user_config(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    target = tmp_path / "upbit-tui" / "config.toml"
+    app = demo_app(symbols=("KRW-BTC", "KRW-ETH"))
+    notes = NotificationLog()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert str(target) in app.screen.question  # type: ignore[attr-defined]
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "no")
+        assert not target.exists()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: target.exists(), "the config created")
+    assert load_config(target).watchlist.symbols == ("KRW-BTC", "KRW-ETH")
+
+
+async def test_a_config_that_cannot_be_edited_safely_is_refused_with_a_message(
+    sim: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.toml"
+    text = 'watchlist = { symbols = ["KRW-BTC"] }\n'
+    path.write_text(text)
+    app = make_app(sim_config(sim, symbols=("KRW-BTC",), source=path), health_interval=None)
+    notes = NotificationLog()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: "Not saved" in notes.last, "the refusal")
+        assert "set it by hand" in notes.last
+    assert path.read_text() == text

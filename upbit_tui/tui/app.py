@@ -46,8 +46,8 @@ from upbit_tui.tui.layout import PANES, apply_layout, layout_mode
 from upbit_tui.tui.market_search import Lookup, MarketLookup
 from upbit_tui.tui.messages import SymbolSelected, WatchlistChanged
 from upbit_tui.tui.runtime import Clock, Runtime
-from upbit_tui.tui.screens import AddSymbolScreen, DashboardScreen, HelpScreen
-from upbit_tui.tui.watchlist_file import save_watchlist
+from upbit_tui.tui.screens import AddSymbolScreen, ConfirmScreen, DashboardScreen, HelpScreen
+from upbit_tui.tui.watchlist_file import WatchlistSaveError, save_watchlist
 from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 from widgets.balances import BalancesPane
 from widgets.candles import CandlesPane, timeframe_label
@@ -431,8 +431,25 @@ class UpbitApp(App[int]):
 
     def action_save_watchlist(self) -> None:
         target = self.config.source or default_config_path()
+        if self.demo and not target.exists():
+            # A demo watchlist in the default config would be picked up by real-Upbit runs.
+            question = (
+                f"Save the demo's watchlist to {target}?\n\nThe file does not exist yet; "
+                "upbit-tui without --demo reads it too."
+            )
+            self.push_screen(
+                ConfirmScreen(question), lambda yes: self._save_watchlist(target) if yes else None
+            )
+            return
+        self._save_watchlist(target)
+
+    def _save_watchlist(self, target: Path) -> None:
         try:
             path = save_watchlist(target, self.watchlist_symbols)
+        except WatchlistSaveError as exc:
+            log.warning("watchlist not saved to %s: %s", target, exc)
+            self.notify(f"Not saved to {target}: {exc}", severity="error", timeout=15)
+            return
         except OSError as exc:
             self.notify(f"Could not save {target}: {exc.strerror or exc}", severity="error")
             return
