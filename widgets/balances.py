@@ -53,6 +53,7 @@ def price_route(currency: str, listed: frozenset[str] | None) -> tuple[str, ...]
 
 class BalancesPane(ProxyPane):
     KIND = "balances"
+    CONNECTION = "private"
 
     def __init__(self, runtime: Runtime, *, id: str | None = None) -> None:
         super().__init__(runtime, id=id)
@@ -191,7 +192,7 @@ class BalancesPane(ProxyPane):
             )
             notice.display = True
             table.display = False
-            self.border_subtitle = ""
+            self.set_note("")
             return
         if not self.assets:
             notice.update(
@@ -209,8 +210,7 @@ class BalancesPane(ProxyPane):
         self._paint(table)
         table.refresh_changed()
         subtitle = f"total ≈ {format_krw(self.total_krw())}"
-        if self.border_subtitle != subtitle:
-            self.border_subtitle = subtitle
+        self.set_note(subtitle)
 
     def _paint(self, table: TickerTable) -> bool:
         changed = False

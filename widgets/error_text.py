@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import socket
 import ssl
 
@@ -58,3 +59,21 @@ def describe_error(exc: BaseException) -> str:
         seen += 1
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+_ERRNO_IN_TEXT = re.compile(r"(?:\w+Error|gaierror): \[Errno (-?\d+)\] ([^;()\]]*)(?:\([^()]*\))?")
+_EAI_TEXT = {-2: "name not resolved", -3: "name not resolved", -5: "name not resolved"}
+
+
+def humanize_reason(text: str, host: str | None = None) -> str:
+    """A reason string from the connection layer without exception reprs:
+    'connect failed: gaierror: [Errno -2] Name or service not known' ->
+    'cannot reach api.upbit.com: name not resolved'."""
+
+    def plain(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        return _EAI_TEXT.get(number) or _ERRNO_TEXT.get(number) or match.group(2).strip().lower()
+
+    out = _ERRNO_IN_TEXT.sub(plain, text)
+    out = re.sub(r"\bTimeoutError(: )?", "timed out", out)
+    return out.replace("connect failed: ", f"cannot reach {host}: " if host else "cannot connect: ")

@@ -43,6 +43,9 @@ class ProxyPane(Widget):
         self.last_error: str | None = None
         self._wish = asyncio.Event()
         self._failures = 0
+        # "stale since 16:57:10" while the connection feeding the pane is down (set by the app).
+        self.stale_since: str | None = None
+        self._note = ""
 
     def on_mount(self) -> None:
         self._wish.set()
@@ -73,6 +76,30 @@ class ProxyPane(Widget):
             log.error("%s worker failed: %s", self.KIND, self.last_error, exc_info=error)
             self.notify(f"{self.KIND}: {self.last_error}", severity="error", timeout=10)
             self.refresh()
+
+    # Which connection feeds the pane ("public" or "private"), for staleness.
+    CONNECTION: ClassVar[str] = "public"
+
+    def mark_stale(self, since: str | None) -> None:
+        """Dim the pane and say since when its data is old (None: live again)."""
+        if since == self.stale_since:
+            return
+        self.stale_since = since
+        self.set_class(since is not None, "-stale")
+        self._show_subtitle()
+
+    def set_note(self, text: str) -> None:
+        """The pane's own subtitle (a total, a state); shown after the staleness mark."""
+        self._note = text
+        self._show_subtitle()
+
+    def _show_subtitle(self) -> None:
+        parts = [f"stale since {self.stale_since}"] if self.stale_since else []
+        if self._note:
+            parts.append(self._note)
+        text = " · ".join(parts)
+        if self.border_subtitle != text:
+            self.border_subtitle = text
 
     def flush_every(self, hz: float, flush: Callable[[], object], *, offset: float = 0.0) -> None:
         """Call `flush` `hz` times a second, starting `offset` seconds late.

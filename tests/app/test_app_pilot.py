@@ -10,6 +10,7 @@ from app_harness import (
     SIZE,
     SYMBOLS,
     demo_app,
+    fixed_clock,
     sim_config,
     wait_for,
 )
@@ -349,3 +350,41 @@ async def test_a_config_that_cannot_be_edited_safely_is_refused_with_a_message(
         await wait_for(pilot, lambda: "Not saved" in notes.last, "the refusal")
         assert "set it by hand" in notes.last
     assert path.read_text() == text
+
+
+async def test_a_lost_exchange_marks_panes_stale_and_says_when_it_retries(sim: Any) -> None:
+    config = sim_config(sim)
+    config = config.replace(
+        connection=dataclasses.replace(
+            config.connection, reconnect_initial_delay=3.0, reconnect_max_delay=3.0
+        )
+    )
+    app = make_app(config, clock=fixed_clock, health_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        watchlist: WatchlistPane = pane(app, "watchlist")
+        book: OrderbookPane = pane(app, "orderbook")
+        await wait_for(pilot, lambda: watchlist.settled and book.settled, "live data")
+        assert not watchlist.has_class("-stale")
+        sim.faults.reject_handshakes(1000, 429)
+        sim.faults.drop_all()
+        await wait_for(
+            pilot,
+            lambda: all(p.has_class("-stale") for p in (watchlist, book)),
+            "the panes marked stale",
+        )
+        assert watchlist.border_subtitle == "stale since 15:30:00"
+        await wait_for(
+            pilot,
+            lambda: "retrying in" in str(app.status_bar.render()),  # type: ignore[union-attr]
+            "the retry countdown",
+        )
+        assert "disconnected" in str(app.status_bar.render())  # type: ignore[union-attr]
+        sim.faults.clear()
+        await wait_for(
+            pilot,
+            lambda: not watchlist.has_class("-stale") and not book.has_class("-stale"),
+            "live again",
+            seconds=20,
+        )
+        assert watchlist.border_subtitle == ""
+        assert "disconnected" not in str(app.status_bar.render())  # type: ignore[union-attr]

@@ -43,6 +43,7 @@ from upbit_tui.logsetup import LoggingSetupError, setup_logging
 from upbit_tui.net.rest import MarketInfo, UpbitRestClient
 from upbit_tui.tui.commands import UpbitCommands
 from upbit_tui.tui.layout import PANES, apply_layout, layout_mode
+from upbit_tui.tui.liveness import Liveness
 from upbit_tui.tui.market_search import Lookup, MarketLookup
 from upbit_tui.tui.messages import SymbolSelected, WatchlistChanged
 from upbit_tui.tui.runtime import Clock, Runtime
@@ -51,9 +52,10 @@ from upbit_tui.tui.watchlist_file import WatchlistSaveError, save_watchlist
 from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 from widgets.balances import BalancesPane
 from widgets.candles import CandlesPane, timeframe_label
+from widgets.error_text import describe_error, humanize_reason
 from widgets.orderbook import OrderbookPane
 from widgets.proxy_pane import ProxyPane
-from widgets.status_bar import StatusBar
+from widgets.status_bar import StatusBar, kst_time
 from widgets.watchlist import WatchlistPane
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,7 @@ class UpbitApp(App[int]):
         self._last_alert_at = 0.0
         self._health_proxy: Any = None
         self._market_lookup: MarketLookup | None = None
+        self.liveness = Liveness(self.runtime.clock, time.monotonic)
         self._gc_frozen = False
         # Narrow layout state: whether the balances were asked for, which pane is in front.
         self.narrow_balances = False
@@ -270,7 +273,7 @@ class UpbitApp(App[int]):
         if event.state != WorkerState.ERROR:
             return
         error = worker.error
-        reason = f"{type(error).__name__}: {error}" if error else "unknown error"
+        reason = describe_error(error) if error else "unknown error"
         log.error("worker %s failed: %s", worker.name, reason, exc_info=error)
         if worker.name == "runtime":
             self.runtime.detach(reason)
@@ -296,15 +299,36 @@ class UpbitApp(App[int]):
             log.warning("health check failed: %s", exc)
             return
         self.last_health = health
-        bar.show_health(health, self.runtime.clock(), self.where)
+        manager = self.runtime.manager
+        delays = (
+            {kind: conn.recovery.last_delay for kind, conn in manager.connections().items()}
+            if manager is not None
+            else {}
+        )
+        self.liveness.update(health.get("connections") or {}, delays)
+        self._mark_stale_panes()
+        outage = self.liveness.outages.get("public")
+        if outage is not None:
+            why = humanize_reason(outage.reason, self.where) if outage.reason else None
+            since = kst_time(outage.since) if outage.since is not None else None
+            status = str(health.get("status", ""))
+            bar.show_disconnected(self.where, since, outage.retry_in, why, status)
+        else:
+            bar.show_health(health, self.runtime.clock(), self.where)
         self._alert(health)
+
+    def _mark_stale_panes(self) -> None:
+        for pane in self.screen_stack[0].query(ProxyPane):
+            outage = self.liveness.outages.get(pane.CONNECTION)
+            since = outage.since if outage is not None else None
+            pane.mark_stale(kst_time(since) if since is not None else None)
 
     def _alert(self, health: dict[str, Any]) -> None:
         """Notify when health changes status or gains a new kind of reason (error rate,
         latency, drops...). Reasons are compared without their numbers, so a climbing drop
         count is one alert, not one per second; "healthy again" needs ALERT_QUIET quiet s."""
         status = str(health.get("status", "healthy"))
-        reasons = [str(r) for r in health.get("reasons") or []]
+        reasons = [humanize_reason(str(r), self.where) for r in health.get("reasons") or []]
         kinds = frozenset(_NUMBERS.sub("#", r) for r in reasons)
         now = time.monotonic()
         previous_status, previous_kinds = self._alerted
