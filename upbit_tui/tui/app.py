@@ -11,11 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import logging
-import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,23 +28,21 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from upbit_tui.config import (
-    CONFIG_PATH_ENV,
-    AuthConfig,
     Config,
     ConfigError,
-    ExchangeConfig,
     default_config_path,
-    load_config,
 )
-from upbit_tui.logsetup import LoggingSetupError, setup_logging
+from upbit_tui.logsetup import LoggingSetupError
 from upbit_tui.net.rest import MarketInfo, UpbitRestClient
 from upbit_tui.tui.commands import UpbitCommands
+from upbit_tui.tui.health_alerts import HealthAlerts
 from upbit_tui.tui.layout import PANES, apply_layout, layout_mode
 from upbit_tui.tui.liveness import Liveness
 from upbit_tui.tui.market_search import Lookup, MarketLookup
 from upbit_tui.tui.messages import SymbolSelected, WatchlistChanged
 from upbit_tui.tui.runtime import Clock, Runtime
 from upbit_tui.tui.screens import AddSymbolScreen, ConfirmScreen, DashboardScreen, HelpScreen
+from upbit_tui.tui.startup import load_startup, start_demo_exchange
 from upbit_tui.tui.watchlist_file import WatchlistSaveError, save_watchlist
 from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 from widgets.balances import BalancesPane
@@ -61,15 +56,6 @@ from widgets.watchlist import WatchlistPane
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
-# Seconds of good health before "healthy again" is announced (no flapping toasts).
-ALERT_QUIET = 10.0
-_NUMBERS = re.compile(r"\d[\d.,]*")
-# The simulator's test key pair for --demo: balances show without a real account.
-DEMO_ACCESS_KEY = "demo-access"
-DEMO_SECRET_KEY = "demo-secret-not-a-real-key"
-DEMO_SEED = 20261127
-DEMO_MARKETS = 40
-DEMO_RATE = 40.0
 
 MAIN_SCREEN_ACTIONS = frozenset(
     {"add_symbol", "remove_symbol", "save_watchlist", "timeframe", "toggle_pane"}
@@ -125,10 +111,11 @@ class UpbitApp(App[int]):
         self.watchlist_symbols: tuple[str, ...] = config.watchlist.symbols
         self.runtime_worker: Worker[None] | None = None
         self.last_health: dict[str, Any] | None = None
-        self._alerted: tuple[str, frozenset[str]] = ("healthy", frozenset())
-        self._last_alert_at = 0.0
+        self.alerts = HealthAlerts(self.notify, lambda text: humanize_reason(text, self.where))
         self._health_proxy: Any = None
         self._market_lookup: MarketLookup | None = None
+        # Warnings from before the app started (shown once it is up; they are in the log too).
+        self.notices: tuple[str, ...] = ()
         self.liveness = Liveness(self.runtime.clock, time.monotonic)
         self._gc_frozen = False
         # Narrow layout state: whether the balances were asked for, which pane is in front.
@@ -185,6 +172,8 @@ class UpbitApp(App[int]):
         return url.split("//", 1)[-1].split("/", 1)[0]
 
     def on_mount(self) -> None:
+        for notice in self.notices:
+            self.notify(notice, title="Config", severity="warning", timeout=30)
         self._relayout()
         self.sub_title = self.where
         if bar := self.status_bar:
@@ -228,7 +217,7 @@ class UpbitApp(App[int]):
         async with contextlib.AsyncExitStack() as stack:
             config = self.runtime.config
             if self.demo:
-                config = await self._start_demo_exchange(stack, config)
+                config = await start_demo_exchange(stack, config, self.demo_options)
             manager = GlobalWebSocketManager(config)
             await stack.enter_async_context(manager)
             self._health_proxy = WebSocketClientProxy(self.runtime.client_id("app"), manager)
@@ -242,28 +231,6 @@ class UpbitApp(App[int]):
             finally:
                 self.runtime.detach()
                 self._health_proxy = None
-
-    async def _start_demo_exchange(
-        self, stack: contextlib.AsyncExitStack, config: Config
-    ) -> Config:
-        from upbit_tui.exchange import ExchangeServer
-
-        options: dict[str, Any] = {
-            "seed": DEMO_SEED,
-            "markets": DEMO_MARKETS,
-            "rate": DEMO_RATE,
-            "host": "127.0.0.1",
-            "port": 0,
-            "api_keys": {DEMO_ACCESS_KEY: DEMO_SECRET_KEY},
-        }
-        options.update(self.demo_options)
-        sim = await stack.enter_async_context(ExchangeServer(**options))
-        log.info("demo exchange at %s", sim.rest_url)
-        keys = options["api_keys"]
-        access, secret = next(iter(keys.items())) if keys else (None, None)
-        return demo_config(
-            config, sim.websocket_url, sim.private_websocket_url, sim.rest_url, access, secret
-        )
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -315,39 +282,13 @@ class UpbitApp(App[int]):
             bar.show_disconnected(self.where, since, outage.retry_in, why, status)
         else:
             bar.show_health(health, self.runtime.clock(), self.where)
-        self._alert(health)
+        self.alerts.update(health)
 
     def _mark_stale_panes(self) -> None:
         for pane in self.screen_stack[0].query(ProxyPane):
             outage = self.liveness.outages.get(pane.CONNECTION)
             since = outage.since if outage is not None else None
             pane.mark_stale(kst_time(since) if since is not None else None)
-
-    def _alert(self, health: dict[str, Any]) -> None:
-        """Notify when health changes status or gains a new kind of reason (error rate,
-        latency, drops...). Reasons are compared without their numbers, so a climbing drop
-        count is one alert, not one per second; "healthy again" needs ALERT_QUIET quiet s."""
-        status = str(health.get("status", "healthy"))
-        reasons = [humanize_reason(str(r), self.where) for r in health.get("reasons") or []]
-        kinds = frozenset(_NUMBERS.sub("#", r) for r in reasons)
-        now = time.monotonic()
-        previous_status, previous_kinds = self._alerted
-        if status == "healthy":
-            if previous_status != "healthy" and now - self._last_alert_at >= ALERT_QUIET:
-                self._alerted = (status, frozenset())
-                self.notify("Connection healthy again", severity="information")
-            return
-        self._last_alert_at = now
-        seen = kinds | previous_kinds if status == previous_status else kinds
-        self._alerted = (status, seen)
-        if status == previous_status and kinds <= previous_kinds:
-            return
-        self.notify(
-            "; ".join(reasons) or status,
-            title=f"Health: {status}",
-            severity="error" if status == "critical" else "warning",
-            timeout=10,
-        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Pane and watchlist keys only act on the main screen (and only show in its Footer)."""
@@ -587,26 +528,6 @@ class UpbitApp(App[int]):
             self._unfreeze_gc()
 
 
-def demo_config(
-    config: Config,
-    websocket_url: str,
-    private_websocket_url: str,
-    rest_url: str,
-    access_key: str | None,
-    secret_key: str | None,
-) -> Config:
-    """The user's config pointed at the in-process simulator, with its test keys."""
-    return dataclasses.replace(
-        config,
-        exchange=ExchangeConfig(
-            websocket_url=websocket_url,
-            private_websocket_url=private_websocket_url,
-            rest_url=rest_url,
-        ),
-        auth=AuthConfig(access_key=access_key, secret_key=secret_key),
-    )
-
-
 def make_app(
     config: Config,
     *,
@@ -633,29 +554,16 @@ def make_app(
     )
 
 
-def config_path_from(
-    args: argparse.Namespace, environ: dict[str, str] | None = None
-) -> Path | None:
-    """--config, else $UPBIT_TUI_CONFIG, else the XDG path if that file exists, else None."""
-    env = os.environ if environ is None else environ
-    if getattr(args, "config", None):
-        return Path(args.config)
-    if env.get(CONFIG_PATH_ENV):
-        return Path(env[CONFIG_PATH_ENV])
-    default = default_config_path()
-    return default if default.exists() else None
-
-
 def run_app(args: argparse.Namespace, *, print_error: Callable[[str], None] | None = None) -> int:
     """`upbit-tui [--config PATH] [--demo]`: 0 on a normal quit, 2 on a config problem."""
     say = print_error or (lambda line: print(line, file=sys.stderr))
     try:
-        config = load_config(config_path_from(args))
-        log_file = setup_logging(config.logging)
+        startup = load_startup(args)
     except (ConfigError, LoggingSetupError) as exc:
         say(f"upbit-tui: {exc}")
         return EXIT_CONFIG
-    log.info("upbit-tui starting (demo=%s), logging to %s", bool(args.demo), log_file)
-    app = make_app(config, demo=bool(getattr(args, "demo", False)))
+    log.info("upbit-tui starting (demo=%s), logging to %s", bool(args.demo), startup.log_file)
+    app = make_app(startup.config, demo=bool(getattr(args, "demo", False)))
+    app.notices = startup.notices
     code = app.run()
     return int(code or 0)
