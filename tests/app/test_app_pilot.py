@@ -388,3 +388,20 @@ async def test_a_lost_exchange_marks_panes_stale_and_says_when_it_retries(sim: A
         )
         assert watchlist.border_subtitle == ""
         assert "disconnected" not in str(app.status_bar.render())  # type: ignore[union-attr]
+
+
+async def test_monitor_latency_ignores_snapshot_age() -> None:
+    """The seeded exchange's clock is days behind ours: a snapshot's age counted as latency
+    would read as days and trip the latency alert."""
+    app = demo_app()
+    app.health_interval = 0.1
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: pane(app, "watchlist").settled, "the snapshots")
+        await wait_for(pilot, lambda: app.last_health is not None, "a health check")
+        await pilot.press("d")
+        dashboard = app.screen.query_one(DashboardPane)
+        await wait_for(pilot, lambda: dashboard.health is not None, "the dashboard")
+        health = dashboard.health
+        assert health is not None
+        assert health["max_latency_ms"] < 1_000
+        assert not any("latency" in str(r) for r in health.get("reasons") or [])
