@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Footer, Header
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from upbit_tui.config import (
@@ -48,6 +48,7 @@ from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 from widgets.balances import BalancesPane
 from widgets.candles import CandlesPane, timeframe_label
 from widgets.error_text import describe_error, humanize_reason
+from widgets.fitted_footer import FittedFooter
 from widgets.orderbook import OrderbookPane
 from widgets.proxy_pane import ProxyPane
 from widgets.status_bar import StatusBar, kst_time
@@ -56,6 +57,24 @@ from widgets.watchlist import WatchlistPane
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
+
+ALL_HIDDEN_HINT = (
+    "All panes are hidden.\n\n"
+    "w watchlist · c chart · o order book · b balances\n"
+    "? help · ctrl+p commands · q quit"
+)
+# Footer keys given up first on a narrow terminal (they stay bound; help lists them all).
+FOOTER_DROP_ORDER = (
+    "reconnect",
+    "toggle_watchlist",
+    "toggle_balances",
+    "toggle_orderbook",
+    "toggle_candles",
+    "save_watchlist",
+    "next_timeframe",
+    "dashboard",
+    "remove_symbol",
+)
 
 MAIN_SCREEN_ACTIONS = frozenset(
     {"add_symbol", "remove_symbol", "save_watchlist", "timeframe", "toggle_pane"}
@@ -79,7 +98,7 @@ class UpbitApp(App[int]):
         Binding("o", "toggle_pane('orderbook')", "Book", id="toggle_orderbook"),
         Binding("c", "toggle_pane('candles')", "Chart", id="toggle_candles"),
         Binding("b", "toggle_pane('balances')", "Balances", id="toggle_balances"),
-        Binding("w", "toggle_pane('watchlist')", "Watchlist", show=False, id="toggle_watchlist"),
+        Binding("w", "toggle_pane('watchlist')", "Watchlist", id="toggle_watchlist"),
         Binding("d", "dashboard", "Monitor", id="dashboard"),
         Binding("r", "reconnect", "Reconnect", id="reconnect"),
     ]
@@ -136,8 +155,9 @@ class UpbitApp(App[int]):
                     container.display = bool(shown)
                     for name in shown:
                         yield self._new_pane(name)
+            yield Static(ALL_HIDDEN_HINT, id="all-hidden")
         yield StatusBar(id="status")
-        yield Footer()
+        yield FittedFooter(drop_order=FOOTER_DROP_ORDER)
 
     def _new_pane(self, name: str) -> ProxyPane:
         if name == "watchlist":

@@ -73,6 +73,8 @@ def apply_layout(
             isinstance(w, Widget) and w.id in PANES and w.display for w in column.children
         )
     visible = [c for c in columns if c.display]
+    for hint in screen.query("#all-hidden"):
+        hint.display = not visible
     if mode == "wide":
         if visible and not columns[1].display:
             visible[-1].styles.width = "1fr"

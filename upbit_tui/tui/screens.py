@@ -23,24 +23,31 @@ Live Upbit market data. Every pane has its own subscription; they share one conn
 
 ## Keys
 
+Every key works at any width; a narrow footer shows fewer of them ("? All keys").
+
 - `↑` `↓` select a market in the watchlist: the order book and candles follow it
-- `a` add a market (`KRW-ADA`, `krw-ada`) · `x`/`Delete` remove it · `s` save the watchlist
+- `a` add a market: a code (`KRW-ADA`), a symbol (`ada`) or a name (`Cardano`, `에이다`)
+- `x` / `Delete` remove the selected market · `s` save the watchlist to the config
 - `t` / `T` next / previous candle timeframe: 1s 1m 3m 5m 10m 15m 30m 60m 240m day
 - `o` `c` `b` `w` show / hide the order book, chart, balances, watchlist pane
 - `d` monitoring dashboard (`p` pauses it) · `r` reconnect now
-- `ctrl+p` command palette: all of the above, timeframes by name, type a market code to add it
+- `ctrl+p` command palette: all of the above, timeframes by name, type a market code
 - `?` / `F1` this help · `q` quit
 
 ## Panes
 
 - **Watchlist**: price (in the market's tick), change and change % (red up, blue down, as
-  on Upbit), 24h volume and 24h value in millions of KRW. A price flashes when it moves.
+  on Upbit), 24h volume and 24h traded value in the quote currency (KRW in millions).
+  A price flashes when it moves.
 - **Order book**: asks above bids for the selected market, size bars, spread, totals.
 - **Candles**: 200 candles of history plus live updates, volume underneath.
 - **Balances**: available and locked per asset, KRW value at live prices. Needs API keys
   (`UPBIT_ACCESS_KEY` / `UPBIT_SECRET_KEY` or `[auth]` in the config); `--demo` has test keys.
 - **Monitor** (`d`): per connection state, epoch, uptime, messages/s, latency p50/p99, queues,
   drops, errors, reconnects, rate-limit tokens, subscriptions per pane, health with reasons.
+
+When the exchange cannot be reached, panes dim and say "stale since ..." and the status line
+says when the next attempt is; both clear when data flows again.
 
 Logs go to the file set by `[logging] file` (default `~/.local/state/upbit-tui/upbit-tui.log`).
 """
