@@ -368,7 +368,9 @@ class UpbitApp(App[int]):
     def add_symbol(self, text: str) -> None:
         """Add what the user typed once it resolves to a listed market; otherwise open the
         add dialog with the text, the error and the close matches."""
-        self.run_worker(self._add_checked(text), group="add-symbol", exit_on_error=False)
+        self.run_worker(
+            self._add_checked(text), name="add a market", group="add-symbol", exit_on_error=False
+        )
 
     async def _add_checked(self, text: str) -> None:
         lookup = await self.lookup_market(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
@@ -15,6 +16,9 @@ from textual.widgets.option_list import Option
 from upbit_tui.tui.market_search import Lookup
 from upbit_tui.tui.runtime import Runtime
 from widgets.dashboard import DashboardPane
+from widgets.error_text import describe_error
+
+log = logging.getLogger(__name__)
 
 HELP_TEXT = """\
 # upbit-tui
@@ -132,10 +136,14 @@ class AddSymbolScreen(ModalScreen[str | None]):
             return
         self.query_one("#add-symbol-error", Static).update("checking...")
         self.query_one("#add-symbol-error", Static).display = True
-        self.run_worker(self._check(text), group="add-symbol", exclusive=True)
+        self.run_worker(self._check(text), group="add-symbol", exclusive=True, exit_on_error=False)
 
     async def _check(self, text: str) -> None:
-        lookup = await self._resolve(text)
+        try:
+            lookup = await self._resolve(text)
+        except Exception as exc:  # the dialog says what went wrong; the app stays up
+            log.warning("resolving %r failed", text, exc_info=True)
+            lookup = Lookup(error=f"cannot check '{text}' now: {describe_error(exc)}")
         if lookup.code is not None:
             self.dismiss(lookup.code)
         else:
