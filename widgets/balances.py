@@ -232,7 +232,7 @@ class BalancesPane(ProxyPane):
             cells = {
                 "asset": (currency, "bold"),
                 "available": (format_amount(asset.balance), ""),
-                "locked": (format_amount(asset.locked), ""),
+                "locked": (format_amount(asset.locked, width=10), ""),
                 "price": price,
                 "value": ("-" if value is None else f"{value:,.0f}", ""),
             }

@@ -147,12 +147,17 @@ def format_krw(value: float) -> str:
     return f"{value:,.0f} KRW"
 
 
-def format_amount(amount: float) -> str:
-    """An asset quantity: up to 8 decimals, trailing zeros trimmed ('0.5', '12.3456789')."""
+def format_amount(amount: float, width: int = 14) -> str:
+    """An asset quantity: up to 8 decimals, trailing zeros trimmed ('0.5', '12.3456789'),
+    fewer decimals (then a unit) when it would not fit `width`."""
     if amount == 0:
         return "0"
-    text = f"{amount:,.8f}".rstrip("0").rstrip(".")
-    return text
+    for decimals in range(8, -1, -1):
+        text = f"{amount:,.{decimals}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        if len(text) <= width:
+            return text
+    return fit_units(amount, width)
 
 
 def format_duration(seconds: float | None) -> str:

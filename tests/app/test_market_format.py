@@ -138,3 +138,10 @@ def test_balances_are_valued_through_btc_or_usdt_where_krw_does_not_list_the_coi
     assert price_route("TON", listed) == ("USDT-TON", "KRW-USDT")
     assert price_route("XYZ", listed) == ()
     assert price_route("XYZ", None) == ("KRW-XYZ",)
+
+
+def test_amounts_give_up_decimals_before_they_overflow_the_balances_column() -> None:
+    assert format_amount(12_345.12345678) == "12,345.1234568"
+    assert format_amount(123_456_789_012.5) == "123.46B"  # 15 digits with separators: a unit
+    assert format_amount(0.00000001) == "0.00000001"
+    assert all(len(format_amount(v)) <= 14 for v in (1e15, 98_765_432.123456, 0.123456789))
