@@ -15,7 +15,13 @@ from textual.widgets import Static
 from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.tui.runtime import Runtime
 from upbit_tui.wire.events import Asset, BalanceEvent, TickerEvent
-from widgets.market_format import change_style, format_amount, format_krw, format_price
+from widgets.market_format import (
+    change_style,
+    fit_units,
+    format_amount,
+    format_krw,
+    format_price,
+)
 from widgets.proxy_pane import ProxyPane
 from widgets.ticker_table import Column, TickerTable
 
@@ -234,7 +240,7 @@ class BalancesPane(ProxyPane):
                 "available": (format_amount(asset.balance), ""),
                 "locked": (format_amount(asset.locked, width=10), ""),
                 "price": price,
-                "value": ("-" if value is None else f"{value:,.0f}", ""),
+                "value": ("-" if value is None else fit_units(value, 14, f"{value:,.0f}"), ""),
             }
             if currency not in table.rows:
                 table.add_row(currency, cells)
