@@ -15,7 +15,13 @@ from textual.widgets import Static
 from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.tui.runtime import Runtime
 from upbit_tui.wire.events import Asset, BalanceEvent, TickerEvent
-from widgets.market_format import change_style, format_amount, format_krw, format_price
+from widgets.market_format import (
+    change_style,
+    fit_units,
+    format_amount,
+    format_krw,
+    format_price,
+)
 from widgets.proxy_pane import ProxyPane
 from widgets.ticker_table import Column, TickerTable
 
@@ -38,8 +44,22 @@ COLUMNS = [
 DROP_ORDER = ("locked", "price")
 
 
+def price_route(currency: str, listed: frozenset[str] | None) -> tuple[str, ...]:
+    """The markets that value `currency` in KRW: ('KRW-X',), or ('BTC-X', 'KRW-BTC') /
+    ('USDT-X', 'KRW-USDT') for a coin Upbit lists only against BTC or USDT; () for none.
+    Without the market list (unavailable now) the KRW market is assumed."""
+    direct = f"KRW-{currency}"
+    if listed is None or direct in listed:
+        return (direct,)
+    for quote in ("BTC", "USDT"):
+        if f"{quote}-{currency}" in listed and f"KRW-{quote}" in listed:
+            return (f"{quote}-{currency}", f"KRW-{quote}")
+    return ()
+
+
 class BalancesPane(ProxyPane):
     KIND = "balances"
+    CONNECTION = "private"
 
     def __init__(self, runtime: Runtime, *, id: str | None = None) -> None:
         super().__init__(runtime, id=id)
@@ -48,6 +68,8 @@ class BalancesPane(ProxyPane):
         self.unavailable: str | None = None
         self._balance_subscribed = False
         self._ticker_subscribed: set[str] = set()
+        # currency -> the markets whose prices multiply to its KRW value (see price_route).
+        self._routes: dict[str, tuple[str, ...]] = {}
         self._dirty = False
         self.flushes = 0
 
@@ -69,7 +91,7 @@ class BalancesPane(ProxyPane):
             return False
         if self.unavailable is not None:
             return True
-        return bool(self.assets) and all(self._value(a) is not None for a in self.assets.values())
+        return bool(self.assets) and all(self._priced(a) for a in self.assets.values())
 
     def total_krw(self) -> float:
         return sum(self._value(asset) or 0.0 for asset in self.assets.values())
@@ -83,7 +105,11 @@ class BalancesPane(ProxyPane):
         if not self._balance_subscribed:
             await proxy.subscribe_balance(self._on_balance, error_handler=self._on_callback_error)
             self._balance_subscribed = True
-        wanted = {f"KRW-{c}" for c in self.assets if c != "KRW"}
+        listed = await self.runtime_markets().listed()
+        self._routes = {
+            c: price_route(c, listed) for c in self.assets if c != "KRW" and c not in self._routes
+        } | {c: r for c, r in self._routes.items() if c in self.assets}
+        wanted = {market for route in self._routes.values() for market in route}
         gone = sorted(self._ticker_subscribed - wanted)
         new = sorted(wanted - self._ticker_subscribed)
         if gone:
@@ -127,11 +153,22 @@ class BalancesPane(ProxyPane):
         log.error("balances callback failed: %r", exc)
 
     def _value(self, asset: Asset) -> float | None:
+        """KRW value: through the KRW market, else through BTC or USDT and their KRW price."""
         amount = asset.balance + asset.locked
         if asset.currency == "KRW":
             return amount
-        ticker = self.prices.get(f"KRW-{asset.currency}")
-        return amount * ticker.trade_price if ticker else None
+        route = self._routes.get(asset.currency, (f"KRW-{asset.currency}",))
+        value = amount
+        for market in route:
+            ticker = self.prices.get(market)
+            if ticker is None:
+                return None
+            value *= ticker.trade_price
+        return value if route else None
+
+    def _priced(self, asset: Asset) -> bool:
+        """Valued, or not tradable against KRW, BTC or USDT at all (shown as '-')."""
+        return self._value(asset) is not None or self._routes.get(asset.currency) == ()
 
     def flush(self) -> None:
         proxy = self.proxy
@@ -151,14 +188,17 @@ class BalancesPane(ProxyPane):
             notice.update(
                 Text.assemble(
                     ("Private data unavailable: ", "bold yellow"),
-                    self.unavailable,
+                    # The how-to below says how to give keys; the reason need not say it twice.
+                    self.unavailable.partition(":")[0]
+                    if self.unavailable.startswith("no Upbit API keys")
+                    else self.unavailable,
                     "\n\n",
                     (HOW_TO_ENABLE, "dim"),
                 )
             )
             notice.display = True
             table.display = False
-            self.border_subtitle = ""
+            self.set_note("")
             return
         if not self.assets:
             notice.update(
@@ -176,8 +216,7 @@ class BalancesPane(ProxyPane):
         self._paint(table)
         table.refresh_changed()
         subtitle = f"total ≈ {format_krw(self.total_krw())}"
-        if self.border_subtitle != subtitle:
-            self.border_subtitle = subtitle
+        self.set_note(subtitle)
 
     def _paint(self, table: TickerTable) -> bool:
         changed = False
@@ -186,7 +225,8 @@ class BalancesPane(ProxyPane):
             changed = True
         for currency in sorted(self.assets, key=lambda c: (c != "KRW", c)):
             asset = self.assets[currency]
-            ticker = self.prices.get(f"KRW-{currency}")
+            route = self._routes.get(currency, (f"KRW-{currency}",))
+            ticker = self.prices.get(route[0]) if route else None
             value = self._value(asset)
             if ticker is not None:
                 price = (
@@ -198,9 +238,9 @@ class BalancesPane(ProxyPane):
             cells = {
                 "asset": (currency, "bold"),
                 "available": (format_amount(asset.balance), ""),
-                "locked": (format_amount(asset.locked), ""),
+                "locked": (format_amount(asset.locked, width=10), ""),
                 "price": price,
-                "value": ("-" if value is None else f"{value:,.0f}", ""),
+                "value": ("-" if value is None else fit_units(value, 14, f"{value:,.0f}"), ""),
             }
             if currency not in table.rows:
                 table.add_row(currency, cells)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from functools import partial
@@ -27,7 +28,7 @@ from widgets.proxy_pane import ProxyPane
 log = logging.getLogger(__name__)
 
 # Upbit streams candles from 1s to 240m; day candles come from REST and grow from the ticker.
-TIMEFRAMES = ("1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m", "1d")
+TIMEFRAMES = ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m", "1d")
 HISTORY = 200
 # Upbit's chart colours as RGB: named ANSI "blue" renders violet in many terminal themes.
 RISE_COLOR = (230, 64, 52)
@@ -41,10 +42,13 @@ def timeframe_label(timeframe: str) -> str:
 
 
 def parse_timeframe(text: str) -> str:
-    """'1m', 'minute1', '240m', 'day', '1d' -> one of TIMEFRAMES; ValueError otherwise."""
+    """'1s', 'second1', '1m', 'minute1', '240m', 'day', '1d' -> one of TIMEFRAMES; ValueError
+    otherwise."""
     value = text.strip().lower()
     if value in ("day", "days", "1d", "d"):
         return "1d"
+    if value in ("second", "second1", "seconds"):
+        return "1s"
     if value.startswith("minute"):
         value = value.removeprefix("minute") + "m"
     if value in TIMEFRAMES:
@@ -118,7 +122,7 @@ def draw_figure(plt: Any, figure: Figure, size: Size) -> None:
     )
     low = min(b.low for b in bars)
     high = max(b.high for b in bars)
-    ticks = [low + (high - low) * i / 4 for i in range(5)] if high > low else [low]
+    ticks = price_ticks(low, high)
     price_labels = [format_price(t, figure.symbol) for t in ticks]
     label_width = max(map(len, price_labels))
     chart.yticks(ticks, price_labels)
@@ -126,8 +130,7 @@ def draw_figure(plt: Any, figure: Figure, size: Size) -> None:
     count = max(2, min(5, size.width // 16))
     last = len(bars) - 1
     label_at = sorted({round(last * i / (count - 1)) for i in range(count)})
-    day = figure.timeframe == "1d"
-    labels = [bars[i].start_kst[5:10] if day else bars[i].start_kst[11:16] for i in label_at]
+    labels = [time_label(bars[i].start_kst, figure.timeframe) for i in label_at]
     if not with_volume:
         chart.xticks([float(i) for i in label_at], labels)
         return
@@ -149,6 +152,38 @@ def draw_figure(plt: Any, figure: Figure, size: Size) -> None:
     top = max(b.volume for b in bars)
     # Same label width as the price axis, so candles and their volume bars line up.
     volume.yticks([0, top], ["0".rjust(label_width), format_volume(top).rjust(label_width)])
+
+
+def time_label(start_kst: str, timeframe: str) -> str:
+    """An x-axis label for a candle start ('2026-11-27T15:30:05'): the date where candles span
+    days (240m: '11-27 12h', day: '11-27'), seconds for 1s candles, else the time."""
+    if timeframe == "1d":
+        return start_kst[5:10]
+    if timeframe == "240m":
+        return f"{start_kst[5:10]} {start_kst[11:13]}h"
+    if timeframe == "1s":
+        return start_kst[11:19]
+    return start_kst[11:16]
+
+
+def price_ticks(low: float, high: float, most: int = 5) -> list[float]:
+    """Y-axis ticks at round prices (multiples of 1, 2 or 5 times a power of ten) inside
+    [low, high], at most `most` of them; [low] for a flat range."""
+    if not high > low or not math.isfinite(high - low):
+        return [low]
+    power = 10 ** math.floor(math.log10((high - low) / (most - 1)))
+    step = power * 10
+    for multiple in (1, 2, 5):  # the finest round step that leaves at most `most` ticks
+        if math.floor(high / (multiple * power)) - math.ceil(low / (multiple * power)) < most:
+            step = multiple * power
+            break
+    first = math.ceil(low / step) * step
+    ticks: list[float] = []
+    value = first
+    while value <= high + step * 1e-9 and len(ticks) < most:
+        ticks.append(round(value, 12))
+        value = first + step * len(ticks)
+    return ticks or [low]
 
 
 def days_from_240m(candles: list[CandleEvent]) -> list[Bar]:

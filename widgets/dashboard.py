@@ -122,15 +122,16 @@ class DashboardPane(ProxyPane):
 
     def show(self, data: Mapping[str, Any], health: Mapping[str, Any]) -> None:
         self.refreshes += 1
+        width = max(20, self.content_size.width - 2)  # less the scroll bar
         with self.app.batch_update():
             self.query_one("#dash-health", Static).update(render_health(health, data))
             self.query_one("#dash-connections", Static).update(
-                render_connections(data, self.frame_rates)
+                render_connections(data, self.frame_rates, width)
             )
             self.query_one("#dash-rate", Sparkline).data = list(self.rates)
-            self.query_one("#dash-performance", Static).update(render_performance(health))
+            self.query_one("#dash-performance", Static).update(render_performance(health, width))
             self.query_one("#dash-subscriptions", Static).update(render_subscriptions(data))
-            self.query_one("#dash-queues", Static).update(render_queues(data))
+            self.query_one("#dash-queues", Static).update(render_queues(data, width))
 
     def _measure_frame_rates(self, data: Mapping[str, Any]) -> None:
         """Frames/s per connection from the growth of its frames_received counter."""
@@ -147,6 +148,45 @@ class DashboardPane(ProxyPane):
 
     async def apply(self, proxy: WebSocketClientProxy) -> None:
         await self.poll()
+
+
+def fitted_table(
+    title: str,
+    headers: list[str],
+    rows: list[list[str | Text]],
+    width: int,
+    *,
+    drop_order: tuple[str, ...] = (),
+    left: frozenset[str] = frozenset(),
+    wrap: frozenset[str] = frozenset(),
+) -> Table:
+    """A table of whole columns that fits `width`: columns in `drop_order` go first (never
+    a header cut to "Conn..."); `wrap` columns fold their text instead of widening."""
+
+    def need(index: int) -> int:
+        header = headers[index]
+        cells = [len(str(row[index])) for row in rows]
+        body = min(12, max(cells, default=0)) if header in wrap else max(cells, default=0)
+        return max(len(header), body) + 3  # padding both sides and the separator
+
+    kept = list(range(len(headers)))
+    for name in drop_order:
+        if sum(need(i) for i in kept) <= width:
+            break
+        kept = [i for i in kept if headers[i] != name]
+    table = Table(title=title, title_justify="left", expand=True, show_edge=False)
+    for index in kept:
+        header = headers[index]
+        table.add_column(
+            header,
+            justify="left" if header in left else "right",
+            no_wrap=header not in wrap,
+            overflow="fold" if header in wrap else "ellipsis",
+            min_width=len(header),
+        )
+    for row in rows:
+        table.add_row(*(row[i] for i in kept))
+    return table
 
 
 def render_health(health: Mapping[str, Any], data: Mapping[str, Any] | None = None) -> Text:
@@ -169,11 +209,10 @@ def render_health(health: Mapping[str, Any], data: Mapping[str, Any] | None = No
 
 
 def render_connections(
-    data: Mapping[str, Any], frame_rates: Mapping[str, float] | None = None
+    data: Mapping[str, Any], frame_rates: Mapping[str, float] | None = None, width: int = 200
 ) -> Group:
     """One row per connection (public / private), then the rate-limit tokens left."""
-    table = Table(title="Connections", title_justify="left", expand=True, show_edge=False)
-    for column in (
+    headers = [
         "Connection",
         "State",
         "Epoch",
@@ -183,32 +222,40 @@ def render_connections(
         "Attempts",
         "Stale closes",
         "Last error",
-    ):
-        left = column in ("Connection", "State", "Last error")
-        table.add_column(
-            column, justify="left" if left else "right", no_wrap=column != "Last error"
-        )
+    ]
+    rows: list[list[str | Text]] = []
     connections = _get(data, "connections", default={}) or {}
     rates = frame_rates or {}
     for name, conn in sorted(connections.items()):
         state = str(_get(conn, "state", default="-"))
         critical = bool(_get(conn, "critical", default=False))
-        table.add_row(
-            str(name),
-            Text(
-                state + (" (critical)" if critical else ""),
-                style="bold red" if critical else STATE_STYLE.get(state, ""),
-            ),
-            _num(_get(conn, "epoch")),
-            format_duration(_get(conn, "uptime")) if _get(conn, "uptime") else "-",
-            _num(rates.get(str(name)), "{:,.1f}"),
-            _num(_get(conn, "reconnects")),
-            _num(_get(conn, "attempts")),
-            _num(_get(conn, "stale_closes")),
-            Text(str(_get(conn, "last_error", default="") or ""), style="yellow"),
+        rows.append(
+            [
+                str(name),
+                Text(
+                    state + (" (critical)" if critical else ""),
+                    style="bold red" if critical else STATE_STYLE.get(state, ""),
+                ),
+                _num(_get(conn, "epoch")),
+                format_duration(_get(conn, "uptime")) if _get(conn, "uptime") else "-",
+                _num(rates.get(str(name)), "{:,.1f}"),
+                _num(_get(conn, "reconnects")),
+                _num(_get(conn, "attempts")),
+                _num(_get(conn, "stale_closes")),
+                Text(str(_get(conn, "last_error", default="") or ""), style="yellow"),
+            ]
         )
-    if not connections:
-        table.add_row("(none yet)", "-", "-", "-", "-", "-", "-", "-", "")
+    if not rows:
+        rows.append(["(none yet)", "-", "-", "-", "-", "-", "-", "-", ""])
+    table = fitted_table(
+        "Connections",
+        headers,
+        rows,
+        width,
+        drop_order=("Stale closes", "Attempts", "Epoch", "Reconnects", "Uptime"),
+        left=frozenset({"Connection", "State", "Last error"}),
+        wrap=frozenset({"Last error"}),
+    )
     tokens = _get(data, "rate_limit_tokens", default={}) or {}
     line = Text("Rate-limit tokens left: ", style="bold")
     for index, (group, left) in enumerate(sorted(tokens.items())):
@@ -219,8 +266,8 @@ def render_connections(
     return Group(table, line)
 
 
-def render_performance(health: Mapping[str, Any]) -> Table:
-    table = Table(title="Performance", title_justify="left", expand=True, show_edge=False)
+def render_performance(health: Mapping[str, Any], width: int = 200) -> Table:
+    """The figures as label / value pairs, as many pairs a row as fit `width`."""
     cells: list[tuple[str, str]] = [
         ("msgs/s", _num(_get(health, "messages_per_second"), "{:,.1f}")),
         ("latency avg", _num(_get(health, "average_latency_ms"), "{:,.1f} ms")),
@@ -236,9 +283,23 @@ def render_performance(health: Mapping[str, Any]) -> Table:
         ("RSS", _num(_get(health, "memory_usage_mb"), "{:,.0f} MB")),
         ("CPU", _num(_get(health, "cpu_usage_percent"), "{:,.0f}%")),
     ]
-    for label, _ in cells:
-        table.add_column(label, justify="right", no_wrap=True)
-    table.add_row(*(value for _, value in cells))
+    label_w = max(len(label) for label, _ in cells)
+    value_w = max(len(value) for _, value in cells)
+    pair_w = label_w + value_w + 4
+    per_row = max(1, min(len(cells), width // pair_w))
+    table = Table.grid(padding=(0, 1), expand=False)
+    table.title = "Performance"
+    table.title_justify = "left"
+    for _ in range(per_row):
+        table.add_column(style="dim", no_wrap=True, min_width=label_w)
+        table.add_column(justify="right", no_wrap=True, min_width=value_w)
+    for start in range(0, len(cells), per_row):
+        chunk = cells[start : start + per_row]
+        row: list[str] = []
+        for label, value in chunk:
+            row += [label, value + "  "]
+        row += ["", ""] * (per_row - len(chunk))
+        table.add_row(*row)
     return table
 
 
@@ -261,10 +322,9 @@ def render_subscriptions(data: Mapping[str, Any]) -> Table:
     return table
 
 
-def render_queues(data: Mapping[str, Any]) -> Table:
+def render_queues(data: Mapping[str, Any], width: int = 200) -> Table:
     """Each subscriber's queue: what the router holds for a pane that is busy painting."""
-    table = Table(title="Subscriber queues", title_justify="left", expand=True, show_edge=False)
-    for column in (
+    headers = [
         "Client",
         "Type",
         "Policy",
@@ -274,29 +334,34 @@ def render_queues(data: Mapping[str, Any]) -> Table:
         "Dropped",
         "Errors",
         "Slow",
-    ):
-        table.add_column(
-            column,
-            justify="left" if column in ("Client", "Type", "Policy") else "right",
-            no_wrap=True,
-        )
+    ]
     subscribers = _get(data, "subscribers", default=[]) or []
     order = sorted(
         subscribers,
         key=lambda s: (str(_get(s, "client_id", default="")), str(_get(s, "type", default=""))),
     )
+    rows: list[list[str | Text]] = []
     for sub in order:
         dropped = _get(sub, "dropped", default=0)
         errors = _get(sub, "callback_errors", default=0)
-        table.add_row(
-            str(_get(sub, "client_id", default="?")),
-            str(_get(sub, "type", default="-")),
-            str(_get(sub, "policy", default="-")),
-            _num(_get(sub, "queue_depth")),
-            _num(_get(sub, "queue_size")),
-            _num(_get(sub, "delivered")),
-            Text(_num(dropped), style="yellow" if dropped else ""),
-            Text(_num(errors), style="red" if errors else ""),
-            _num(_get(sub, "slow_callbacks")),
+        rows.append(
+            [
+                str(_get(sub, "client_id", default="?")),
+                str(_get(sub, "type", default="-")),
+                str(_get(sub, "policy", default="-")),
+                _num(_get(sub, "queue_depth")),
+                _num(_get(sub, "queue_size")),
+                _num(_get(sub, "delivered")),
+                Text(_num(dropped), style="yellow" if dropped else ""),
+                Text(_num(errors), style="red" if errors else ""),
+                _num(_get(sub, "slow_callbacks")),
+            ]
         )
-    return table
+    return fitted_table(
+        "Subscriber queues",
+        headers,
+        rows,
+        width,
+        drop_order=("Slow", "Size", "Policy", "Errors", "Queued"),
+        left=frozenset({"Client", "Type", "Policy"}),
+    )

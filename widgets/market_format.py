@@ -1,9 +1,11 @@
 """How numbers look on screen, the way Upbit shows them.
 
 Prices carry exactly the decimals of the market's tick (KRW-BTC 143,250,000; KRW-XRP 3,125;
-KRW-SHIB 0.00854); change is red when the price rose and blue when it fell (the Korean
-convention, the reverse of the US one); 24h value is shown in millions of KRW as Upbit's
-list does (백만). Pure functions, no Textual: the panes and the tests share them.
+KRW-SHIB 0.00854; BTC markets 8 decimals, USDT markets their tick); change is red when the
+price rose and blue when it fell (the Korean convention, the reverse of the US one); 24h value
+is in the quote currency, KRW in millions as Upbit's list does (백만). No formatter cuts a
+digit: a number too long for its column changes unit (K, M, B, T). Pure functions, no
+Textual: the panes and the tests share them.
 """
 
 from __future__ import annotations
@@ -66,24 +68,65 @@ def change_style(change: str) -> str:
     return EVEN_STYLE
 
 
-def format_volume(volume: float) -> str:
-    """Base-asset volume: '7.158', '12,345', and '357.48M' / '1.25B' where whole units would
-    not fit a column (meme coins trade hundreds of millions of units a day)."""
-    if volume >= 1e9:
-        return f"{volume / 1e9:,.2f}B"
-    if volume >= 1e6:
-        return f"{volume / 1e6:,.2f}M"
-    if volume >= 1000:
-        return f"{volume:,.0f}"
-    return f"{volume:,.3f}"
+# Units for numbers too long for their column, finest first.
+UNITS = (("K", 1e3), ("M", 1e6), ("B", 1e9), ("T", 1e12), ("P", 1e15))
 
 
-def format_krw_millions(value: float) -> str:
-    """A KRW amount in millions, as Upbit's market list shows 거래대금: '228,827M'."""
+def fit_units(value: float, width: int, plain: str | None = None) -> str:
+    """`plain` if it fits in `width`, else `value` in the finest unit (K, M, B, T) and the most
+    decimals (2, 1, 0) that fit. Never a cut digit: as a last resort, scientific notation."""
+    if plain is not None and len(plain) <= width:
+        return plain
+    for suffix, scale in UNITS:
+        if abs(value) >= scale * 1000 and suffix != UNITS[-1][0]:
+            continue  # start at the unit that leaves at most three integer digits
+        for decimals in (2, 1, 0):
+            text = f"{value / scale:,.{decimals}f}{suffix}"
+            if len(text) <= width:
+                return text
+    return f"{value:.1e}"
+
+
+def format_volume(volume: float, width: int = 8) -> str:
+    """Base-asset volume in at most `width` characters: '7.158', '12,345', '357.48M',
+    '2.67T' (meme coins trade trillions of units a day; KRW-BTT's must not read 2,668.36)."""
+    if volume < 1000:
+        plain = f"{volume:,.3f}"
+    elif volume < 1e6:
+        plain = f"{volume:,.0f}"
+    else:
+        plain = None
+    return fit_units(volume, width, plain)
+
+
+def format_krw_millions(value: float, width: int = 9) -> str:
+    """A KRW amount in millions, as Upbit's market list shows 거래대금: '228,827M'; larger
+    than `width` allows: billions or trillions ('2.67T')."""
     millions = value / 1_000_000
     if 0 < millions < 1:
         return "<1M"
-    return f"{millions:,.0f}M"
+    text = f"{millions:,.0f}M"
+    return text if len(text) <= width else fit_units(value, width)
+
+
+def quote_currency(symbol: str) -> str:
+    """'KRW' for KRW-BTC, 'BTC' for BTC-ETH, 'USDT' for USDT-XRP."""
+    return symbol.partition("-")[0]
+
+
+def format_traded_value(value: float, symbol: str, width: int = 9) -> str:
+    """24h traded value in the market's quote currency: KRW in millions as Upbit shows it,
+    BTC with 4 decimals ('12.3457 BTC' or '12.3457'), USDT with 2 or a unit ('1.25M USDT')."""
+    quote = quote_currency(symbol)
+    if quote == "KRW":
+        return format_krw_millions(value, width)
+    plain = f"{value:,.4f}" if quote == "BTC" else f"{value:,.2f}"
+    for candidate in (f"{plain} {quote}", plain):
+        if len(candidate) <= width:
+            return candidate
+    number = fit_units(value, width)
+    with_quote = f"{number} {quote}"
+    return with_quote if len(with_quote) <= width else number
 
 
 def format_size(size: float) -> str:
@@ -104,12 +147,17 @@ def format_krw(value: float) -> str:
     return f"{value:,.0f} KRW"
 
 
-def format_amount(amount: float) -> str:
-    """An asset quantity: up to 8 decimals, trailing zeros trimmed ('0.5', '12.3456789')."""
+def format_amount(amount: float, width: int = 14) -> str:
+    """An asset quantity: up to 8 decimals, trailing zeros trimmed ('0.5', '12.3456789'),
+    fewer decimals (then a unit) when it would not fit `width`."""
     if amount == 0:
         return "0"
-    text = f"{amount:,.8f}".rstrip("0").rstrip(".")
-    return text
+    for decimals in range(8, -1, -1):
+        text = f"{amount:,.{decimals}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        if len(text) <= width:
+            return text
+    return fit_units(amount, width)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -18,7 +18,10 @@ from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from upbit_tui.client.proxy import WebSocketClientProxy
-from upbit_tui.tui.runtime import Runtime
+from upbit_tui.net.markets import MarketDirectory
+from upbit_tui.net.rest import UnknownSymbolError
+from upbit_tui.tui.runtime import ManagerUnavailable, Runtime
+from widgets.error_text import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ class ProxyPane(Widget):
         self.last_error: str | None = None
         self._wish = asyncio.Event()
         self._failures = 0
+        # "stale since 16:57:10" while the connection feeding the pane is down (set by the app).
+        self.stale_since: str | None = None
+        self._note = ""
 
     def on_mount(self) -> None:
         self._wish.set()
@@ -66,10 +72,34 @@ class ProxyPane(Widget):
         """A pane's worker only fails before its loop starts (e.g. a duplicate client id)."""
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            self.last_error = f"{type(error).__name__}: {error}"
+            self.last_error = describe_error(error) if error else "unknown error"
             log.error("%s worker failed: %s", self.KIND, self.last_error, exc_info=error)
             self.notify(f"{self.KIND}: {self.last_error}", severity="error", timeout=10)
             self.refresh()
+
+    # Which connection feeds the pane ("public" or "private"), for staleness.
+    CONNECTION: ClassVar[str] = "public"
+
+    def mark_stale(self, since: str | None) -> None:
+        """Dim the pane and say since when its data is old (None: live again)."""
+        if since == self.stale_since:
+            return
+        self.stale_since = since
+        self.set_class(since is not None, "-stale")
+        self._show_subtitle()
+
+    def set_note(self, text: str) -> None:
+        """The pane's own subtitle (a total, a state); shown after the staleness mark."""
+        self._note = text
+        self._show_subtitle()
+
+    def _show_subtitle(self) -> None:
+        parts = [f"stale since {self.stale_since}"] if self.stale_since else []
+        if self._note:
+            parts.append(self._note)
+        text = " · ".join(parts)
+        if self.border_subtitle != text:
+            self.border_subtitle = text
 
     def flush_every(self, hz: float, flush: Callable[[], object], *, offset: float = 0.0) -> None:
         """Call `flush` `hz` times a second, starting `offset` seconds late.
@@ -96,11 +126,17 @@ class ProxyPane(Widget):
                 await self.apply(self.proxy)
             except asyncio.CancelledError:
                 raise
+            except UnknownSymbolError as exc:
+                # Final: retrying cannot list a market; say so once and wait for a new wish.
+                log.warning("%s: %s", self.client_id, exc)
+                self.last_error = str(exc)
+                self.notify(f"{self.KIND}: {exc}", severity="error", timeout=8)
+                self.refresh()
             except Exception as exc:
                 # A refused request or no network: say so once, keep the pane alive, and try
                 # again later (a chart without history would otherwise stay empty for good).
                 log.warning("%s: %s", self.client_id, exc, exc_info=True)
-                message = str(exc) or type(exc).__name__
+                message = describe_error(exc)
                 if message != self.last_error:
                     self.notify(f"{self.KIND}: {message}", severity="error", timeout=6)
                 self.last_error = message
@@ -111,6 +147,13 @@ class ProxyPane(Widget):
             else:
                 self._failures = 0
                 self.last_error = None
+
+    def runtime_markets(self) -> MarketDirectory:
+        """The running manager's market list (the pane's worker only runs with a manager)."""
+        manager = self.runtime.manager
+        if manager is None:
+            raise ManagerUnavailable("not connected")
+        return manager.markets
 
     async def apply(self, proxy: WebSocketClientProxy) -> None:
         """Make the proxy's subscriptions match what the pane wants (override)."""

@@ -9,6 +9,13 @@ from rich.text import Text
 from textual.widgets import Static
 
 KST = timedelta(hours=9)
+
+
+def kst_time(now: float) -> str:
+    """'16:57:10' in Korea time, as Upbit shows it."""
+    return (datetime.fromtimestamp(now, tz=UTC) + KST).strftime("%H:%M:%S")
+
+
 HEALTH_STYLE = {"healthy": "green", "degraded": "yellow", "critical": "bold red"}
 
 
@@ -26,6 +33,31 @@ class StatusBar(Static):
 
     def show_failure(self, reason: str) -> None:
         self.update(Text.assemble(("✖ ", "bold red"), ("stopped: ", "bold red"), reason))
+
+    def show_disconnected(
+        self,
+        where: str,
+        since: str | None,
+        retry_in: float | None,
+        why: str | None,
+        status: str | None = None,
+    ) -> None:
+        """The exchange is gone: since when (None: never reached), when the next attempt is."""
+        retry = (
+            "retrying now"
+            if retry_in is None or retry_in < 0.5
+            else (f"retrying in {retry_in:.0f} s")
+        )
+        parts: list[str | tuple[str, str]] = [
+            ("✖ ", "bold red"),
+            ("disconnected" if since else "cannot connect", "bold red"),
+            f" from {where} since {since} · {retry}" if since else f" to {where} · {retry}",
+        ]
+        if why:
+            parts.append(f" ({why})")
+        if status and status != "healthy":
+            parts += [" · ", (status, HEALTH_STYLE.get(status, "bold"))]
+        self.update(Text.assemble(*parts, no_wrap=True, overflow="ellipsis"), layout=False)
 
     def show_health(self, health: dict[str, Any], now: float, where: str) -> None:
         status = str(health.get("status", "unknown"))

@@ -39,7 +39,10 @@ def cached_style(spec: str) -> Style:
 
 
 def _justify(text: str, column: Column) -> str:
-    text = text[: column.width]
+    if len(text) > column.width:
+        # Never a cut number (2,668.36 for 2.67T): right-aligned (numeric) cells that do not fit
+        # show '#' as a spreadsheet does; the formatters pick units so this stays rare.
+        text = "#" * column.width if column.justify == "right" else text[: column.width]
     return text.rjust(column.width) if column.justify == "right" else text.ljust(column.width)
 
 
@@ -214,15 +217,25 @@ class TickerTable(ScrollView, can_focus=True):
         segments = []
         for column in self.columns:
             text, spec = cells.get(column.key, ("", ""))
-            text = text[: column.width]
-            padded = (
-                text.rjust(column.width) if column.justify == "right" else text.ljust(column.width)
-            )
-            segments.append(Segment(f" {padded} ", cached_style(spec)))
+            segments.append(Segment(f" {_justify(text, column)} ", cached_style(spec)))
         self._strips[key] = segments
         return segments
 
+    @property
+    def styled(self) -> bool:
+        """Whether the stylesheet has given this table its component styles.
+
+        Not yet before the stylesheet first reaches it, and no longer once it is pruned: the
+        screen's compositor can still paint a table removed with its pane (or one mounted under
+        a busy loop) before the next layout, and asking for a component style then raises
+        KeyError ("No 'ticker-table--header' key in COMPONENT_CLASSES").
+        """
+        return all(name in self._component_styles for name in self.COMPONENT_CLASSES)
+
     def render_lines(self, crop: Region) -> list[Strip]:
+        if not self.styled:
+            # Blank until styled; the stylesheet refreshes the table when its styles arrive.
+            return [Strip.blank(crop.width)] * crop.height
         # Styles resolved once per paint, not once per line (each lookup walks the DOM).
         self._paint_styles = (
             self.rich_style,
@@ -234,6 +247,8 @@ class TickerTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
+        if self._paint_styles is None and not self.styled:
+            return Strip.blank(self.scrollable_content_region.width)
         base, header_style, cursor_style = self._paint_styles or (
             self.rich_style,
             self.get_component_rich_style("ticker-table--header"),

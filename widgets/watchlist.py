@@ -16,9 +16,9 @@ from widgets.market_format import (
     RISE_FLASH,
     change_style,
     format_change_rate,
-    format_krw_millions,
     format_price,
     format_signed_price,
+    format_traded_value,
     format_volume,
 )
 from widgets.proxy_pane import ProxyPane
@@ -31,7 +31,7 @@ FLASH_SECONDS = 0.6
 COLUMNS = [
     Column("market", "Market", 9, "left"),
     Column("price", "Price", 12),
-    Column("change", "Change", 10),
+    Column("change", "Change", 11),
     Column("rate", "Chg %", 7),
     Column("volume", "Vol 24h", 8),
     Column("value", "Value 24h", 9),
@@ -108,6 +108,14 @@ class WatchlistPane(ProxyPane):
         self.want_update()
         return True
 
+    def select(self, symbol: str) -> bool:
+        """Put the cursor on `symbol`'s row; False if it is not in the watchlist."""
+        table = self.query_one(TickerTable)
+        if symbol not in table.rows:
+            return False
+        table.cursor = table.rows.index(symbol)
+        return True
+
     @property
     def selected_symbol(self) -> str | None:
         return self.query_one(TickerTable).selected
@@ -127,11 +135,9 @@ class WatchlistPane(ProxyPane):
         new = [s for s in wanted if s not in self._subscribed]
         if not new:
             return
-        listed, snapshots, unlisted = await split_listed(proxy, new)
-        for event in snapshots:
-            self._on_ticker(event)
+        listed, unlisted = await split_listed(self.runtime_markets(), new)
         for symbol, reason in unlisted.items():
-            self.notify(f"{symbol}: {reason}; removed from the watchlist", severity="error")
+            self.notify(f"{reason}; removed from the watchlist", severity="error", timeout=10)
             self.remove_symbol(symbol)
         if listed:
             await proxy.subscribe_ticker(
@@ -197,7 +203,7 @@ class WatchlistPane(ProxyPane):
                 ),
                 "rate": (format_change_rate(event.signed_change_rate), style),
                 "volume": (format_volume(event.acc_trade_volume_24h), ""),
-                "value": (format_krw_millions(event.acc_trade_price_24h), ""),
+                "value": (format_traded_value(event.acc_trade_price_24h, symbol), ""),
             },
         )
 

@@ -7,7 +7,8 @@ from typing import Any
 from app_harness import SIZE, SYMBOLS, sim_config, wait_for
 from sim_requests import last_request_types
 
-from upbit_tui.tui.app import NARROW_WIDTH, TINY_WIDTH, UpbitApp, make_app
+from upbit_tui.tui.app import UpbitApp, make_app
+from upbit_tui.tui.layout import NARROW_WIDTH, TINY_WIDTH
 from widgets.ticker_table import TickerTable
 
 NAMES = ("watchlist", "balances", "candles", "orderbook")

@@ -9,6 +9,8 @@ from typing import Any
 from app_harness import (
     SIZE,
     SYMBOLS,
+    demo_app,
+    fixed_clock,
     sim_config,
     wait_for,
 )
@@ -20,6 +22,7 @@ from textual.worker import WorkerState
 
 from upbit_tui.config import load_config
 from upbit_tui.tui.app import UpbitApp, make_app
+from upbit_tui.tui.screens import AddSymbolScreen, ConfirmScreen
 from widgets.balances import HOW_TO_ENABLE, BalancesPane
 from widgets.candles import CandlesPane
 from widgets.dashboard import DashboardPane
@@ -116,12 +119,13 @@ async def test_watchlist_add_remove_and_bad_symbols(sim: Any, tmp_path: Path) ->
         watchlist: WatchlistPane = pane(app, "watchlist")
         await wait_for(pilot, lambda: watchlist.settled, "the watchlist")
 
-        assert not app.add_symbol("bitcoin")  # not a market code at all
-        await wait_for(pilot, lambda: "not an Upbit market code" in notes.last, "the error")
-
-        assert app.add_symbol("krw-nope")  # well-formed, but not listed
-        await wait_for(pilot, lambda: "KRW-NOPE" not in watchlist.symbols, "KRW-NOPE dropped")
-        assert "KRW-NOPE: not listed on the exchange" in notes.text
+        app.add_symbol("krw-nope")  # well-formed, but not listed: the dialog says so
+        await wait_for(pilot, lambda: isinstance(app.screen, AddSymbolScreen), "the dialog")
+        dialog = app.screen
+        assert isinstance(dialog, AddSymbolScreen)
+        await wait_for(pilot, lambda: "not listed on Upbit" in dialog.error_text, "the error")
+        assert watchlist.symbols == ("KRW-BTC", "KRW-ETH")
+        await pilot.press("escape")
 
         # The command palette adds a market typed into it.
         await pilot.press("ctrl+p")
@@ -170,7 +174,7 @@ async def test_balances_without_keys_say_why_and_how(sim: Any) -> None:
         await wait_for(pilot, lambda: balances.settled, "the balances notice")
         assert balances.unavailable
         notice = str(balances.query_one("#balances-notice").render())
-        assert "Private data unavailable" in notice and "UPBIT_ACCESS_KEY" in notice
+        assert "Private data unavailable" in notice and notice.count("UPBIT_ACCESS_KEY") == 1
         assert HOW_TO_ENABLE[:40] in notice.replace("\n", " ")
 
 
@@ -269,3 +273,135 @@ def _palette_offers(app: UpbitApp, text: str) -> bool:
     hits = app.screen.query_one(CommandList)
     first = hits.highlighted_option
     return hits.option_count > 0 and first is not None and text in str(first.prompt)
+
+
+async def test_removing_the_highlighted_row_keeps_highlight_book_and_chart_together(
+    sim: Any,
+) -> None:
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        watchlist: WatchlistPane = pane(app, "watchlist")
+        book: OrderbookPane = pane(app, "orderbook")
+        candles: CandlesPane = pane(app, "candles")
+        await wait_for(pilot, lambda: watchlist.settled and book.settled, "the first market")
+        await pilot.press("down", "down")
+        await wait_for(pilot, lambda: app.selected_symbol == SYMBOLS[2], "the third row")
+        await pilot.press("x")
+        following = SYMBOLS[3]
+        await wait_for(
+            pilot,
+            lambda: (
+                watchlist.selected_symbol == following
+                and app.selected_symbol == following
+                and book.book is not None
+                and book.book.symbol == following
+                and candles.symbol == following
+            ),
+            f"highlight, book and chart on {following}",
+        )
+
+
+async def test_t_and_shift_t_reach_one_second_candles(sim: Any) -> None:
+    app = make_app(sim_config(sim), health_interval=None)
+    async with app.run_test(size=SIZE) as pilot:
+        candles: CandlesPane = pane(app, "candles")
+        await wait_for(pilot, lambda: candles.settled, "the 1m chart")
+        await pilot.press("T")
+        await wait_for(pilot, lambda: candles.timeframe == "1s" and candles.settled, "1s chart")
+        assert candles.border_title is not None and "1s candles" in str(candles.border_title)
+        await wait_for(
+            pilot, lambda: "candle.1s" in last_request_types(sim), "candle.1s on the wire"
+        )
+        await pilot.press("T")
+        await wait_for(pilot, lambda: candles.timeframe == "1d", "back round to day candles")
+
+
+async def test_saving_in_the_demo_asks_before_creating_the_user_config(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    target = tmp_path / "upbit-tui" / "config.toml"
+    app = demo_app(symbols=("KRW-BTC", "KRW-ETH"))
+    notes = NotificationLog()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert str(target) in app.screen.question  # type: ignore[attr-defined]
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "no")
+        assert not target.exists()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: target.exists(), "the config created")
+    assert load_config(target).watchlist.symbols == ("KRW-BTC", "KRW-ETH")
+
+
+async def test_a_config_that_cannot_be_edited_safely_is_refused_with_a_message(
+    sim: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.toml"
+    text = 'watchlist = { symbols = ["KRW-BTC"] }\n'
+    path.write_text(text)
+    app = make_app(sim_config(sim, symbols=("KRW-BTC",), source=path), health_interval=None)
+    notes = NotificationLog()
+    async with app.run_test(size=SIZE, message_hook=notes) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: "Not saved" in notes.last, "the refusal")
+        assert "set it by hand" in notes.last
+    assert path.read_text() == text
+
+
+async def test_a_lost_exchange_marks_panes_stale_and_says_when_it_retries(sim: Any) -> None:
+    config = sim_config(sim)
+    config = config.replace(
+        connection=dataclasses.replace(
+            config.connection, reconnect_initial_delay=3.0, reconnect_max_delay=3.0
+        )
+    )
+    app = make_app(config, clock=fixed_clock, health_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        watchlist: WatchlistPane = pane(app, "watchlist")
+        book: OrderbookPane = pane(app, "orderbook")
+        await wait_for(pilot, lambda: watchlist.settled and book.settled, "live data")
+        assert not watchlist.has_class("-stale")
+        sim.faults.reject_handshakes(1000, 429)
+        sim.faults.drop_all()
+        await wait_for(
+            pilot,
+            lambda: all(p.has_class("-stale") for p in (watchlist, book)),
+            "the panes marked stale",
+        )
+        assert watchlist.border_subtitle == "stale since 15:30:00"
+        await wait_for(
+            pilot,
+            lambda: "retrying in" in str(app.status_bar.render()),  # type: ignore[union-attr]
+            "the retry countdown",
+        )
+        assert "disconnected" in str(app.status_bar.render())  # type: ignore[union-attr]
+        sim.faults.clear()
+        await wait_for(
+            pilot,
+            lambda: not watchlist.has_class("-stale") and not book.has_class("-stale"),
+            "live again",
+            seconds=20,
+        )
+        assert watchlist.border_subtitle == ""
+        assert "disconnected" not in str(app.status_bar.render())  # type: ignore[union-attr]
+
+
+async def test_monitor_latency_ignores_snapshot_age() -> None:
+    """The seeded exchange's clock is days behind ours: a snapshot's age counted as latency
+    would read as days and trip the latency alert."""
+    app = demo_app()
+    app.health_interval = 0.1
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: pane(app, "watchlist").settled, "the snapshots")
+        await wait_for(pilot, lambda: app.last_health is not None, "a health check")
+        await pilot.press("d")
+        dashboard = app.screen.query_one(DashboardPane)
+        await wait_for(pilot, lambda: dashboard.health is not None, "the dashboard")
+        health = dashboard.health
+        assert health is not None
+        assert health["max_latency_ms"] < 1_000
+        assert not any("latency" in str(r) for r in health.get("reasons") or [])

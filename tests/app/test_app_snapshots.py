@@ -13,6 +13,7 @@ from app_harness import SIZE, demo_app, wait_for
 from textual.pilot import Pilot
 
 from upbit_tui.tui.app import UpbitApp
+from upbit_tui.tui.screens import AddSymbolScreen
 from widgets.candles import CandlesPane
 from widgets.dashboard import DashboardPane
 
@@ -90,12 +91,13 @@ def test_unlisted_market_error(snap_compare: Any) -> None:
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await wait_for(pilot, lambda: settled(app, "watchlist"), "the watchlist")
-        app.add_symbol("KRW-NOPE")
-        pane = app.pane("watchlist")
+        app.add_symbol("KRW-BTCC")
         await wait_for(
             pilot,
-            lambda: pane is not None and "KRW-NOPE" not in getattr(pane, "symbols", ()),
-            "the unlisted market to be refused",
+            lambda: (
+                isinstance(app.screen, AddSymbolScreen) and "did you mean" in app.screen.error_text
+            ),
+            "the dialog to refuse the unlisted market and suggest KRW-BTC",
         )
 
     assert snap_compare(app, terminal_size=(100, 20), run_before=run_before)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from upbit_tui.wire.events import CandleEvent
-from widgets.candles import days_from_240m, parse_timeframe
+from widgets.candles import days_from_240m, parse_timeframe, price_ticks, time_label
 
 
 def candle(start: str, o: float, h: float, low: float, c: float, v: float) -> CandleEvent:
@@ -52,7 +52,7 @@ def test_timeframe_names(text: str, timeframe: str) -> None:
 
 
 def test_unknown_timeframe_lists_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"expected one of 1m, 3m, .* 240m, day"):
+    with pytest.raises(ValueError, match=r"expected one of 1s, 1m, 3m, .* 240m, day"):
         parse_timeframe("2h")
 
 
@@ -76,3 +76,23 @@ def test_volume_plot_only_when_it_has_room(height: int, with_volume: bool) -> No
     text = re.sub(r"\x1b\[[0-9;]*m", "", plt.build())  # without the colours
     assert (format_volume(7.25) in text) is with_volume  # the volume axis' top label
     assert "00:00" in text  # the time axis shows either way
+
+
+def test_price_ticks_sit_on_round_prices_inside_the_range() -> None:
+    ticks = price_ticks(143_251_234.0, 143_987_655.0)
+    assert ticks == [143_400_000.0, 143_600_000.0, 143_800_000.0]
+    assert price_ticks(0.00851, 0.00873) == pytest.approx([0.00855, 0.0086, 0.00865, 0.0087])
+    assert price_ticks(5.0, 5.0) == [5.0]
+
+
+def test_time_labels_carry_the_date_where_candles_span_days() -> None:
+    start = "2026-11-27T15:30:05"
+    assert time_label(start, "240m") == "11-27 15h"
+    assert time_label(start, "1d") == "11-27"
+    assert time_label(start, "1s") == "15:30:05"
+    assert time_label(start, "5m") == "15:30"
+
+
+def test_one_second_candles_are_a_timeframe() -> None:
+    assert parse_timeframe("second1") == "1s"
+    assert parse_timeframe("1s") == "1s"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from widgets.balances import price_route
 from widgets.market_format import (
     FALL_STYLE,
     RISE_STYLE,
@@ -16,6 +17,7 @@ from widgets.market_format import (
     format_price,
     format_signed_price,
     format_size,
+    format_traded_value,
     format_volume,
 )
 
@@ -99,3 +101,47 @@ def test_depth_bar_is_proportional_and_fixed_width() -> None:
     half_cell = depth_bar(1, 2, 1)
     assert half_cell == "▌"
     assert all(len(depth_bar(s, 7, 12)) == 12 for s in (0.1, 1, 3.3, 7, 9))
+
+
+@pytest.mark.parametrize(
+    ("volume", "shown"),
+    [
+        (2_668_360_000_000.0, "2.67T"),  # KRW-BTT's 24h volume: never '2,668.36'
+        (999_999_999_999.0, "1,000.0B"),
+        (12_345_678_901.0, "12.35B"),
+        (123_456.0, "123,456"),
+        (1e18, "1,000.0P"),
+        (1e21, "1.0e+21"),
+    ],
+)
+def test_volume_picks_a_unit_that_fits_the_column(volume: float, shown: str) -> None:
+    text = format_volume(volume)
+    assert text == shown and len(text) <= 8
+
+
+def test_traded_value_is_in_the_quote_currency_and_fits() -> None:
+    assert format_traded_value(228_827_000_000.0, "KRW-BTC") == "228,827M"
+    assert format_traded_value(2.67e15, "KRW-BTT") == "2.67P"
+    assert format_traded_value(12.34567, "BTC-ETH") == "12.3457"
+    assert format_traded_value(1.5, "BTC-XRP") == "1.5000"  # "1.5000 BTC" is too wide
+    assert format_traded_value(1_234_567.0, "USDT-BTC") == "1.23M"
+    assert format_traded_value(0.5, "BTC-ETH") == "0.5000"
+    assert format_traded_value(512.5, "USDT-XRP") == "512.50"
+    for value, symbol in [(3e12, "KRW-BTT"), (9e9, "BTC-ETH"), (9e9, "USDT-SOL")]:
+        assert len(format_traded_value(value, symbol)) <= 9
+
+
+def test_balances_are_valued_through_btc_or_usdt_where_krw_does_not_list_the_coin() -> None:
+    listed = frozenset({"KRW-BTC", "KRW-USDT", "KRW-ETH", "BTC-ETH", "BTC-NEO", "USDT-TON"})
+    assert price_route("ETH", listed) == ("KRW-ETH",)
+    assert price_route("NEO", listed) == ("BTC-NEO", "KRW-BTC")
+    assert price_route("TON", listed) == ("USDT-TON", "KRW-USDT")
+    assert price_route("XYZ", listed) == ()
+    assert price_route("XYZ", None) == ("KRW-XYZ",)
+
+
+def test_amounts_give_up_decimals_before_they_overflow_the_balances_column() -> None:
+    assert format_amount(12_345.12345678) == "12,345.1234568"
+    assert format_amount(123_456_789_012.5) == "123.46B"  # 15 digits with separators: a unit
+    assert format_amount(0.00000001) == "0.00000001"
+    assert all(len(format_amount(v)) <= 14 for v in (1e15, 98_765_432.123456, 0.123456789))

@@ -10,7 +10,8 @@ import pytest
 
 from upbit_tui.config import LoggingConfig
 from upbit_tui.logsetup import setup_logging
-from upbit_tui.tui.app import EXIT_CONFIG, config_path_from, run_app
+from upbit_tui.tui.app import EXIT_CONFIG, run_app
+from upbit_tui.tui.startup import config_path_from, load_startup
 
 
 def args(config: str | None = None, demo: bool = False) -> argparse.Namespace:
@@ -76,3 +77,30 @@ def test_logging_goes_to_the_file_only(tmp_path: Path) -> None:
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
+
+
+def test_a_readable_secret_file_warns_in_the_app_and_the_log_not_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_file = tmp_path / "app.log"
+    path = tmp_path / "config.toml"
+    path.write_text(f'[auth]\naccess_key = "a"\nsecret_key = "s"\n[logging]\nfile = "{log_file}"\n')
+    path.chmod(0o644)
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        startup = load_startup(args(str(path)))
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+    assert capsys.readouterr().err == ""
+    assert len(startup.notices) == 1 and "chmod 600" in startup.notices[0]
+    assert "chmod 600" in log_file.read_text()
+    assert 's"' not in startup.notices[0]

@@ -11,11 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import logging
-import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -27,59 +24,57 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Footer, Header
+from textual.widgets import Header, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from upbit_tui.config import (
-    CONFIG_PATH_ENV,
-    AuthConfig,
     Config,
     ConfigError,
-    ExchangeConfig,
     default_config_path,
-    load_config,
 )
-from upbit_tui.logsetup import LoggingSetupError, setup_logging
+from upbit_tui.logsetup import LoggingSetupError
+from upbit_tui.net.rest import MarketInfo, UpbitRestClient
 from upbit_tui.tui.commands import UpbitCommands
+from upbit_tui.tui.health_alerts import HealthAlerts
+from upbit_tui.tui.layout import PANES, apply_layout, layout_mode
+from upbit_tui.tui.liveness import Liveness
+from upbit_tui.tui.market_search import Lookup, MarketLookup
 from upbit_tui.tui.messages import SymbolSelected, WatchlistChanged
 from upbit_tui.tui.runtime import Clock, Runtime
-from upbit_tui.tui.screens import AddSymbolScreen, DashboardScreen, HelpScreen
-from upbit_tui.tui.watchlist_file import save_watchlist
+from upbit_tui.tui.screens import AddSymbolScreen, ConfirmScreen, DashboardScreen, HelpScreen
+from upbit_tui.tui.startup import load_startup, start_demo_exchange
+from upbit_tui.tui.watchlist_file import WatchlistSaveError, save_watchlist
 from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 from widgets.balances import BalancesPane
 from widgets.candles import CandlesPane, timeframe_label
+from widgets.error_text import describe_error, humanize_reason
+from widgets.fitted_footer import FittedFooter
 from widgets.orderbook import OrderbookPane
 from widgets.proxy_pane import ProxyPane
-from widgets.status_bar import StatusBar
+from widgets.status_bar import StatusBar, kst_time
 from widgets.watchlist import WatchlistPane
 
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
-# Seconds of good health before "healthy again" is announced (no flapping toasts).
-ALERT_QUIET = 10.0
-_NUMBERS = re.compile(r"\d[\d.,]*")
-# The simulator's test key pair for --demo: balances show without a real account.
-DEMO_ACCESS_KEY = "demo-access"
-DEMO_SECRET_KEY = "demo-secret-not-a-real-key"
-DEMO_SEED = 20261127
-DEMO_MARKETS = 40
-DEMO_RATE = 40.0
 
-# Toggleable panes: name -> (container id, position in it, label).
-PANES: dict[str, tuple[str, int, str]] = {
-    "watchlist": ("left", 0, "watchlist"),
-    "balances": ("left", 1, "balances"),
-    "candles": ("center", 0, "candles"),
-    "orderbook": ("right", 0, "order book"),
-}
-
-
-# Below NARROW_WIDTH columns the watchlist goes on top at full width, the order book and chart
-# share the row below and the balances show only when asked for (b); below TINY_WIDTH only one
-# of the order book and the chart shows at a time (o / c picks it).
-NARROW_WIDTH = 150
-TINY_WIDTH = 100
+ALL_HIDDEN_HINT = (
+    "All panes are hidden.\n\n"
+    "w watchlist · c chart · o order book · b balances\n"
+    "? help · ctrl+p commands · q quit"
+)
+# Footer keys given up first on a narrow terminal (they stay bound; help lists them all).
+FOOTER_DROP_ORDER = (
+    "reconnect",
+    "toggle_watchlist",
+    "toggle_balances",
+    "toggle_orderbook",
+    "toggle_candles",
+    "save_watchlist",
+    "next_timeframe",
+    "dashboard",
+    "remove_symbol",
+)
 
 MAIN_SCREEN_ACTIONS = frozenset(
     {"add_symbol", "remove_symbol", "save_watchlist", "timeframe", "toggle_pane"}
@@ -103,7 +98,7 @@ class UpbitApp(App[int]):
         Binding("o", "toggle_pane('orderbook')", "Book", id="toggle_orderbook"),
         Binding("c", "toggle_pane('candles')", "Chart", id="toggle_candles"),
         Binding("b", "toggle_pane('balances')", "Balances", id="toggle_balances"),
-        Binding("w", "toggle_pane('watchlist')", "Watchlist", show=False, id="toggle_watchlist"),
+        Binding("w", "toggle_pane('watchlist')", "Watchlist", id="toggle_watchlist"),
         Binding("d", "dashboard", "Monitor", id="dashboard"),
         Binding("r", "reconnect", "Reconnect", id="reconnect"),
     ]
@@ -135,9 +130,12 @@ class UpbitApp(App[int]):
         self.watchlist_symbols: tuple[str, ...] = config.watchlist.symbols
         self.runtime_worker: Worker[None] | None = None
         self.last_health: dict[str, Any] | None = None
-        self._alerted: tuple[str, frozenset[str]] = ("healthy", frozenset())
-        self._last_alert_at = 0.0
+        self.alerts = HealthAlerts(self.notify, lambda text: humanize_reason(text, self.where))
         self._health_proxy: Any = None
+        self._market_lookup: MarketLookup | None = None
+        # Warnings from before the app started (shown once it is up; they are in the log too).
+        self.notices: tuple[str, ...] = ()
+        self.liveness = Liveness(self.runtime.clock, time.monotonic)
         self._gc_frozen = False
         # Narrow layout state: whether the balances were asked for, which pane is in front.
         self.narrow_balances = False
@@ -157,8 +155,9 @@ class UpbitApp(App[int]):
                     container.display = bool(shown)
                     for name in shown:
                         yield self._new_pane(name)
+            yield Static(ALL_HIDDEN_HINT, id="all-hidden")
         yield StatusBar(id="status")
-        yield Footer()
+        yield FittedFooter(drop_order=FOOTER_DROP_ORDER)
 
     def _new_pane(self, name: str) -> ProxyPane:
         if name == "watchlist":
@@ -193,6 +192,8 @@ class UpbitApp(App[int]):
         return url.split("//", 1)[-1].split("/", 1)[0]
 
     def on_mount(self) -> None:
+        for notice in self.notices:
+            self.notify(notice, title="Config", severity="warning", timeout=30)
         self._relayout()
         self.sub_title = self.where
         if bar := self.status_bar:
@@ -236,7 +237,7 @@ class UpbitApp(App[int]):
         async with contextlib.AsyncExitStack() as stack:
             config = self.runtime.config
             if self.demo:
-                config = await self._start_demo_exchange(stack, config)
+                config = await start_demo_exchange(stack, config, self.demo_options)
             manager = GlobalWebSocketManager(config)
             await stack.enter_async_context(manager)
             self._health_proxy = WebSocketClientProxy(self.runtime.client_id("app"), manager)
@@ -251,28 +252,6 @@ class UpbitApp(App[int]):
                 self.runtime.detach()
                 self._health_proxy = None
 
-    async def _start_demo_exchange(
-        self, stack: contextlib.AsyncExitStack, config: Config
-    ) -> Config:
-        from upbit_tui.exchange import ExchangeServer
-
-        options: dict[str, Any] = {
-            "seed": DEMO_SEED,
-            "markets": DEMO_MARKETS,
-            "rate": DEMO_RATE,
-            "host": "127.0.0.1",
-            "port": 0,
-            "api_keys": {DEMO_ACCESS_KEY: DEMO_SECRET_KEY},
-        }
-        options.update(self.demo_options)
-        sim = await stack.enter_async_context(ExchangeServer(**options))
-        log.info("demo exchange at %s", sim.rest_url)
-        keys = options["api_keys"]
-        access, secret = next(iter(keys.items())) if keys else (None, None)
-        return demo_config(
-            config, sim.websocket_url, sim.private_websocket_url, sim.rest_url, access, secret
-        )
-
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker failures are handled: say what broke, keep the UI up."""
@@ -281,7 +260,7 @@ class UpbitApp(App[int]):
         if event.state != WorkerState.ERROR:
             return
         error = worker.error
-        reason = f"{type(error).__name__}: {error}" if error else "unknown error"
+        reason = describe_error(error) if error else "unknown error"
         log.error("worker %s failed: %s", worker.name, reason, exc_info=error)
         if worker.name == "runtime":
             self.runtime.detach(reason)
@@ -307,34 +286,29 @@ class UpbitApp(App[int]):
             log.warning("health check failed: %s", exc)
             return
         self.last_health = health
-        bar.show_health(health, self.runtime.clock(), self.where)
-        self._alert(health)
-
-    def _alert(self, health: dict[str, Any]) -> None:
-        """Notify when health changes status or gains a new kind of reason (error rate,
-        latency, drops...). Reasons are compared without their numbers, so a climbing drop
-        count is one alert, not one per second; "healthy again" needs ALERT_QUIET quiet s."""
-        status = str(health.get("status", "healthy"))
-        reasons = [str(r) for r in health.get("reasons") or []]
-        kinds = frozenset(_NUMBERS.sub("#", r) for r in reasons)
-        now = time.monotonic()
-        previous_status, previous_kinds = self._alerted
-        if status == "healthy":
-            if previous_status != "healthy" and now - self._last_alert_at >= ALERT_QUIET:
-                self._alerted = (status, frozenset())
-                self.notify("Connection healthy again", severity="information")
-            return
-        self._last_alert_at = now
-        seen = kinds | previous_kinds if status == previous_status else kinds
-        self._alerted = (status, seen)
-        if status == previous_status and kinds <= previous_kinds:
-            return
-        self.notify(
-            "; ".join(reasons) or status,
-            title=f"Health: {status}",
-            severity="error" if status == "critical" else "warning",
-            timeout=10,
+        manager = self.runtime.manager
+        delays = (
+            {kind: conn.recovery.last_delay for kind, conn in manager.connections().items()}
+            if manager is not None
+            else {}
         )
+        self.liveness.update(health.get("connections") or {}, delays)
+        self._mark_stale_panes()
+        outage = self.liveness.outages.get("public")
+        if outage is not None:
+            why = humanize_reason(outage.reason, self.where) if outage.reason else None
+            since = kst_time(outage.since) if outage.since is not None else None
+            status = str(health.get("status", ""))
+            bar.show_disconnected(self.where, since, outage.retry_in, why, status)
+        else:
+            bar.show_health(health, self.runtime.clock(), self.where)
+        self.alerts.update(health)
+
+    def _mark_stale_panes(self) -> None:
+        for pane in self.screen_stack[0].query(ProxyPane):
+            outage = self.liveness.outages.get(pane.CONNECTION)
+            since = outage.since if outage is not None else None
+            pane.mark_stale(kst_time(since) if since is not None else None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Pane and watchlist keys only act on the main screen (and only show in its Footer)."""
@@ -355,8 +329,14 @@ class UpbitApp(App[int]):
         self.watchlist_symbols = message.symbols
         if self.selected_symbol in message.symbols:
             return
-        if message.symbols:
-            self.post_message(SymbolSelected(message.symbols[0]))
+        # Follow the watchlist's highlight (after a removal it moves to the next row), so the
+        # highlighted row, the order book and the chart show the same market.
+        pane = self.pane("watchlist")
+        highlighted = pane.selected_symbol if isinstance(pane, WatchlistPane) else None
+        if highlighted is None and message.symbols:
+            highlighted = message.symbols[0]
+        if highlighted is not None:
+            self.post_message(SymbolSelected(highlighted))
         else:
             self._clear_selection()
 
@@ -367,21 +347,51 @@ class UpbitApp(App[int]):
             if isinstance(pane, OrderbookPane | CandlesPane):
                 pane.set_symbol(None)
 
-    def add_symbol(self, text: str) -> bool:
-        try:
-            symbol = normalize_symbol(text)
-        except SymbolError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
-            return False
+    async def lookup_market(self, text: str) -> Lookup:
+        """Resolve what was typed into "add a market" (see market_search.py)."""
+        manager = self.runtime.manager
+        if manager is None:  # not connected yet: a well-formed code is checked by the pane
+            try:
+                return Lookup(code=normalize_symbol(text))
+            except SymbolError as exc:
+                return Lookup(error=str(exc))
+        if self._market_lookup is None:
+            rest_url = self.runtime.config.exchange.rest_url
+
+            async def fetch_markets() -> list[MarketInfo]:
+                async with UpbitRestClient(rest_url) as rest:
+                    return await rest.get_markets()
+
+            self._market_lookup = MarketLookup(manager.markets.validate, fetch_markets)
+        return await self._market_lookup.resolve(text)
+
+    def add_symbol(self, text: str) -> None:
+        """Add what the user typed once it resolves to a listed market; otherwise open the
+        add dialog with the text, the error and the close matches."""
+        self.run_worker(
+            self._add_checked(text), name="add a market", group="add-symbol", exit_on_error=False
+        )
+
+    async def _add_checked(self, text: str) -> None:
+        lookup = await self.lookup_market(text)
+        if lookup.code is None:
+            self.push_screen(
+                AddSymbolScreen(self.lookup_market, text=text, lookup=lookup), self._added
+            )
+            return
+        self._added(lookup.code)
+
+    def _added(self, symbol: str | None) -> None:
+        if symbol is None:
+            return
         pane = self.pane("watchlist")
         if not isinstance(pane, WatchlistPane):
             self.notify("The watchlist pane is hidden (press w)", severity="warning")
-            return False
-        if not pane.add_symbol(symbol):
+        elif not pane.add_symbol(symbol):
             self.notify(f"{symbol} is already in the watchlist")
-            return False
-        self.notify(f"Added {symbol} (s saves the watchlist)")
-        return True
+            pane.select(symbol)
+        else:
+            self.notify(f"Added {symbol} (s saves the watchlist)")
 
     def remove_symbol(self, symbol: str) -> bool:
         pane = self.pane("watchlist")
@@ -390,12 +400,13 @@ class UpbitApp(App[int]):
             return True
         return False
 
-    def action_add_symbol(self) -> None:
-        def added(text: str | None) -> None:
-            if text:
-                self.add_symbol(text)
+    def select_symbol(self, symbol: str) -> bool:
+        """Move the watchlist's highlight to `symbol` (the book and the chart follow it)."""
+        pane = self.pane("watchlist")
+        return isinstance(pane, WatchlistPane) and pane.select(symbol)
 
-        self.push_screen(AddSymbolScreen(), added)
+    def action_add_symbol(self) -> None:
+        self.push_screen(AddSymbolScreen(self.lookup_market), self._added)
 
     def action_remove_symbol(self) -> None:
         pane = self.pane("watchlist")
@@ -407,8 +418,25 @@ class UpbitApp(App[int]):
 
     def action_save_watchlist(self) -> None:
         target = self.config.source or default_config_path()
+        if self.demo and not target.exists():
+            # A demo watchlist in the default config would be picked up by real-Upbit runs.
+            question = (
+                f"Save the demo's watchlist to {target}?\n\nThe file does not exist yet; "
+                "upbit-tui without --demo reads it too."
+            )
+            self.push_screen(
+                ConfirmScreen(question), lambda yes: self._save_watchlist(target) if yes else None
+            )
+            return
+        self._save_watchlist(target)
+
+    def _save_watchlist(self, target: Path) -> None:
         try:
             path = save_watchlist(target, self.watchlist_symbols)
+        except WatchlistSaveError as exc:
+            log.warning("watchlist not saved to %s: %s", target, exc)
+            self.notify(f"Not saved to {target}: {exc}", severity="error", timeout=15)
+            return
         except OSError as exc:
             self.notify(f"Could not save {target}: {exc.strerror or exc}", severity="error")
             return
@@ -431,10 +459,7 @@ class UpbitApp(App[int]):
     @property
     def layout_mode(self) -> str:
         """ "wide", "narrow" or "tiny": the main screen's layout for the terminal's width."""
-        screen = self.screen_stack[0] if self.screen_stack else None
-        if screen is None or not screen.has_class("-narrow"):
-            return "wide"
-        return "tiny" if screen.has_class("-tiny") else "narrow"
+        return layout_mode(self.screen_stack[0] if self.screen_stack else None)
 
     def on_resize(self, event: events.Resize) -> None:
         self._relayout(event.size.width)
@@ -470,51 +495,14 @@ class UpbitApp(App[int]):
             self.tiny_front = name
 
     def _relayout(self, width: int | None = None) -> None:
-        """Show each column that holds a visible pane; wide: with the chart hidden, the
-        right-most visible column takes the free width; narrow (see NARROW_WIDTH) only when
-        panes of more than one column are mounted (a single column fills the screen anyway)."""
-        screen = self.screen_stack[0]
-        width = self.size.width if width is None else width
-        in_use = {PANES[n][0] for n in PANES if self.pane(n) is not None}
-        narrow = width < NARROW_WIDTH and len(in_use) > 1
-        screen.set_class(narrow, "-narrow")
-        screen.set_class(narrow and width < TINY_WIDTH, "-tiny")
-        mode = self.layout_mode
-        main = screen.query_one("#main", Horizontal)
-        columns = [screen.query_one(f"#{c}", Vertical) for c in ("left", "center", "right")]
-        for column in columns:
-            column.styles.width = None  # back to app.tcss
-            column.styles.max_width = None
-            column.styles.column_span = None
-        main.styles.grid_rows = None
         mounted = {n: p for n in PANES if (p := self.pane(n)) is not None}
-        front = self.tiny_front
-        if front not in mounted:
-            front = "orderbook" if front == "candles" else "candles"
-        for name, pane in mounted.items():
-            shown = True
-            if mode != "wide" and name == "balances":
-                shown = self.narrow_balances
-            if mode == "tiny" and name in ("candles", "orderbook"):
-                shown = name == front
-            pane.display = shown
-        balances = mounted.get("balances")
-        screen.set_class(
-            mode != "wide" and balances is not None and balances.display, "-with-balances"
+        apply_layout(
+            self.screen_stack[0],
+            self.size.width if width is None else width,
+            mounted,
+            narrow_balances=self.narrow_balances,
+            tiny_front=self.tiny_front,
         )
-        for column in columns:
-            column.display = any(isinstance(w, ProxyPane) and w.display for w in column.children)
-        visible = [c for c in columns if c.display]
-        if mode == "wide":
-            if visible and not columns[1].display:
-                visible[-1].styles.width = "1fr"
-                visible[-1].styles.max_width = "100%"
-            return
-        bottom = [c for c in columns[1:] if c.display]
-        if len(bottom) == 1:
-            bottom[0].styles.column_span = 2
-        if not (columns[0].display and bottom):
-            main.styles.grid_rows = "1fr"
 
     def action_dashboard(self) -> None:
         if isinstance(self.screen, DashboardScreen):
@@ -562,26 +550,6 @@ class UpbitApp(App[int]):
             self._unfreeze_gc()
 
 
-def demo_config(
-    config: Config,
-    websocket_url: str,
-    private_websocket_url: str,
-    rest_url: str,
-    access_key: str | None,
-    secret_key: str | None,
-) -> Config:
-    """The user's config pointed at the in-process simulator, with its test keys."""
-    return dataclasses.replace(
-        config,
-        exchange=ExchangeConfig(
-            websocket_url=websocket_url,
-            private_websocket_url=private_websocket_url,
-            rest_url=rest_url,
-        ),
-        auth=AuthConfig(access_key=access_key, secret_key=secret_key),
-    )
-
-
 def make_app(
     config: Config,
     *,
@@ -608,29 +576,16 @@ def make_app(
     )
 
 
-def config_path_from(
-    args: argparse.Namespace, environ: dict[str, str] | None = None
-) -> Path | None:
-    """--config, else $UPBIT_TUI_CONFIG, else the XDG path if that file exists, else None."""
-    env = os.environ if environ is None else environ
-    if getattr(args, "config", None):
-        return Path(args.config)
-    if env.get(CONFIG_PATH_ENV):
-        return Path(env[CONFIG_PATH_ENV])
-    default = default_config_path()
-    return default if default.exists() else None
-
-
 def run_app(args: argparse.Namespace, *, print_error: Callable[[str], None] | None = None) -> int:
     """`upbit-tui [--config PATH] [--demo]`: 0 on a normal quit, 2 on a config problem."""
     say = print_error or (lambda line: print(line, file=sys.stderr))
     try:
-        config = load_config(config_path_from(args))
-        log_file = setup_logging(config.logging)
+        startup = load_startup(args)
     except (ConfigError, LoggingSetupError) as exc:
         say(f"upbit-tui: {exc}")
         return EXIT_CONFIG
-    log.info("upbit-tui starting (demo=%s), logging to %s", bool(args.demo), log_file)
-    app = make_app(config, demo=bool(getattr(args, "demo", False)))
+    log.info("upbit-tui starting (demo=%s), logging to %s", bool(args.demo), startup.log_file)
+    app = make_app(startup.config, demo=bool(getattr(args, "demo", False)))
+    app.notices = startup.notices
     code = app.run()
     return int(code or 0)
