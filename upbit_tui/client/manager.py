@@ -958,7 +958,7 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
         # A fresh token (new nonce) for every handshake; never logged.
         creds = self._credentials
         assert creds.access_key and creds.secret_key
-        return bearer(Credentials(creds.access_key, creds.secret_key))
+        return bearer(Credentials(creds.access_key.reveal(), creds.secret_key.reveal()))
 
     async def update_credentials(self, access_key: str, secret_key: str) -> None:
         """Use new API keys (e.g. after the user fixed them); reconnects the private side."""
