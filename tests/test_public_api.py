@@ -12,3 +12,16 @@ def test_design_example_names_are_importable() -> None:
     assert callable(load_config)
     assert hasattr(WebSocketClientProxy, "subscribe_ticker")
     assert hasattr(GlobalWebSocketManager, "health_check")
+
+
+def test_errors_the_api_raises_are_exported() -> None:
+    from upbit_tui import SymbolError
+    from upbit_tui.wire.symbols import normalize_symbol
+
+    try:
+        normalize_symbol("BTC")
+    except SymbolError as exc:
+        assert isinstance(exc, ValueError)
+    else:
+        raise AssertionError("normalize_symbol('BTC') should raise SymbolError")
+    assert "SymbolError" in upbit_tui.__all__
