@@ -415,8 +415,9 @@ def _validate(config: Config, where: str) -> None:
         )
     if config.ui.theme not in TEXTUAL_THEMES:
         raise ConfigError(
-            f"{where}: [ui] theme: unknown theme '{config.ui.theme}'"
-            f"{_suggest(config.ui.theme, TEXTUAL_THEMES)}"
+            f"{where}: [ui] theme: unknown theme '{config.ui.theme}' "
+            f"({_did_you_mean(config.ui.theme, TEXTUAL_THEMES)}"
+            f"expected one of {', '.join(TEXTUAL_THEMES)})"
         )
     for section_name in ("connection", "routing", "health", "private", "ui", "headless"):
         section = getattr(config, section_name)
@@ -462,6 +463,11 @@ _RANGES: dict[tuple[str, str], _Range] = {
     ("ui", "chart_refresh_hz"): _POSITIVE,
     ("headless", "queue_size"): _Range(low=1),
 }
+
+
+def _did_you_mean(name: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def _suggest(name: str, choices: typing.Iterable[str]) -> str:

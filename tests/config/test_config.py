@@ -82,7 +82,7 @@ def test_secrets_never_in_repr(tmp_path: Path) -> None:
         ("[connection]\nstale_after = -1\n", "expected a value >= 0"),
         ('[ui]\ncandle_timeframe = "2m"\n', "unknown timeframe '2m' (expected one of 1s, 1m"),
         ('[ui]\ntheme = "nope"\n', "unknown theme 'nope' (expected one of ansi-dark"),
-        ('[ui]\ntheme = "nordd"\n', "unknown theme 'nordd' (did you mean 'nord'?)"),
+        ('[ui]\ntheme = "nordd"\n', "unknown theme 'nordd' (did you mean 'nord'? expected one of"),
         ("[connection]\nbatch_window = inf\n", "batch_window: expected a finite number, got inf"),
         ("[connection]\nstale_after = nan\n", "stale_after: expected a finite number, got nan"),
         ("[connection]\nping_interval = -inf\n", "expected a finite number, got -inf"),
@@ -288,16 +288,25 @@ def _cli(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    "line", ['candle_timeframe = "2m"', 'theme = "nope"', "table_refresh_hz = nan"]
+    ("text", "where"),
+    [
+        ('[ui]\ncandle_timeframe = "2m"\n', "[ui] candle_timeframe"),
+        ('[ui]\ntheme = "nope"\n', "[ui] theme"),
+        ("[ui]\ntable_refresh_hz = nan\n", "[ui] table_refresh_hz"),
+        ("[headless]\nqueue_size = 0\n", "[headless] queue_size"),
+        ("[connection]\nbatch_window = inf\n", "[connection] batch_window"),
+        ("a = " + "[" * 10_000 + "]" * 10_000 + "\n", "nested too deep"),
+    ],
+    ids=["timeframe", "theme", "nan", "queue-size-0", "inf", "nested"],
 )
 @pytest.mark.parametrize("front_end", [["headless", "--count", "1"], []], ids=["headless", "app"])
-def test_bad_ui_value_is_one_line_and_exit_2_for_every_front_end(
-    tmp_path: Path, line: str, front_end: list[str]
+def test_bad_config_is_one_line_and_exit_2_for_every_front_end(
+    tmp_path: Path, text: str, where: str, front_end: list[str]
 ) -> None:
-    path = write(tmp_path, f"[ui]\n{line}\n")
+    path = write(tmp_path, text)
     result = _cli(*front_end, config=path)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(path) in lines[0] and "[ui]" in lines[0], result.stderr
+    assert len(lines) == 1 and str(path) in lines[0] and where in lines[0], result.stderr
     assert "Traceback" not in result.stderr
