@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from headless_harness import (
     COMMAND,
     ROOT,
@@ -22,6 +25,11 @@ from headless_harness import (
     headless,
     write_config,
 )
+
+from upbit_tui import Config, GlobalWebSocketManager, WebSocketClientProxy
+from upbit_tui.config import ConnectionConfig, ExchangeConfig
+from upbit_tui.exchange import ExchangeServer
+from upbit_tui.headless.run import warn_while_unreachable
 
 UNREACHABLE = "cannot connect"
 
@@ -123,3 +131,66 @@ def test_token_redaction() -> None:
     text = redact_tokens(f"bad header 'Authorization: Bearer {jwt}' and {jwt}")
     assert "eyJ" not in text and "c2lnbmF0dXJl" not in text
     assert json.dumps(text).count("***") == 2
+
+
+class LogWatch(logging.Handler):
+    """The records of one logger as they are emitted, awaitable."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+        self._changed = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self._changed.set()
+
+    def matching(self, text: str) -> list[logging.LogRecord]:
+        return [r for r in self.records if text in r.getMessage()]
+
+    async def wait_for(self, text: str, within: float = 10.0) -> None:
+        async with asyncio.timeout(within * TIMEOUT_FACTOR):
+            while not self.matching(text):
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.fixture
+def headless_log() -> Iterator[LogWatch]:
+    logger = logging.getLogger("upbit_tui.headless")
+    watch, level = LogWatch(), logger.level
+    logger.addHandler(watch)
+    logger.setLevel(logging.INFO)
+    yield watch
+    logger.removeHandler(watch)
+    logger.setLevel(level)
+
+
+async def test_unreachable_warning_repeats_periodically_then_says_connected(
+    headless_log: LogWatch,
+) -> None:
+    port = refused_port()
+    config = Config(
+        exchange=ExchangeConfig(
+            websocket_url=f"ws://127.0.0.1:{port}/websocket/v1",
+            private_websocket_url=f"ws://127.0.0.1:{port}/websocket/v1/private",
+            rest_url=f"http://127.0.0.1:{port}",
+        ),
+        connection=ConnectionConfig(reconnect_initial_delay=0.05, reconnect_max_delay=0.1),
+    )
+    async with GlobalWebSocketManager(config) as manager:
+        watcher = asyncio.create_task(warn_while_unreachable(manager, config, reminder=0.5))
+        try:
+            async with WebSocketClientProxy("t", manager) as proxy:
+                await proxy.subscribe_ticker(["KRW-BTC"], lambda _: None)
+                await headless_log.wait_for("(still)")
+                warnings = headless_log.matching(UNREACHABLE)
+                assert len(warnings) == 2  # at once, then one reminder
+                assert warnings[1].created - warnings[0].created >= 0.5
+                # The exchange comes up at that address: one note that it connected.
+                async with ExchangeServer(seed=2, markets=5, host="127.0.0.1", port=port):
+                    await headless_log.wait_for(": connected")
+                assert len(headless_log.matching(": connected")) == 1
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)

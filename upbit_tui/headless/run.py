@@ -349,7 +349,7 @@ async def _stream(
     from upbit_tui.net.rest import UnknownSymbolError
 
     manager = await stack.enter_async_context(GlobalWebSocketManager(config))
-    watcher = asyncio.create_task(_warn_while_unreachable(manager, config))
+    watcher = asyncio.create_task(warn_while_unreachable(manager, config))
     stack.push_async_callback(_cancel, watcher)
     proxy = await stack.enter_async_context(WebSocketClientProxy("headless", manager))
     try:
@@ -426,9 +426,11 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def _warn_while_unreachable(manager: GlobalWebSocketManager, config: Config) -> None:
-    """A warning at a connection's first failed connect, a reminder every UNREACHABLE_REMINDER
-    seconds while it stays down, and a note when it connects again.
+async def warn_while_unreachable(
+    manager: GlobalWebSocketManager, config: Config, *, reminder: float = UNREACHABLE_REMINDER
+) -> None:
+    """A warning at a connection's first failed connect, a reminder every `reminder` seconds
+    while it stays down, and a note when it connects again.
 
     The periodic health line may be minutes apart; a bot's operator should not wait that long
     to learn the network is gone.
@@ -444,7 +446,7 @@ async def _warn_while_unreachable(manager: GlobalWebSocketManager, config: Confi
             state = status.get("state")
             if state in ("failed", "backoff") and status.get("last_error"):
                 last = warned_at.get(kind)
-                if last is None or now - last >= UNREACHABLE_REMINDER:
+                if last is None or now - last >= reminder:
                     warned_at[kind] = now
                     log.warning(
                         "%s WebSocket %s: cannot connect (%s) after %s attempt(s); retrying%s",
