@@ -428,40 +428,41 @@ def _validate(config: Config, where: str) -> None:
                 bounds.check(value, f"{where}: [{section_name}] {f.name}")
 
 
+# Larger is a typo, and would overflow a queue's size or a timer.
+LARGEST_NUMBER = 1e9
+
+
 @dataclass(frozen=True)
 class _Range:
     """Where a number may lie: above `low` (strictly when `above`), at most `high`."""
 
     low: float = 0.0
     above: bool = False
-    high: float | None = None
+    high: float = LARGEST_NUMBER
 
     def check(self, value: float, where: str) -> None:
-        too_low = value <= self.low if self.above else value < self.low
-        if too_low or (self.high is not None and value > self.high):
-            raise ConfigError(f"{where}: expected a value {self}, got {value:g}")
-
-    def __str__(self) -> str:
-        if self.high is not None:
-            return f"from {self.low:g} to {self.high:g}"
-        return f"{'>' if self.above else '>='} {self.low:g}"
+        if value <= self.low if self.above else value < self.low:
+            relation = ">" if self.above else ">="
+            raise ConfigError(f"{where}: expected a value {relation} {self.low:g}, got {value:g}")
+        if value > self.high:
+            raise ConfigError(f"{where}: expected a value <= {self.high:g}, got {value:g}")
 
 
-# Bounds beyond the default ">= 0" (0 turns off a ping, a timeout or the watchdog).
+# Bounds beyond the default 0 to LARGEST_NUMBER (0 turns off a ping, a timeout or the watchdog).
 _POSITIVE = _Range(above=True)
 _RANGES: dict[tuple[str, str], _Range] = {
     ("connection", "reconnect_max_delay"): _POSITIVE,
     ("connection", "reconnect_multiplier"): _Range(low=1),
     ("connection", "reconnect_jitter"): _Range(high=1),
     ("connection", "reconnect_critical_after"): _Range(low=1),
-    ("routing", "queue_size"): _Range(low=1),
+    ("routing", "queue_size"): _Range(low=1, high=10_000_000),
     ("routing", "throttle_per_second"): _POSITIVE,
     ("routing", "slow_callback"): _POSITIVE,
     ("health", "latency_ms"): _POSITIVE,
     ("private", "rest_poll_interval"): _POSITIVE,
     ("ui", "table_refresh_hz"): _POSITIVE,
     ("ui", "chart_refresh_hz"): _POSITIVE,
-    ("headless", "queue_size"): _Range(low=1),
+    ("headless", "queue_size"): _Range(low=1, high=10_000_000),
 }
 
 
