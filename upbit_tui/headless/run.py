@@ -4,7 +4,10 @@ stdout carries only events, one JSON object per line, with Upbit's DEFAULT field
 `epoch` and `received_at`; logs, health summaries and the final tally go to stderr. The run ends
 cleanly on --count, --duration, SIGINT, SIGTERM, or when the reader closes the pipe (`| head`),
 always flushing what it already accepted; usage and config errors exit 2 with one line, and so
-does a market code Upbit does not list (checked against its market list before streaming).
+does a market code Upbit does not list (checked against its market list before streaming). API
+keys Upbit refuses are found before streaming too: exit 3 when only balance/orders were asked
+for, else a logged refusal and the public types stream. A connection that cannot connect is
+reported at its first failed attempt, then every UNREACHABLE_REMINDER seconds.
 """
 
 from __future__ import annotations
