@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from upbit_tui.config import Config, ConfigError, load_config
+from upbit_tui.config import Config, ConfigError, Secret, load_config
 from upbit_tui.wire.events import (
     Asset,
     BalanceEvent,
@@ -41,6 +41,7 @@ _LAZY = {
     "UpbitRestClient": "upbit_tui.net.rest",
     "UpbitApiError": "upbit_tui.net.rest",
     "UnknownSymbolError": "upbit_tui.net.rest",
+    "SymbolError": "upbit_tui.wire.symbols",
     "MarketDirectory": "upbit_tui.net.markets",
     "ExchangeServer": "upbit_tui.exchange",
 }
@@ -53,6 +54,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataType",
+    "Secret",
     "OrderEvent",
     "OrderbookEvent",
     "OrderbookUnit",

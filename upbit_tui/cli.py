@@ -1,4 +1,4 @@
-"""The `upbit-tui` command: the terminal app (default), `headless` for bots, `exchange` for the
+"""The `upbit-tui` command: the terminal app (no command), `headless` for bots, `exchange` for the
 embedded Upbit simulator. Each subcommand lives in its own module, imported only when used, so
 `upbit-tui headless` never pays for importing Textual."""
 
@@ -8,14 +8,71 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from upbit_tui import __version__
+from upbit_tui.config import ACCESS_KEY_ENV, CONFIG_PATH_ENV, SECRET_KEY_ENV
+
 EXIT_USAGE = 2
+
+DESCRIPTION = """\
+Real-time Upbit market data in the terminal.
+
+Without a COMMAND, upbit-tui opens the terminal app (with --demo, on the embedded
+simulator: no account or network needed)."""
+
+EPILOG = f"""\
+config file, the first that applies:
+  1. --config PATH
+  2. ${CONFIG_PATH_ENV}
+  3. ~/.config/upbit-tui/config.toml (under $XDG_CONFIG_HOME if set), if it exists
+  4. built-in defaults: Upbit's real endpoints (every key: config.example.toml)
+  A bad config is one line on stderr naming the file, section and key; exit status 2.
+
+API keys (balances and orders only; everything public works without them):
+  {ACCESS_KEY_ENV} and {SECRET_KEY_ENV} in the environment (they override [auth])
+
+keys in the terminal app:
+{{keys}}
+
+examples:
+  upbit-tui --demo
+  upbit-tui headless --demo --types trade | jq -c '{{code, trade_price}}'
+  upbit-tui exchange --port 8765"""
+
+
+class _TopLevelParser(argparse.ArgumentParser):
+    """Builds the app's key list only when --help asks for it (it means importing Textual)."""
+
+    def format_help(self) -> str:
+        self.epilog = EPILOG.replace("{keys}", app_keys_help())
+        return super().format_help()
+
+
+def app_keys_help() -> str:
+    """The terminal app's key bindings, one per line, read from the app itself."""
+    from textual.binding import Binding
+    from textual.keys import key_to_character
+
+    from upbit_tui.tui.app import UpbitApp
+
+    keys: dict[str, list[str]] = {}
+    for binding in Binding.make_bindings(UpbitApp.BINDINGS):
+        char = key_to_character(binding.key)  # "question_mark" -> "?"
+        shown = char if char and char.isprintable() else binding.key
+        names = keys.setdefault(binding.description, [])
+        if shown not in names:
+            names.append(shown)
+    lines = [f"  {'/'.join(names):<10} {description}" for description, names in keys.items()]
+    lines.append(f"  {'ctrl+p':<10} Command palette (every action, timeframes, add a market)")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _TopLevelParser(
         prog="upbit-tui",
-        description="Real-time Upbit market data in the terminal.",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"upbit-tui {__version__}")
     parser.add_argument(
         "--config", metavar="PATH", help="TOML config file (see config.example.toml)"
     )
@@ -24,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the embedded Upbit simulator and connect to it (no account or network needed)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
+    )
 
     from upbit_tui.exchange.cli import add_exchange_parser
     from upbit_tui.headless.run import add_headless_parser

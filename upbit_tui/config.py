@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hmac
 import logging
+import math
 import os
 import stat
 import tomllib
@@ -34,6 +36,88 @@ class ConfigError(ValueError):
     """A configuration problem, worded so the user can fix it without reading code."""
 
 
+# What the candle chart draws (widgets/candles.py); "1d" is the older spelling of "day".
+CANDLE_TIMEFRAMES = ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m", "day")
+_TIMEFRAME_SPELLINGS = (*CANDLE_TIMEFRAMES, "1d")
+# Textual's built-in themes (textual.theme.BUILTIN_THEMES; a test keeps the two equal), listed
+# here because importing Textual to check one name would cost every front end ~0.2 s.
+TEXTUAL_THEMES = (
+    "ansi-dark",
+    "ansi-light",
+    "atom-one-dark",
+    "atom-one-light",
+    "catppuccin-frappe",
+    "catppuccin-latte",
+    "catppuccin-macchiato",
+    "catppuccin-mocha",
+    "dracula",
+    "flexoki",
+    "gruvbox",
+    "monokai",
+    "nord",
+    "rose-pine",
+    "rose-pine-dawn",
+    "rose-pine-moon",
+    "solarized-dark",
+    "solarized-light",
+    "textual-dark",
+    "textual-light",
+    "tokyo-night",
+)
+
+
+class Secret:
+    """An API key that never shows itself: repr, str, format, pickle and copies all keep it out.
+
+    Only the code that signs requests calls `reveal()`.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The key in clear, for signing a token; never print, log or store the result."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        # Immutable; dataclasses.asdict deep-copies values, and the copy stays a Secret.
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickling would write the key to a file or a socket in clear: refuse.
+        raise TypeError("an API key (Secret) cannot be pickled")
+
+
+def _as_secret(value: str | Secret | None) -> Secret | None:
+    if value is None or isinstance(value, Secret):
+        return value
+    return Secret(value)
+
+
 @dataclass(frozen=True)
 class ExchangeConfig:
     websocket_url: str = UPBIT_WEBSOCKET_URL
@@ -42,10 +126,18 @@ class ExchangeConfig:
     rest_url: str = UPBIT_REST_URL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class AuthConfig:
-    access_key: str | None = field(default=None, repr=False)
-    secret_key: str | None = field(default=None, repr=False)
+    """The API key pair, each kept in a `Secret` (plain strings are wrapped on the way in)."""
+
+    access_key: Secret | None = field(default=None, repr=False)
+    secret_key: Secret | None = field(default=None, repr=False)
+
+    def __init__(
+        self, access_key: str | Secret | None = None, secret_key: str | Secret | None = None
+    ) -> None:
+        object.__setattr__(self, "access_key", _as_secret(access_key))
+        object.__setattr__(self, "secret_key", _as_secret(secret_key))
 
     @property
     def has_keys(self) -> bool:
@@ -113,8 +205,10 @@ class PrivateConfig:
 class UIConfig:
     table_refresh_hz: float = 8.0
     chart_refresh_hz: float = 2.0
+    # One of CANDLE_TIMEFRAMES.
     candle_timeframe: str = "1m"
     orderbook_depth: int = 15
+    # One of TEXTUAL_THEMES.
     theme: str = "textual-dark"
 
 
@@ -190,6 +284,8 @@ def load_config(
             raise ConfigError(f"{source}: not UTF-8 text") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{source}: invalid TOML: arrays or tables nested too deep") from None
     config = _build(data, str(source) if source else "<defaults>")
     auth = config.auth
     access = env.get(ACCESS_KEY_ENV) or auth.access_key
@@ -256,7 +352,17 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {_kind(value)}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {_kind(value)}")
+        return number
+    if hint is Secret:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {type(value).__name__}")
+        return Secret(value)
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {_kind(value)}")
@@ -302,14 +408,67 @@ def _validate(config: Config, where: str) -> None:
             f"{where}: [ui] orderbook_depth: expected 1, 5, 15 or 30, "
             f"got {config.ui.orderbook_depth}"
         )
+    if config.ui.candle_timeframe not in _TIMEFRAME_SPELLINGS:
+        raise ConfigError(
+            f"{where}: [ui] candle_timeframe: unknown timeframe '{config.ui.candle_timeframe}' "
+            f"(expected one of {', '.join(CANDLE_TIMEFRAMES)})"
+        )
+    if config.ui.theme not in TEXTUAL_THEMES:
+        raise ConfigError(
+            f"{where}: [ui] theme: unknown theme '{config.ui.theme}' "
+            f"({_did_you_mean(config.ui.theme, TEXTUAL_THEMES)}"
+            f"expected one of {', '.join(TEXTUAL_THEMES)})"
+        )
     for section_name in ("connection", "routing", "health", "private", "ui", "headless"):
         section = getattr(config, section_name)
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-                raise ConfigError(
-                    f"{where}: [{section_name}] {f.name}: expected a value >= 0, got {value}"
-                )
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                bounds = _RANGES.get((section_name, f.name), _Range())
+                bounds.check(value, f"{where}: [{section_name}] {f.name}")
+
+
+# Larger is a typo, and would overflow a queue's size or a timer.
+LARGEST_NUMBER = 1e9
+
+
+@dataclass(frozen=True)
+class _Range:
+    """Where a number may lie: above `low` (strictly when `above`), at most `high`."""
+
+    low: float = 0.0
+    above: bool = False
+    high: float = LARGEST_NUMBER
+
+    def check(self, value: float, where: str) -> None:
+        if value <= self.low if self.above else value < self.low:
+            relation = ">" if self.above else ">="
+            raise ConfigError(f"{where}: expected a value {relation} {self.low:g}, got {value:g}")
+        if value > self.high:
+            raise ConfigError(f"{where}: expected a value <= {self.high:g}, got {value:g}")
+
+
+# Bounds beyond the default 0 to LARGEST_NUMBER (0 turns off a ping, a timeout or the watchdog).
+_POSITIVE = _Range(above=True)
+_RANGES: dict[tuple[str, str], _Range] = {
+    ("connection", "reconnect_max_delay"): _POSITIVE,
+    ("connection", "reconnect_multiplier"): _Range(low=1),
+    ("connection", "reconnect_jitter"): _Range(high=1),
+    ("connection", "reconnect_critical_after"): _Range(low=1),
+    ("routing", "queue_size"): _Range(low=1, high=10_000_000),
+    ("routing", "throttle_per_second"): _POSITIVE,
+    ("routing", "slow_callback"): _POSITIVE,
+    ("health", "latency_ms"): _POSITIVE,
+    ("private", "rest_poll_interval"): _POSITIVE,
+    ("ui", "table_refresh_hz"): _POSITIVE,
+    ("ui", "chart_refresh_hz"): _POSITIVE,
+    ("headless", "queue_size"): _Range(low=1, high=10_000_000),
+}
+
+
+def _did_you_mean(name: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def _suggest(name: str, choices: typing.Iterable[str]) -> str:

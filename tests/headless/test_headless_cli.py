@@ -208,7 +208,7 @@ async def test_demo_flag_runs_the_simulator_in_process(before_subcommand: bool) 
     assert process.returncode == 0, err.decode()
     events = [json.loads(line) for line in out.splitlines()]
     assert [(e["type"], e["code"]) for e in events] == [("ticker", "KRW-BTC")] * 3
-    assert "demo: simulator at http://127.0.0.1:" in err.decode()
+    assert "streaming ticker for KRW-BTC from http://127.0.0.1:" in err.decode()
 
 
 async def test_stream_survives_a_dropped_connection(config_path: Path, sim: Any) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from headless_harness import TIMEOUT_FACTOR, headless, scrape, value, write_config
+from prometheus_client.parser import text_string_to_metric_families
 
 OUTPUT_BUFFER_BYTES = 1 << 20
 
@@ -114,3 +117,30 @@ def _read_all(fd: int) -> bytes:
     while chunk := os.read(fd, 1 << 16):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def test_every_label_set_appears_once_per_scrape(config_path: Path) -> None:
+    # Trades are queued per market: four symbols gave four identical delivered series.
+    symbols = "KRW-BTC,KRW-ETH,KRW-XRP,KRW-SOL"
+    args = ("--config", str(config_path), "--symbols", symbols, "--types", "ticker,trade")
+    async with headless(*args, "--metrics-port", "0") as run:
+        url = (await run.wait_for_stderr(r"metrics: (http://\S+/metrics)")).group(1)
+        await run.read_events(20)
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            text = await response.text()
+        run.send_signal(signal.SIGTERM)
+        await run.read_rest()
+        assert await run.wait() == 0
+    seen: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+    delivered_trades = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = tuple(sorted(sample.labels.items()))
+            seen[(sample.name, labels)] += 1
+            if sample.name == "upbit_tui_events_delivered_total" and sample.labels == {
+                "client": "headless",
+                "type": "trade",
+            }:
+                delivered_trades = sample.value
+    assert [key for key, n in seen.items() if n > 1] == []
+    assert delivered_trades > 0

@@ -239,7 +239,7 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
         for handle, _ in self._grace.values():
             handle.cancel()
         self._grace.clear()
-        await self._stop_fallback()
+        await self._stop_fallback("stopping")
         if "markets" in self.__dict__:
             await self.markets.aclose()
         tasks = list(self._tasks)
@@ -523,7 +523,9 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
             elif self._private is not None:
                 self._private.request_changed()
             if not self._private_wanted():
-                self._spawn(self._stop_fallback(), "upbit-stop-fallback")
+                self._spawn(
+                    self._stop_fallback("no private subscription left"), "upbit-stop-fallback"
+                )
         elif self._public is not None:
             self._public.request_changed()
 
@@ -958,7 +960,7 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
         # A fresh token (new nonce) for every handshake; never logged.
         creds = self._credentials
         assert creds.access_key and creds.secret_key
-        return bearer(Credentials(creds.access_key, creds.secret_key))
+        return bearer(Credentials(creds.access_key.reveal(), creds.secret_key.reveal()))
 
     async def update_credentials(self, access_key: str, secret_key: str) -> None:
         """Use new API keys (e.g. after the user fixed them); reconnects the private side."""
@@ -1003,10 +1005,10 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
         )
         self._fallback.start()
 
-    async def _stop_fallback(self) -> None:
+    async def _stop_fallback(self, why: str = "private WebSocket is back") -> None:
         poller, self._fallback = self._fallback, None
         if poller is not None:
-            log.info("private WebSocket is back: REST polling stopped")
+            log.info("%s: REST polling stopped", why)
             await poller.stop()
         self._fallback_reason = None
 

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
-from upbit_tui.exchange.server import ExchangeServer
+from upbit_tui.exchange.server import DEFAULT_API_KEYS, ExchangeServer
 
 DEFAULT_PORT = 8765
 DEFAULT_RATE = 20.0
@@ -65,6 +65,11 @@ def add_exchange_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Serve a simulated Upbit exchange (WebSocket, private WebSocket, REST, /_sim/ "
             "control API) on one port until interrupted."
+        ),
+        epilog=(
+            "test API keys for the private WebSocket and REST account endpoints: "
+            + ", ".join(f"access {a} / secret {s}" for a, s in DEFAULT_API_KEYS.items())
+            + " (e.g. UPBIT_ACCESS_KEY=test-access UPBIT_SECRET_KEY=test-secret)"
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

@@ -9,6 +9,7 @@ from another thread). Values are read at scrape time from `manager.metrics()` an
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -219,12 +220,21 @@ def _subscriber_families(subscribers: list[dict[str, Any]]) -> Iterator[Metric]:
     depth = GaugeMetricFamily(
         f"{PREFIX}_subscriber_queue_depth", "Events waiting for this subscriber.", labels=labels
     )
+    # A client has one queue per market for trades (and may subscribe a type twice): a label
+    # set must appear once per scrape, so the subscriptions of one (client, type) are summed.
+    totals: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    drops: Counter[tuple[str, str, str]] = Counter()
     for sub in subscribers:
-        key = [str(sub.get("client_id") or "?"), str(sub.get("type"))]
-        delivered.add_metric(key, sub.get("delivered", 0))
-        dropped.add_metric([*key, str(sub.get("policy"))], sub.get("dropped", 0))
-        errors.add_metric(key, sub.get("callback_errors", 0))
-        depth.add_metric(key, sub.get("queue_depth", 0))
+        key = (str(sub.get("client_id") or "?"), str(sub.get("type")))
+        for field in ("delivered", "callback_errors", "queue_depth"):
+            totals[key][field] += sub.get(field, 0)
+        drops[(*key, str(sub.get("policy")))] += sub.get("dropped", 0)
+    for client_type, total in sorted(totals.items()):
+        delivered.add_metric(client_type, total["delivered"])
+        errors.add_metric(client_type, total["callback_errors"])
+        depth.add_metric(client_type, total["queue_depth"])
+    for with_policy, count in sorted(drops.items()):
+        dropped.add_metric(with_policy, count)
     yield from (delivered, dropped, errors, depth)
 
 

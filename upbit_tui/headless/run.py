@@ -4,7 +4,10 @@ stdout carries only events, one JSON object per line, with Upbit's DEFAULT field
 `epoch` and `received_at`; logs, health summaries and the final tally go to stderr. The run ends
 cleanly on --count, --duration, SIGINT, SIGTERM, or when the reader closes the pipe (`| head`),
 always flushing what it already accepted; usage and config errors exit 2 with one line, and so
-does a market code Upbit does not list (checked against its market list before streaming).
+does a market code Upbit does not list (checked against its market list before streaming). API
+keys Upbit refuses are found before streaming too: exit 3 when only balance/orders were asked
+for, else a logged refusal and the public types stream. A connection that cannot connect is
+reported at its first failed attempt, then every UNREACHABLE_REMINDER seconds.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -35,6 +40,7 @@ from upbit_tui.headless.output import JsonLineEncoder, LineWriter, OutputClosed,
 from upbit_tui.wire.events import DataType, Event
 
 if TYPE_CHECKING:
+    from upbit_tui.client.manager import GlobalWebSocketManager
     from upbit_tui.client.proxy import WebSocketClientProxy
 
 log = logging.getLogger("upbit_tui.headless")
@@ -42,6 +48,8 @@ log = logging.getLogger("upbit_tui.headless")
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# Only balance/orders were asked for and the exchange refused the API keys: nothing can stream.
+EXIT_KEYS_REFUSED = 3
 PROG = "upbit-tui headless"
 # What the simulator accepts in --demo; it never leaves the process.
 DEMO_ACCESS_KEY = "demo-access-key"
@@ -52,6 +60,18 @@ DEMO_RATE = 40.0
 FLUSH_TIMEOUT = 5.0
 # Bytes of encoded lines waiting for the writer thread (a few thousand events).
 OUTPUT_BUFFER_BYTES = 1 << 20
+# A connection that cannot connect is reported at once, then again this often while it stays down.
+UNREACHABLE_REMINDER = 30.0
+CONNECTION_CHECK_INTERVAL = 0.25
+# Upbit's answers that mean the key pair itself is refused (not a missing permission).
+_REFUSED_KEY_ERRORS = {
+    "invalid_access_key",
+    "jwt_verification",
+    "expired_access_key",
+    "no_authorization_ip",
+}
+# A bearer token or a bare JWT quoted back by a server.
+_TOKEN = re.compile(r"(?i)\bbearer\s+\S+|\beyJ[\w-]*\.[\w-]*\.[\w-]*")
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
@@ -86,8 +106,11 @@ def add_headless_parser(subparsers: Any) -> argparse.ArgumentParser:
             "  upbit-tui headless --symbols KRW-BTC --types orderbook --count 100 > book.jsonl\n"
             "\n"
             "exit status: 0 when stopped by --count, --duration, SIGINT/SIGTERM or a reader\n"
-            "that closed the pipe; 2 for bad arguments or config (or a market Upbit does not\n"
-            "list); 1 if stdout failed."
+            "that closed the pipe; 1 if stdout failed; 2 for bad arguments or config (or a\n"
+            "market Upbit does not list); 3 when only balance/orders were asked for and Upbit\n"
+            "refused the API keys (with public types too, those stream and the refusal is\n"
+            "logged). A connection that cannot connect is reported on stderr at once, then\n"
+            f"every {UNREACHABLE_REMINDER:g} s while the run keeps retrying."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -329,6 +352,8 @@ async def _stream(
     from upbit_tui.net.rest import UnknownSymbolError
 
     manager = await stack.enter_async_context(GlobalWebSocketManager(config))
+    watcher = asyncio.create_task(warn_while_unreachable(manager, config))
+    stack.push_async_callback(_cancel, watcher)
     proxy = await stack.enter_async_context(WebSocketClientProxy("headless", manager))
     try:
         # A market Upbit does not list is a usage error, caught before anything streams.
@@ -336,6 +361,15 @@ async def _stream(
     except UnknownSymbolError as exc:
         print(f"{PROG}: {_symbols_origin(config, options)}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if options.private_types and proxy.is_private_available():
+        refusal = await _keys_refusal(config, manager)
+        if refusal is not None:
+            names = ", ".join(t.value for t in options.private_types)
+            if not options.public_types:
+                print(f"{PROG}: cannot stream {names}: {refusal}", file=sys.stderr)
+                return EXIT_KEYS_REFUSED
+            log.error("not streaming %s: %s", names, refusal)
+            options = dataclasses.replace(options, types=options.public_types)
     if options.metrics_port is not None:
         from upbit_tui.headless.prometheus import MetricsExporter
 
@@ -360,9 +394,10 @@ async def _stream(
         print(f"{PROG}: nothing to stream (see the lines above)", file=sys.stderr)
         return EXIT_USAGE
     log.info(
-        "streaming %s for %s (policy %s, queue %d)",
+        "streaming %s for %s from %s (policy %s, queue %d)",
         ", ".join(types),
         ", ".join(options.symbols),
+        config.exchange.rest_url,
         config.headless.policy,
         config.headless.queue_size,
     )
@@ -387,6 +422,68 @@ async def _stream(
     # Nothing more is written once stopping (another subscription may still deliver).
     sink.closed = True
     return EXIT_OK
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def warn_while_unreachable(
+    manager: GlobalWebSocketManager, config: Config, *, reminder: float = UNREACHABLE_REMINDER
+) -> None:
+    """A warning at a connection's first failed connect, a reminder every `reminder` seconds
+    while it stays down, and a note when it connects again.
+
+    The periodic health line may be minutes apart; a bot's operator should not wait that long
+    to learn the network is gone.
+    """
+    urls = {
+        "public": config.exchange.websocket_url,
+        "private": config.exchange.private_websocket_url,
+    }
+    warned_at: dict[str, float] = {}
+    while True:
+        now = time.monotonic()
+        for kind, status in manager.connection_status().items():
+            state = status.get("state")
+            if state in ("failed", "backoff") and status.get("last_error"):
+                last = warned_at.get(kind)
+                if last is None or now - last >= reminder:
+                    warned_at[kind] = now
+                    log.warning(
+                        "%s WebSocket %s: cannot connect (%s) after %s attempt(s); retrying%s",
+                        kind,
+                        urls.get(kind, "?"),
+                        redact_tokens(str(status["last_error"])),
+                        status.get("attempts", "?"),
+                        "" if last is None else " (still)",
+                    )
+            elif state == "live" and warned_at.pop(kind, None) is not None:
+                log.info("%s WebSocket %s: connected", kind, urls.get(kind, "?"))
+        await asyncio.sleep(CONNECTION_CHECK_INTERVAL)
+
+
+async def _keys_refusal(config: Config, manager: GlobalWebSocketManager) -> str | None:
+    """Why Upbit refuses the configured API keys (one line, secrets redacted), or None when it
+    accepts them or cannot be asked (the connection warnings cover an unreachable exchange)."""
+    from upbit_tui.net.rest import UpbitApiError, UpbitRestClient
+
+    client = UpbitRestClient(config, rate_limiter=manager.rate_limiter, max_retries=1)
+    try:
+        await client.get_accounts()
+    except UpbitApiError as exc:
+        if exc.status in (401, 403) and exc.name in _REFUSED_KEY_ERRORS:
+            return f"Upbit refused the API keys: {redact_tokens(str(exc))}"
+        return None
+    finally:
+        await client.close()
+    return None
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with bearer tokens and JWTs replaced by '***' (a server may quote our header)."""
+    return _TOKEN.sub("***", text)
 
 
 def _market_symbols(options: HeadlessOptions) -> tuple[str, ...]:
@@ -496,7 +593,6 @@ async def _demo_exchange(config: Config) -> AsyncIterator[Config]:
     async with ExchangeServer(
         rate=DEMO_RATE, host="127.0.0.1", port=0, api_keys={DEMO_ACCESS_KEY: DEMO_SECRET_KEY}
     ) as sim:
-        log.info("demo: simulator at %s", sim.rest_url)
         yield config.replace(
             exchange=ExchangeConfig(
                 websocket_url=sim.websocket_url,

@@ -90,7 +90,7 @@ def credentials_from_config(auth: AuthConfig) -> Credentials | None:
     if not auth.has_keys:
         return None
     assert auth.access_key is not None and auth.secret_key is not None
-    return Credentials(auth.access_key, auth.secret_key)
+    return Credentials(auth.access_key.reveal(), auth.secret_key.reveal())
 
 
 def _format_value(value: str | int | float | bool) -> str:
