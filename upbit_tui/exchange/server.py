@@ -68,6 +68,7 @@ from aiohttp import WSMsgType, web
 
 from upbit_tui.exchange.auth import AuthError, AuthOk, KeyStore
 from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
+from upbit_tui.exchange.control import add_control_routes
 from upbit_tui.exchange.fanout import Fanout
 from upbit_tui.exchange.faults import Endpoint, Faults
 from upbit_tui.exchange.limits import BLOCKED, MessageViolation, RateLimits
@@ -411,6 +412,13 @@ class ExchangeServer:
     def broadcast_raw(self, endpoint: Endpoint | None, data: bytes) -> int:
         return self.fanout.broadcast_raw(self.sessions(endpoint), data)
 
+    def forget_subscriptions(self, endpoint: Endpoint | None) -> int:
+        sessions = self.sessions(endpoint)
+        for session in sessions:
+            self.fanout.unsubscribe(session)
+            session.subscription = None
+        return len(sessions)
+
     # -- handshakes ----------------------------------------------------------------------------
 
     async def _handle_public(self, request: web.Request) -> web.StreamResponse:
@@ -675,8 +683,6 @@ class ExchangeServer:
     # -- control API ---------------------------------------------------------------------------
 
     def _add_control_routes(self, app: web.Application) -> None:
-        from upbit_tui.exchange.control import add_control_routes
-
         add_control_routes(app, self)
 
 
