@@ -34,6 +34,13 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = _non_negative(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
 MAX_MARKETS = 1_000  # each market builds its history at start: keep start-up to seconds
 
 
@@ -107,6 +114,14 @@ def add_exchange_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-rate-limits", action="store_true", help="do not enforce Upbit's rate limits"
     )
+    parser.add_argument(
+        "--out-of-order-ids",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of trades (0..1) sent with a sequential_id below the previous one, as "
+        "Upbit allows (unique, seeded; default 0)",
+    )
     parser.set_defaults(run=run_exchange)
     return parser
 
@@ -125,6 +140,7 @@ def run_exchange(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         firehose=args.firehose,
         rate_limits=not args.no_rate_limits,
+        out_of_order_ids=args.out_of_order_ids,
     )
     try:
         asyncio.run(_serve(server))

@@ -293,8 +293,15 @@ class MarketModel:
         markets: int = DEFAULT_MARKET_COUNT,
         clock: Clock | None = None,
         api_keys: Iterable[str] = (),
+        out_of_order_ids: float = 0.0,
     ) -> None:
+        if not 0.0 <= out_of_order_ids <= 1.0:
+            raise ValueError(f"out_of_order_ids must be in [0, 1], got {out_of_order_ids}")
         self.seed = seed
+        self.out_of_order_ids = out_of_order_ids
+        self._id_order_rng = random.Random(f"sid-order:{seed}")
+        self._out_of_order_slots: dict[int, int] = {}  # millisecond -> its spare ids used
+        self._prev_sid = 0  # the id of the latest trade, in or out of order
         self._clock: Clock = clock or time.time
         self._rng = random.Random(f"market-choice:{seed}")
         self._listeners: list[Callable[[ModelEvent], None]] = []
@@ -371,6 +378,7 @@ class MarketModel:
             last_sid = max(last_ms * 10_000, last_sid + 1)
             pending[index].append((last_ms, last_sid))  # type: ignore[union-attr]
         self._last_ms, self._last_sid = last_ms, last_sid
+        self._prev_sid = last_sid
 
     def _ready(self, state: _MarketState) -> None:
         """Build the market's past (partial bars, seeded trades) if not done yet."""
@@ -491,9 +499,32 @@ class MarketModel:
     def _trade(self, state: _MarketState, ts_ms: int) -> Trade:
         ts_ms = max(ts_ms, self._last_ms)
         self._last_ms = ts_ms
+        if self.out_of_order_ids and self._id_order_rng.random() < self.out_of_order_ids:
+            sid = self._out_of_order_id()
+            if sid is not None:
+                self._prev_sid = sid
+                return self._apply_trade(state, ts_ms, sid)
         sid = max(ts_ms * 10_000, self._last_sid + 1)
-        self._last_sid = sid
+        self._last_sid = self._prev_sid = sid
         return self._apply_trade(state, ts_ms, sid)
+
+    def _out_of_order_id(self) -> int | None:
+        """A unique id below the previous trade's (Upbit: "체결의 순서를 보장하지는 못합니다").
+
+        Ids are `ms * 10000 + counter` with a counter that stays far below 5000, so the top
+        half of the millisecond before the previous trade's is free: ids are taken from there
+        downwards (9999, 9998, ...), never twice. None when that slot is used up.
+        """
+        below = self._prev_sid // 10_000 - 1
+        slots = self._out_of_order_slots
+        used = slots.get(below, 0)
+        if used >= 5_000 or below <= 0:
+            return None
+        slots[below] = used + 1
+        if len(slots) > 4_096:  # forget slots far behind: the clock never goes back to them
+            for old in [slot for slot in slots if slot < below - 60_000]:
+                del slots[old]
+        return below * 10_000 + 9_999 - used
 
     def _apply_trade(self, state: _MarketState, ts_ms: int, sid: int) -> Trade:
         rng = state.rng

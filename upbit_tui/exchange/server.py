@@ -115,6 +115,8 @@ class ExchangeServer:
     candle_interval: seconds between candle pushes (Upbit: 1).
     max_message_size: largest request frame accepted (bytes; larger closes with 1009).
     max_backlog: queued frames per connection before it is closed as too slow (1008).
+    out_of_order_ids: share of live trades (0..1, seeded) whose sequential_id is below the
+        previous trade's (still unique), as Upbit allows; default 0.
     """
 
     def __init__(
@@ -139,6 +141,7 @@ class ExchangeServer:
         candle_interval: float = 1.0,
         max_message_size: int = 1 << 20,
         max_backlog: int = 20_000,
+        out_of_order_ids: float = 0.0,
     ) -> None:
         if rate < 0 or firehose < 0:
             raise ValueError("rate and firehose must be >= 0")
@@ -159,6 +162,7 @@ class ExchangeServer:
         self.candle_interval = candle_interval
         self.max_message_size = max_message_size
         self.max_backlog = max_backlog
+        self.out_of_order_ids = out_of_order_ids
         self.keys = KeyStore(self.api_keys)
         self.limits = RateLimits(
             enabled=rate_limits,
@@ -204,7 +208,11 @@ class ExchangeServer:
         if self._runner is not None:
             raise RuntimeError("ExchangeServer already started")
         self._model = MarketModel(
-            seed=self.seed, markets=self.market_count, clock=self.clock, api_keys=self.api_keys
+            seed=self.seed,
+            markets=self.market_count,
+            clock=self.clock,
+            api_keys=self.api_keys,
+            out_of_order_ids=self.out_of_order_ids,
         )
         self._fanout = Fanout(self._model)
         self._model.add_listener(self._fanout.on_event)
