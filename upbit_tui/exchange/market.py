@@ -81,7 +81,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT, Listing, listings
+from upbit_tui.exchange.book import MAX_BOOK_DEPTH, BookChange, RestingBook
+from upbit_tui.exchange.catalog import (
+    DEFAULT_MARKET_COUNT,
+    Listing,
+    listings,
+)
 from upbit_tui.exchange.history import (
     DAY_S,
     SyntheticHistory,
@@ -105,15 +110,7 @@ from upbit_tui.exchange.records import (
     utc_date,
     utc_time,
 )
-from upbit_tui.exchange.ticks import (
-    ladder_down,
-    ladder_up,
-    price_decimals,
-    round_price,
-    tick_down,
-    tick_size,
-    tick_up,
-)
+from upbit_tui.exchange.ticks import TickTable, table_for
 
 __all__ = [
     "INTERVALS",
@@ -125,7 +122,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
-ModelEvent = Trade | OrderUpdate | AssetUpdate
+ModelEvent = Trade | OrderUpdate | AssetUpdate | BookChange
 
 INTERVALS: dict[str, int] = {
     "1s": 1,
@@ -143,7 +140,6 @@ _INTERVAL_ITEMS = tuple(INTERVALS.items())
 _INTERVALS_SORTED = tuple(sorted(INTERVALS))  # take_changed_candles' order within a market
 HISTORY_TRADES_S = 300
 MAX_TRADES = 5_000
-MAX_BOOK_DEPTH = 30
 _MAX_BARS = {"1s": 3_600}
 _DEFAULT_MAX_BARS = 2_000
 _DAILY_VOLATILITY = 0.035
@@ -151,7 +147,9 @@ _STABLE_DAILY_VOLATILITY = 0.004
 _STEP_VOLATILITY = 0.00025  # log-price standard deviation of one trade
 _STABLE_STEP_VOLATILITY = 0.00003
 _MEAN_REVERSION = 0.0001  # per trade, toward the listing's level
-_DEPTH_GROWTH = tuple(1 + 0.04 * index for index in range(MAX_BOOK_DEPTH))  # see fresh_size
+# Mean distance between non-empty book levels, as a share of the price (book.py): KRW books are
+# dense (only KRW-BTC's 1,000 KRW tick is fine enough for gaps); BTC and USDT books are thin.
+_LEVEL_SPACING = {"KRW": 0.000015, "BTC": 0.0002, "USDT": 0.0002}
 
 
 class UnknownMarket(KeyError):
@@ -202,23 +200,32 @@ class _MarketState:
         self.code = listing.market
         self.salt = hash_key(seed, index, *listing.market.encode())
         self.rng = random.Random(f"{seed}:{listing.market}")
+        self.ticks = ticks = table_for(listing.market)
         stable = listing.market == "KRW-USDT"
         self.step_volatility = _STABLE_STEP_VOLATILITY if stable else _STEP_VOLATILITY
-        volume_per_second = listing.trades_per_minute / 60 * listing.trade_krw / listing.base_price
+        volume_per_second = (
+            listing.trades_per_minute / 60 * listing.trade_value / listing.base_price
+        )
         self.history = SyntheticHistory(
             self.salt,
             listing.base_price,
             history_end,
             _STABLE_DAILY_VOLATILITY if stable else _DAILY_VOLATILITY,
             volume_per_second,
+            ticks,
         )
         self.anchor = listing.base_price
-        self.last_price = round_price(self.history.price(history_end))
-        self.best_ask = tick_up(self.last_price)
-        self.best_bid = self.last_price
-        # Resting sizes of the native book, index 0 = best; shifted as the best prices move.
-        self.ask_sizes = [self.fresh_size(i, self.best_ask) for i in range(MAX_BOOK_DEPTH)]
-        self.bid_sizes = [self.fresh_size(i, self.best_bid) for i in range(MAX_BOOK_DEPTH)]
+        self.last_price = ticks.round_price(self.history.price(history_end))
+        spacing = _LEVEL_SPACING[listing.quote] * listing.base_price / ticks.tick_size(self.anchor)
+        # The native book, index 0 = best; shifted as the best prices move.
+        self.book = RestingBook(
+            ticks,
+            self.rng,
+            listing.depth_value,
+            max(1.0, spacing),
+            ticks.tick_up(self.last_price),
+            self.last_price,
+        )
         self.version = 0
         self.last_trade: Trade | None = None
         self.trades: deque[Trade] = deque(maxlen=MAX_TRADES)
@@ -241,47 +248,13 @@ class _MarketState:
         self.synthetic_24h: tuple[int, float, float] = (-1, 0.0, 0.0)
         self.week52: _Week52 | None = None
 
-    def fresh_size(self, index: int, price: float) -> float:
-        """A new resting size for book level `index` (deeper levels hold a little more)."""
-        krw = self.listing.depth_krw * (0.15 + 1.7 * self.rng.random()) * _DEPTH_GROWTH[index]
-        return max(round(krw / price, 8), 0.00000001)
+    @property
+    def best_ask(self) -> float:
+        return self.book.ask_prices[0]
 
-    def move_book(self, best_ask: float, best_bid: float, traded: float, side: str) -> None:
-        """Shift the resting sizes to new best prices, consume the traded level, refresh some."""
-        depth_krw = self.listing.depth_krw
-        random_ = self.rng.random
-        for sizes, old, new, up in (
-            (self.ask_sizes, self.best_ask, best_ask, True),
-            (self.bid_sizes, self.best_bid, best_bid, False),
-        ):
-            if new == old:
-                continue  # no step: nothing shifts
-            steps = round((new - old) / tick_size(min(old, new)))
-            steps = max(-MAX_BOOK_DEPTH, min(MAX_BOOK_DEPTH, steps if up else -steps))
-            # fresh_size() inlined (the same draws and arithmetic): this runs for every trade
-            if steps > 0:  # the best moved away from the spread's side: levels were consumed
-                del sizes[:steps]
-                sizes.extend(
-                    [
-                        max(round(depth_krw * (0.15 + 1.7 * random_()) * _DEPTH_GROWTH[i] / new, 8),
-                            0.00000001)
-                        for i in range(len(sizes), MAX_BOOK_DEPTH)
-                    ]
-                )  # fmt: skip
-            elif steps < 0:  # new levels appeared in front
-                first = _DEPTH_GROWTH[0]
-                sizes[:0] = [
-                    max(round(depth_krw * (0.15 + 1.7 * random_()) * first / new, 8), 0.00000001)
-                    for _ in range(-steps)
-                ]
-                del sizes[MAX_BOOK_DEPTH:]
-        self.best_ask, self.best_bid = best_ask, best_bid
-        top = self.ask_sizes if side == "BID" else self.bid_sizes
-        top[0] = max(round(top[0] - traded, 8), 0.0) or self.fresh_size(0, best_ask)
-        for _ in range(2):
-            index = self.rng.randrange(MAX_BOOK_DEPTH)
-            sizes = self.ask_sizes if self.rng.random() < 0.5 else self.bid_sizes
-            sizes[index] = self.fresh_size(index, best_ask)
+    @property
+    def best_bid(self) -> float:
+        return self.book.bid_prices[0]
 
 
 class MarketModel:
@@ -294,6 +267,8 @@ class MarketModel:
         clock: Clock | None = None,
         api_keys: Iterable[str] = (),
         out_of_order_ids: float = 0.0,
+        btc_markets: int = 0,
+        usdt_markets: int = 0,
     ) -> None:
         if not 0.0 <= out_of_order_ids <= 1.0:
             raise ValueError(f"out_of_order_ids must be in [0, 1], got {out_of_order_ids}")
@@ -312,7 +287,7 @@ class MarketModel:
         self.history_end = int((now_s - HISTORY_TRADES_S) // 60 * 60)
         self._states = [
             _MarketState(i, listing, seed, self.history_end)
-            for i, listing in enumerate(listings(markets))
+            for i, listing in enumerate(listings(markets, btc_markets, usdt_markets))
         ]
         self._by_code = {state.code: state for state in self._states}
         self.known_codes = frozenset(self._by_code)  # for membership tests
@@ -467,12 +442,15 @@ class MarketModel:
         return sum(state.pending is not None for state in self._states[self._warm_cursor :])
 
     def tick_size(self, code: str) -> float:
-        return tick_size(self._state(code).last_price)
+        state = self._state(code)
+        return state.ticks.tick_size(state.last_price)
 
     def supported_levels(self, code: str) -> list[float]:
         state = self._state(code)
-        tick = tick_size(state.last_price)
         levels = [0.0]
+        if state.ticks.quote != "KRW":
+            return levels  # Upbit aggregates KRW books only ("level" 0 elsewhere)
+        tick = state.ticks.tick_size(state.last_price)
         exponent = math.floor(math.log10(tick)) + 1
         while 10.0**exponent <= state.last_price:
             levels.append(float(f"1e{exponent}"))
@@ -495,6 +473,21 @@ class MarketModel:
             state.code, trade.trade_price, trade.trade_volume, trade.trade_timestamp
         )
         return trade
+
+    def generate_book_change(self, code: str | None = None) -> BookChange:
+        """One order placed or cancelled now, in `code` or in a market chosen by activity
+        (its book changes without a trade; subscribers get an orderbook message)."""
+        if code is None:
+            state = self._rng.choices(self._states, cum_weights=self._cum_weights)[0]
+            if state.pending is not None:
+                self._ready(state)
+        else:
+            state = self._state(code)
+        state.book.churn()
+        state.version += 1
+        change = BookChange(state.code)
+        self._publish(change)
+        return change
 
     def _trade(self, state: _MarketState, ts_ms: int) -> Trade:
         ts_ms = max(ts_ms, self._last_ms)
@@ -530,36 +523,35 @@ class MarketModel:
         rng = state.rng
 
         price = state.last_price
+        ticks = state.ticks
+        book = state.book
         drift = -_MEAN_REVERSION * math.log(price / state.anchor)
         target = price * math.exp(drift + rng.gauss(0.0, state.step_volatility))
-        tick = tick_size(price)
+        tick = ticks.tick_size(price)
         steps_float = (target - price) / tick
         steps = math.floor(steps_float)
         if rng.random() < steps_float - steps:
             steps += 1  # stochastic rounding: coarse-tick markets still move
-        new_price = round_price(price + steps * tick) if steps else price
+        new_price = ticks.round_price(price + steps * tick) if steps else price
         if new_price > price:
             side = "BID"
         elif new_price < price:
             side = "ASK"
         else:
             side = "BID" if rng.random() < 0.5 else "ASK"
-        spread = 1 if rng.random() < 0.7 else (2 if rng.random() < 0.67 else 3)
+        spread = book.spread()
         if side == "BID":
             best_ask = new_price
-            best_bid = new_price
-            for _ in range(spread):
-                best_bid = tick_down(best_bid)
+            best_bid = ticks.step_down(new_price, spread)
         else:
             best_bid = new_price
-            best_ask = new_price
-            for _ in range(spread):
-                best_ask = tick_up(best_ask)
-        volume = state.listing.trade_krw * math.exp(rng.gauss(0.0, 1.1)) / new_price
+            best_ask = ticks.step_up(new_price, spread)
+        volume = state.listing.trade_value * math.exp(rng.gauss(0.0, 1.1)) / new_price
         volume = max(round(volume, 8), 0.00000001)
 
         state.last_price = new_price
-        state.move_book(best_ask, best_bid, volume, side)
+        book.move(best_ask, best_bid)
+        book.consume(side, volume)
         state.version += 1
         self._update_bars(state, ts_ms, new_price, volume)
         self._update_day_and_24h(state, ts_ms, new_price, volume, side)
@@ -572,12 +564,12 @@ class MarketModel:
             ask_bid=side,
             prev_closing_price=prev_close,
             change=_change(new_price, prev_close),
-            change_price=_price_diff(new_price, prev_close),
+            change_price=_price_diff(ticks, new_price, prev_close),
             sequential_id=sid,
             best_ask_price=best_ask,
-            best_ask_size=state.ask_sizes[0],
+            best_ask_size=book.ask_sizes[0],
             best_bid_price=best_bid,
-            best_bid_size=state.bid_sizes[0],
+            best_bid_size=book.bid_sizes[0],
         )
         state.last_trade = trade
         state.trades.append(trade)
@@ -656,7 +648,7 @@ class MarketModel:
         if index > 0:
             return bars[index - 1].close
         # The previous day is synthetic: its close is the path's price at this midnight.
-        return round_price(state.history.price(min(day, self.history_end)))
+        return state.ticks.round_price(state.history.price(min(day, self.history_end)))
 
     def _prev_close_of_day(self, state: _MarketState, day: int) -> float:
         """_prev_close_for a UTC midnight, cached: the days before `day` are closed, so their
@@ -710,7 +702,9 @@ class MarketModel:
         self, state: _MarketState, interval: str, start: int, length: int
     ) -> Candle:
         c = state.history.candle(start, length)
-        prev_close = round_price(state.history.price(start)) if interval == "1d" else None
+        prev_close = (
+            state.ticks.round_price(state.history.price(start)) if interval == "1d" else None
+        )
         return Candle(
             state.code,
             interval,
@@ -749,7 +743,7 @@ class MarketModel:
         day_bar = state.bars["1d"][-1]
         prev_close = self._prev_close_of_day(state, day_bar.start)
         price = last.trade_price
-        signed = _price_diff(price, prev_close, signed=True)
+        signed = _price_diff(state.ticks, price, prev_close, signed=True)
         signed_rate = round(signed / prev_close, 10) if prev_close else 0.0
         volume_24h, value_24h = self._rolling_24h(state, now_ms // 1000)
         week = self._week52(state, day_bar)
@@ -830,7 +824,7 @@ class MarketModel:
     def _unit_size(self, state: _MarketState, side: int, index: int, price: float) -> float:
         # Deeper levels change less often than the top of the book.
         key = hash_key(state.salt, 7, side, index, state.version // (1 + index // 3))
-        krw = state.listing.depth_krw * (0.15 + 1.7 * uniform(key)) * (1 + 0.04 * index)
+        krw = state.listing.depth_value * (0.15 + 1.7 * uniform(key)) * (1 + 0.04 * index)
         return max(round(krw / price, 8), 0.00000001)
 
     def orderbook(
@@ -841,9 +835,9 @@ class MarketModel:
         if level and level not in self.supported_levels(code):
             return None
         if not level:
-            asks = ladder_up(state.best_ask, depth)
-            bids = ladder_down(state.best_bid, depth)
-            ask_sizes, bid_sizes = state.ask_sizes[:depth], state.bid_sizes[:depth]
+            book = state.book
+            asks, bids = book.ask_prices[:depth], book.bid_prices[:depth]
+            ask_sizes, bid_sizes = book.ask_sizes[:depth], book.bid_sizes[:depth]
             return Orderbook(
                 market=code,
                 timestamp=max(self.now_ms(), self._last_ms),
@@ -856,7 +850,7 @@ class MarketModel:
         decimals = max(0, -math.floor(math.log10(level)))
         ask_bucket = math.ceil(state.best_ask / level - 1e-9)
         bid_bucket = math.floor(state.best_bid / level + 1e-9)
-        growth = math.sqrt(level / tick_size(state.last_price))
+        growth = math.sqrt(level / state.ticks.tick_size(state.last_price))
         for i in range(depth):
             ask = round((ask_bucket + i) * level, decimals)
             bid = round((bid_bucket - i) * level, decimals)
@@ -908,6 +902,10 @@ class MarketModel:
     ) -> Order:
         if market not in self._by_code:
             raise OrderRejected(400, "validation_error", "market does not have a valid value")
+        if not market.startswith("KRW-"):  # the ledger keeps KRW accounts only
+            raise OrderRejected(
+                400, "validation_error", "the simulator takes orders on KRW markets only"
+            )
         state = self._state(market)
         return self.ledger.place(
             access_key,
@@ -942,8 +940,10 @@ def _change(price: float, prev_close: float) -> str:
     return "EVEN"
 
 
-def _price_diff(price: float, prev_close: float, *, signed: bool = False) -> float:
+def _price_diff(
+    ticks: TickTable, price: float, prev_close: float, *, signed: bool = False
+) -> float:
     """|price - prev_close| (or signed) rounded to the finer of the two prices' decimals."""
-    decimals = max(price_decimals(price), price_decimals(prev_close))
+    decimals = max(ticks.price_decimals(price), ticks.price_decimals(prev_close))
     diff = round(price - prev_close, decimals)
     return diff if signed else abs(diff)

@@ -67,7 +67,9 @@ from typing import Any, Literal
 from aiohttp import WSMsgType, web
 
 from upbit_tui.exchange.auth import AuthError, AuthOk, KeyStore
-from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
+from upbit_tui.exchange.catalog import (
+    DEFAULT_MARKET_COUNT,
+)
 from upbit_tui.exchange.control import add_control_routes
 from upbit_tui.exchange.fanout import Fanout
 from upbit_tui.exchange.faults import Endpoint, Faults
@@ -117,6 +119,10 @@ class ExchangeServer:
     max_backlog: queued frames per connection before it is closed as too slow (1008).
     out_of_order_ids: share of live trades (0..1, seeded) whose sequential_id is below the
         previous trade's (still unique), as Upbit allows; default 0.
+    book_changes_per_trade: orders placed or cancelled (orderbook messages without a trade)
+        the `rate` loop makes per trade, in markets chosen by activity.
+    btc_markets, usdt_markets: BTC- and USDT-quoted markets listed after the KRW ones (up to
+        8 each; default 0).
     """
 
     def __init__(
@@ -142,6 +148,9 @@ class ExchangeServer:
         max_message_size: int = 1 << 20,
         max_backlog: int = 20_000,
         out_of_order_ids: float = 0.0,
+        book_changes_per_trade: float = 4.0,
+        btc_markets: int = 0,
+        usdt_markets: int = 0,
     ) -> None:
         if rate < 0 or firehose < 0:
             raise ValueError("rate and firehose must be >= 0")
@@ -163,6 +172,9 @@ class ExchangeServer:
         self.max_message_size = max_message_size
         self.max_backlog = max_backlog
         self.out_of_order_ids = out_of_order_ids
+        self.book_changes_per_trade = book_changes_per_trade
+        self.btc_markets = btc_markets
+        self.usdt_markets = usdt_markets
         self.keys = KeyStore(self.api_keys)
         self.limits = RateLimits(
             enabled=rate_limits,
@@ -213,6 +225,8 @@ class ExchangeServer:
             clock=self.clock,
             api_keys=self.api_keys,
             out_of_order_ids=self.out_of_order_ids,
+            btc_markets=self.btc_markets,
+            usdt_markets=self.usdt_markets,
         )
         self._fanout = Fanout(self._model)
         self._model.add_listener(self._fanout.on_event)
@@ -614,10 +628,11 @@ class ExchangeServer:
     # -- loops ---------------------------------------------------------------------------------
 
     async def _trade_loop(self) -> None:
-        """`rate` trades per second over all markets, spread evenly in time."""
+        """`rate` trades per second over all markets, spread evenly in time, and
+        `book_changes_per_trade` times as many book changes (orders placed and cancelled)."""
         loop = asyncio.get_running_loop()
         last = loop.time()
-        carry = 0.0
+        carry = book_carry = 0.0
         while True:
             period = 0.05 if self.rate <= 0 else min(0.05, max(0.002, 1.0 / self.rate))
             await asyncio.sleep(period)
@@ -626,8 +641,14 @@ class ExchangeServer:
             last = now
             count = int(carry)
             carry -= count
+            book_carry += count * self.book_changes_per_trade
+            changes = int(book_carry)
+            book_carry -= changes
+            model = self.model
             for _ in range(min(count, 10_000)):
-                self.model.generate_trade()  # listener failures are contained by the model
+                model.generate_trade()  # listener failures are contained by the model
+            for _ in range(min(changes, 50_000)):
+                model.generate_book_change()
 
     async def _warm_up_loop(self) -> None:
         """Build the markets' seeded pasts one at a time (a few ms each) between other work,
