@@ -95,6 +95,7 @@ from upbit_tui.exchange.history import (
     utc_midnight,
 )
 from upbit_tui.exchange.ledger import OPEN_STATES, Ledger, OrderRejected
+from upbit_tui.exchange.past_trades import TRADE_HISTORY_DAYS, PastTrades
 from upbit_tui.exchange.records import (
     KST_OFFSET_S,
     AssetUpdate,
@@ -110,7 +111,7 @@ from upbit_tui.exchange.records import (
     utc_date,
     utc_time,
 )
-from upbit_tui.exchange.ticks import TickTable, table_for
+from upbit_tui.exchange.ticks import change_of, table_for
 
 __all__ = [
     "INTERVALS",
@@ -213,6 +214,9 @@ class _MarketState:
             _STABLE_DAILY_VOLATILITY if stable else _DAILY_VOLATILITY,
             volume_per_second,
             ticks,
+        )
+        self.past_trades = PastTrades(
+            listing.market, self.history, ticks, listing.trades_per_minute, self.salt
         )
         self.anchor = listing.base_price
         self.last_price = ticks.round_price(self.history.price(history_end))
@@ -563,8 +567,8 @@ class MarketModel:
             trade_volume=volume,
             ask_bid=side,
             prev_closing_price=prev_close,
-            change=_change(new_price, prev_close),
-            change_price=_price_diff(ticks, new_price, prev_close),
+            change=change_of(new_price, prev_close),
+            change_price=ticks.difference(new_price, prev_close),
             sequential_id=sid,
             best_ask_price=best_ask,
             best_ask_size=book.ask_sizes[0],
@@ -630,12 +634,17 @@ class MarketModel:
         result: list[Trade] = []
         for trade in reversed(state.trades):
             if len(result) >= count:
-                break
+                return result
             if to_ms is not None and trade.trade_timestamp >= to_ms:
                 continue
             if cursor is not None and trade.sequential_id >= cursor:
                 continue
             result.append(trade)
+        # The synthetic past (past_trades.py), back to the start of the UTC day seven days ago.
+        floor_ms = (utc_midnight(self.now_ms() / 1000) - TRADE_HISTORY_DAYS * DAY_S) * 1000
+        result += state.past_trades.before(
+            self.history_end * 1000, floor_ms, count - len(result), to_ms, cursor
+        )
         return result
 
     # -- candles -------------------------------------------------------------------------------
@@ -743,7 +752,7 @@ class MarketModel:
         day_bar = state.bars["1d"][-1]
         prev_close = self._prev_close_of_day(state, day_bar.start)
         price = last.trade_price
-        signed = _price_diff(state.ticks, price, prev_close, signed=True)
+        signed = state.ticks.difference(price, prev_close, signed=True)
         signed_rate = round(signed / prev_close, 10) if prev_close else 0.0
         volume_24h, value_24h = self._rolling_24h(state, now_ms // 1000)
         week = self._week52(state, day_bar)
@@ -760,7 +769,7 @@ class MarketModel:
             low_price=day_bar.low,
             trade_price=price,
             prev_closing_price=prev_close,
-            change=_change(price, prev_close),
+            change=change_of(price, prev_close),
             change_price=abs(signed),
             change_rate=abs(signed_rate),
             signed_change_price=signed,
@@ -930,20 +939,3 @@ class MarketModel:
 def _bar_limit(interval: str) -> int:
     """Bars kept per interval (trimmed to this once 25% more have piled up)."""
     return _MAX_BARS.get(interval, _DEFAULT_MAX_BARS)
-
-
-def _change(price: float, prev_close: float) -> str:
-    if price > prev_close:
-        return "RISE"
-    if price < prev_close:
-        return "FALL"
-    return "EVEN"
-
-
-def _price_diff(
-    ticks: TickTable, price: float, prev_close: float, *, signed: bool = False
-) -> float:
-    """|price - prev_close| (or signed) rounded to the finer of the two prices' decimals."""
-    decimals = max(ticks.price_decimals(price), ticks.price_decimals(prev_close))
-    diff = round(price - prev_close, decimals)
-    return diff if signed else abs(diff)

@@ -79,6 +79,12 @@ class TickTable:
         """Decimal places to render a price of this size with (same as its tick's)."""
         return self._band(price)[2]
 
+    def difference(self, price: float, reference: float, *, signed: bool = False) -> float:
+        """|price - reference| (or signed), rounded to the finer of the two prices' decimals."""
+        decimals = max(self._band(price)[2], self._band(reference)[2])
+        diff = round(price - reference, decimals)
+        return diff if signed else abs(diff)
+
     def round_price(self, price: float) -> float:
         """`price` rounded to the nearest valid tick (at least the smallest tick)."""
         price = max(price, self.min_price)
@@ -154,6 +160,15 @@ class TickTable:
         for _ in range(count - 1):
             prices.append(self.tick_down(prices[-1]))
         return tuple(prices)
+
+
+def change_of(price: float, reference: float) -> str:
+    """Upbit's `change`: RISE, FALL or EVEN against the previous close."""
+    if price > reference:
+        return "RISE"
+    if price < reference:
+        return "FALL"
+    return "EVEN"
 
 
 KRW = TickTable("KRW", KRW_TICK_BANDS)
