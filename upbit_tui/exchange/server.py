@@ -33,16 +33,22 @@ Parameters go in the query string; answers are JSON (`{"ok": true, ...}` or 400 
 Decisions where Upbit is silent (documented for the README; see also ws_request.py, fanout.py,
 session.py, market.py, ledger.py):
 - Every server frame (data, `{"status":"UP"}`, errors) is a binary frame of UTF-8 JSON.
-- Text `PING` (trimmed; text or binary frame) is answered with one `{"status":"UP"}`; there is
-  no periodic UP stream. PING does not count against the message rate limit. WebSocket ping
-  frames are answered with pongs.
+- Text `PING` (trimmed; text or binary frame) starts `{"status":"UP"}`: one at once, then one
+  every `status_up_interval` (10 s) while the connection lives (the docs' wording and example);
+  a later PING changes nothing. PING does not count against the message rate limit. WebSocket
+  ping frames are answered with pongs.
 - Idle timeout: a connection with no frame sent or received for `idle_timeout` seconds is closed
   with code 1001 "idle timeout" (stalled connections are exempt: a hung server does not clean
   up).
-- Private endpoint: a missing or invalid token is refused at the handshake with HTTP 401 and
+- Private endpoint: a token may be used again for a handshake (ccxt reuses its cached token on
+  every reconnect against the real exchange); `private_token_reuse="refuse"` makes a reused
+  nonce 401 `nonce_used` instead. A missing or invalid token is refused at the handshake with
+  HTTP 401 and
   Upbit's exchange error body (`private_auth_failure="http"`, default), or accepted with every
   request then answered by an INVALID_AUTH error frame (`private_auth_failure="error"`).
-- Connects: 5/s per IP (per access key for a verified private handshake) -> HTTP 429 with
+- Connects: a public handshake with an `Origin` header also spends the IP's Origin budget
+  (1 per 10 s, shared with quotation REST). 5/s per IP (per access key for a verified private
+  handshake) -> HTTP 429 with
   `{"error": {"name": 429, "message": "Too Many Requests"}}`; continued abuse -> 418 (limits.py).
 - Request messages: 5/s and 100/min per connection; over the limit the message is not applied
   and answered `{"error": {"name": "Too Many Requests", ...}}`, and a connection that keeps going
@@ -121,6 +127,10 @@ class ExchangeServer:
         previous trade's (still unique), as Upbit allows; default 0.
     book_changes_per_trade: orders placed or cancelled (orderbook messages without a trade)
         the `rate` loop makes per trade, in markets chosen by activity.
+    status_up_interval: seconds between the `{"status":"UP"}` messages a connection gets once
+        it has sent `PING` (Upbit's docs: every 10 s).
+    private_token_reuse: "accept" (a private handshake may reuse a token, as ccxt does) or
+        "refuse" (401 nonce_used, each handshake needs a fresh nonce).
     btc_markets, usdt_markets: BTC- and USDT-quoted markets listed after the KRW ones (up to
         8 each; default 0).
     """
@@ -149,13 +159,15 @@ class ExchangeServer:
         max_backlog: int = 20_000,
         out_of_order_ids: float = 0.0,
         book_changes_per_trade: float = 4.0,
+        status_up_interval: float = 10.0,
+        private_token_reuse: Literal["accept", "refuse"] = "accept",
         btc_markets: int = 0,
         usdt_markets: int = 0,
     ) -> None:
         if rate < 0 or firehose < 0:
             raise ValueError("rate and firehose must be >= 0")
-        if idle_timeout <= 0 or candle_interval <= 0:
-            raise ValueError("idle_timeout and candle_interval must be > 0")
+        if idle_timeout <= 0 or candle_interval <= 0 or status_up_interval <= 0:
+            raise ValueError("idle_timeout, candle_interval and status_up_interval must be > 0")
         self.seed = seed
         self.market_count = markets
         self.rate = rate
@@ -173,6 +185,8 @@ class ExchangeServer:
         self.max_backlog = max_backlog
         self.out_of_order_ids = out_of_order_ids
         self.book_changes_per_trade = book_changes_per_trade
+        self.status_up_interval = status_up_interval
+        self.private_token_reuse = private_token_reuse
         self.btc_markets = btc_markets
         self.usdt_markets = usdt_markets
         self.keys = KeyStore(self.api_keys)
@@ -253,6 +267,7 @@ class ExchangeServer:
             asyncio.create_task(self._trade_loop(), name="sim-trades"),
             asyncio.create_task(self._candle_loop(), name="sim-candles"),
             asyncio.create_task(self._idle_loop(), name="sim-idle"),
+            asyncio.create_task(self._status_up_loop(), name="sim-status-up"),
             asyncio.create_task(self._firehose_loop(), name="sim-firehose"),
             asyncio.create_task(self._warm_up_loop(), name="sim-warm-up"),
         ]
@@ -465,12 +480,19 @@ class ExchangeServer:
         access_key: str | None = None
         auth_error: AuthError | None = None
         if endpoint == "private":
-            verdict = self.keys.verify(request.headers.get("Authorization"), query=None)
+            verdict = self.keys.verify(
+                request.headers.get("Authorization"),
+                query=None,
+                one_shot=self.private_token_reuse == "refuse",
+            )
             if isinstance(verdict, AuthOk):
                 access_key = verdict.access_key
             else:
                 auth_error = verdict
-        decision = self.limits.websocket_connect(access_key or request.remote or "?")
+        decision = self.limits.websocket_connect(
+            access_key or request.remote or "?",
+            origin=endpoint == "public" and "Origin" in request.headers,
+        )
         if not decision.allowed:
             return self._refuse(decision.status, decision.retry_after)
         if auth_error is not None and self.private_auth_failure == "http":
@@ -586,7 +608,9 @@ class ExchangeServer:
             text = data
         session.record_request(text)
         if text.strip() == "PING":
-            if not session.is_stalled(asyncio.get_running_loop().time()):
+            now = asyncio.get_running_loop().time()
+            if not session.is_stalled(now) and session.status_up_at is None:
+                session.status_up_at = now  # the UP stream starts (_status_up_loop)
                 fanout.broadcast_raw([session], STATUS_UP)
             return None
         decision = session.budget.check()
@@ -668,6 +692,22 @@ class ExchangeServer:
                 self.push_candles()
             except Exception:  # a simulator bug must not stop the candle stream for good
                 logger.exception("candle push failed")
+
+    async def _status_up_loop(self) -> None:
+        """`{"status":"UP"}` every `status_up_interval` s to connections that sent PING."""
+        loop = asyncio.get_running_loop()
+        interval = self.status_up_interval
+        while True:
+            await asyncio.sleep(interval / 4)
+            now = loop.time()
+            due = [
+                s
+                for s in self.sessions()
+                if s.status_up_at is not None and now - s.status_up_at >= interval
+            ]
+            for session in due:
+                session.status_up_at = now
+            self.fanout.broadcast_raw(due, STATUS_UP)
 
     async def _idle_loop(self) -> None:
         loop = asyncio.get_running_loop()
