@@ -72,46 +72,36 @@ Decisions where Upbit is silent (documented for the README):
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-from upbit_tui.exchange.book import MAX_BOOK_DEPTH, BookChange, RestingBook
+from upbit_tui.exchange.book import MAX_BOOK_DEPTH, BookChange
 from upbit_tui.exchange.catalog import (
     DEFAULT_MARKET_COUNT,
-    Listing,
     listings,
 )
 from upbit_tui.exchange.history import (
     DAY_S,
-    SyntheticHistory,
-    hash_key,
-    uniform,
     utc_midnight,
 )
 from upbit_tui.exchange.ledger import OPEN_STATES, Ledger, OrderRejected
-from upbit_tui.exchange.past_trades import TRADE_HISTORY_DAYS, PastTrades
+from upbit_tui.exchange.market_state import INTERVALS, MarketState
+from upbit_tui.exchange.past_trades import TRADE_HISTORY_DAYS
 from upbit_tui.exchange.records import (
-    KST_OFFSET_S,
     AssetUpdate,
     Balance,
     Candle,
     MarketInfo,
     Order,
     Orderbook,
-    OrderbookUnit,
     OrderUpdate,
     Ticker,
     Trade,
-    utc_date,
-    utc_time,
 )
-from upbit_tui.exchange.ticks import change_of, table_for
+from upbit_tui.exchange.ticks import change_of
 
 __all__ = [
     "INTERVALS",
@@ -125,140 +115,13 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 ModelEvent = Trade | OrderUpdate | AssetUpdate | BookChange
 
-INTERVALS: dict[str, int] = {
-    "1s": 1,
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "10m": 600,
-    "15m": 900,
-    "30m": 1800,
-    "60m": 3600,
-    "240m": 14_400,
-    "1d": DAY_S,
-}
-_INTERVAL_ITEMS = tuple(INTERVALS.items())
 _INTERVALS_SORTED = tuple(sorted(INTERVALS))  # take_changed_candles' order within a market
 HISTORY_TRADES_S = 300
-MAX_TRADES = 5_000
-_MAX_BARS = {"1s": 3_600}
-_DEFAULT_MAX_BARS = 2_000
-_DAILY_VOLATILITY = 0.035
-_STABLE_DAILY_VOLATILITY = 0.004
-_STEP_VOLATILITY = 0.00025  # log-price standard deviation of one trade
-_STABLE_STEP_VOLATILITY = 0.00003
 _MEAN_REVERSION = 0.0001  # per trade, toward the listing's level
-# Mean distance between non-empty book levels, as a share of the price (book.py): KRW books are
-# dense (only KRW-BTC's 1,000 KRW tick is fine enough for gaps); BTC and USDT books are thin.
-_LEVEL_SPACING = {"KRW": 0.000015, "BTC": 0.0002, "USDT": 0.0002}
 
 
 class UnknownMarket(KeyError):
     """The code is not a listed market (codes are exact and uppercase)."""
-
-
-class _Bar:
-    """A candle being built from trades (mutable; turned into a Candle on read)."""
-
-    __slots__ = ("close", "high", "last_ms", "low", "open", "start", "value", "volume")
-
-    def __init__(
-        self,
-        start: int,
-        open_: float,
-        high: float,
-        low: float,
-        close: float,
-        volume: float,
-        value: float,
-        last_ms: int,
-    ) -> None:
-        self.start = start
-        self.open = open_
-        self.high = high
-        self.low = low
-        self.close = close
-        self.volume = volume
-        self.value = value
-        self.last_ms = last_ms
-
-
-@dataclass(slots=True)
-class _Week52:
-    day_start: int
-    high: float
-    high_date: str
-    low: float
-    low_date: str
-
-
-class _MarketState:
-    """Everything the model tracks for one market."""
-
-    def __init__(self, index: int, listing: Listing, seed: int, history_end: int) -> None:
-        self.index = index
-        self.listing = listing
-        self.code = listing.market
-        self.salt = hash_key(seed, index, *listing.market.encode())
-        self.rng = random.Random(f"{seed}:{listing.market}")
-        self.ticks = ticks = table_for(listing.market)
-        stable = listing.market == "KRW-USDT"
-        self.step_volatility = _STABLE_STEP_VOLATILITY if stable else _STEP_VOLATILITY
-        volume_per_second = (
-            listing.trades_per_minute / 60 * listing.trade_value / listing.base_price
-        )
-        self.history = SyntheticHistory(
-            self.salt,
-            listing.base_price,
-            history_end,
-            _STABLE_DAILY_VOLATILITY if stable else _DAILY_VOLATILITY,
-            volume_per_second,
-            ticks,
-        )
-        self.past_trades = PastTrades(
-            listing.market, self.history, ticks, listing.trades_per_minute, self.salt
-        )
-        self.anchor = listing.base_price
-        self.last_price = ticks.round_price(self.history.price(history_end))
-        spacing = _LEVEL_SPACING[listing.quote] * listing.base_price / ticks.tick_size(self.anchor)
-        # The native book, index 0 = best; shifted as the best prices move.
-        self.book = RestingBook(
-            ticks,
-            self.rng,
-            listing.depth_value,
-            max(1.0, spacing),
-            ticks.tick_up(self.last_price),
-            self.last_price,
-        )
-        self.version = 0
-        self.last_trade: Trade | None = None
-        self.trades: deque[Trade] = deque(maxlen=MAX_TRADES)
-        self.bars: dict[str, list[_Bar]] = {interval: [] for interval in INTERVALS}
-        # (bars, bucket length, trim threshold) per interval, in INTERVALS order
-        self.bar_slots = tuple(
-            (self.bars[interval], length, _bar_limit(interval))
-            for interval, length in _INTERVAL_ITEMS
-        )
-        # Seeded trades not applied yet, as (trade_timestamp, sequential_id): a market's seeded
-        # past is built on its first use (MarketModel._ready), so start-up stays cheap.
-        self.pending: list[tuple[int, int]] | None = []
-        self.prev_close: tuple[int, float] = (-1, 0.0)  # (UTC day, close of the day before)
-        self.acc_day = utc_midnight(history_end)
-        self.acc_ask_volume = 0.0
-        self.acc_bid_volume = 0.0
-        self.minutes: deque[list[float]] = deque()  # [minute_start, volume, value], live era
-        self.volume_24h = 0.0
-        self.value_24h = 0.0
-        self.synthetic_24h: tuple[int, float, float] = (-1, 0.0, 0.0)
-        self.week52: _Week52 | None = None
-
-    @property
-    def best_ask(self) -> float:
-        return self.book.ask_prices[0]
-
-    @property
-    def best_bid(self) -> float:
-        return self.book.bid_prices[0]
 
 
 class MarketModel:
@@ -290,7 +153,7 @@ class MarketModel:
         now_s = self._clock()
         self.history_end = int((now_s - HISTORY_TRADES_S) // 60 * 60)
         self._states = [
-            _MarketState(i, listing, seed, self.history_end)
+            MarketState(i, listing, seed, self.history_end)
             for i, listing in enumerate(listings(markets, btc_markets, usdt_markets))
         ]
         self._by_code = {state.code: state for state in self._states}
@@ -302,31 +165,6 @@ class MarketModel:
         self.ledger = Ledger(api_keys, seed, self._publish)
 
     # -- setup ---------------------------------------------------------------------------------
-
-    def _open_partial_bars(self, state: _MarketState) -> None:
-        """Start each interval's current bucket with the synthetic part before history_end."""
-        end = self.history_end
-        for interval, length in INTERVALS.items():
-            start = end // length * length
-            if start == end:
-                continue
-            synthetic = state.history.candle(start, length)
-            state.bars[interval].append(
-                _Bar(
-                    start,
-                    synthetic.open,
-                    synthetic.high,
-                    synthetic.low,
-                    synthetic.close,
-                    synthetic.volume,
-                    synthetic.value,
-                    synthetic.last_trade_ms,
-                )
-            )
-            if interval == "1d":
-                ask_share = 0.45 + 0.1 * uniform(hash_key(state.salt, 9, start))
-                state.acc_ask_volume = synthetic.volume * ask_share
-                state.acc_bid_volume = synthetic.volume - state.acc_ask_volume
 
     def _seed_recent_trades(self, now_ms: int) -> None:
         """Trades between the end of synthetic history and now, in time order.
@@ -359,20 +197,20 @@ class MarketModel:
         self._last_ms, self._last_sid = last_ms, last_sid
         self._prev_sid = last_sid
 
-    def _ready(self, state: _MarketState) -> None:
+    def _ready(self, state: MarketState) -> None:
         """Build the market's past (partial bars, seeded trades) if not done yet."""
         pending = state.pending
         if pending is None:
             return
         state.pending = None
-        self._open_partial_bars(state)
+        state.open_partial_bars()
         changed, self._changed = self._changed, set()
         try:
             for ts_ms, sid in pending:
                 self._apply_trade(state, ts_ms, sid)
         finally:
             self._changed = changed  # seeded trades are the past, not news for the candle push
-        self._week52(state, state.bars["1d"][-1])  # the synthetic 52 weeks, cached per day
+        state.week_52(state.bars["1d"][-1])  # the synthetic 52 weeks, cached per day
 
     # -- clock, listeners ----------------------------------------------------------------------
 
@@ -409,7 +247,7 @@ class MarketModel:
     def has_market(self, code: str) -> bool:
         return code in self._by_code
 
-    def _state(self, code: str) -> _MarketState:
+    def _state(self, code: str) -> MarketState:
         try:
             state = self._by_code[code]
         except KeyError:
@@ -450,16 +288,7 @@ class MarketModel:
         return state.ticks.tick_size(state.last_price)
 
     def supported_levels(self, code: str) -> list[float]:
-        state = self._state(code)
-        levels = [0.0]
-        if state.ticks.quote != "KRW":
-            return levels  # Upbit aggregates KRW books only ("level" 0 elsewhere)
-        tick = state.ticks.tick_size(state.last_price)
-        exponent = math.floor(math.log10(tick)) + 1
-        while 10.0**exponent <= state.last_price:
-            levels.append(float(f"1e{exponent}"))
-            exponent += 1
-        return levels
+        return self._state(code).supported_levels()
 
     # -- trades --------------------------------------------------------------------------------
 
@@ -493,7 +322,7 @@ class MarketModel:
         self._publish(change)
         return change
 
-    def _trade(self, state: _MarketState, ts_ms: int) -> Trade:
+    def _trade(self, state: MarketState, ts_ms: int) -> Trade:
         ts_ms = max(ts_ms, self._last_ms)
         self._last_ms = ts_ms
         if self.out_of_order_ids and self._id_order_rng.random() < self.out_of_order_ids:
@@ -523,7 +352,7 @@ class MarketModel:
                 del slots[old]
         return below * 10_000 + 9_999 - used
 
-    def _apply_trade(self, state: _MarketState, ts_ms: int, sid: int) -> Trade:
+    def _apply_trade(self, state: MarketState, ts_ms: int, sid: int) -> Trade:
         rng = state.rng
 
         price = state.last_price
@@ -557,9 +386,10 @@ class MarketModel:
         book.move(best_ask, best_bid)
         book.consume(side, volume)
         state.version += 1
-        self._update_bars(state, ts_ms, new_price, volume)
-        self._update_day_and_24h(state, ts_ms, new_price, volume, side)
-        prev_close = self._prev_close_of_day(state, ts_ms // 86_400_000 * DAY_S)
+        state.update_bars(ts_ms, new_price, volume)
+        self._changed.add(state.index)  # every interval of the market changed
+        state.update_day_and_24h(ts_ms, new_price, volume, side)
+        prev_close = state.prev_close_of_day(ts_ms // 86_400_000 * DAY_S)
         trade = Trade(
             market=state.code,
             trade_timestamp=ts_ms,
@@ -578,50 +408,6 @@ class MarketModel:
         state.last_trade = trade
         state.trades.append(trade)
         return trade
-
-    def _update_bars(self, state: _MarketState, ts_ms: int, price: float, volume: float) -> None:
-        second = ts_ms // 1000
-        value = price * volume
-        for bars, length, limit in state.bar_slots:
-            start = second - second % length
-            if bars:
-                bar = bars[-1]
-                if bar.start == start:
-                    if price > bar.high:
-                        bar.high = price
-                    elif price < bar.low:
-                        bar.low = price
-                    bar.close = price
-                    bar.volume += volume
-                    bar.value += value
-                    bar.last_ms = ts_ms
-                    continue
-            bars.append(_Bar(start, price, price, price, price, volume, value, ts_ms))
-            if len(bars) > limit + limit // 4:
-                del bars[: len(bars) - limit]
-        self._changed.add(state.index)  # every interval of the market changed
-
-    def _update_day_and_24h(
-        self, state: _MarketState, ts_ms: int, price: float, volume: float, side: str
-    ) -> None:
-        day = ts_ms // 86_400_000 * DAY_S  # utc_midnight(ts_ms / 1000), in integers
-        if day != state.acc_day:
-            state.acc_day = day
-            state.acc_ask_volume = 0.0
-            state.acc_bid_volume = 0.0
-        if side == "ASK":
-            state.acc_ask_volume += volume
-        else:
-            state.acc_bid_volume += volume
-        minute = ts_ms // 60_000 * 60
-        if state.minutes and state.minutes[-1][0] == minute:
-            entry = state.minutes[-1]
-            entry[1] += volume
-            entry[2] += price * volume
-        else:
-            state.minutes.append([minute, volume, price * volume])
-        state.volume_24h += volume
-        state.value_24h += price * volume
 
     def trades(
         self,
@@ -649,84 +435,10 @@ class MarketModel:
 
     # -- candles -------------------------------------------------------------------------------
 
-    def _prev_close_for(self, state: _MarketState, epoch_s: int) -> float:
-        """Close of the UTC day before the day containing `epoch_s`."""
-        day = utc_midnight(epoch_s)
-        bars = state.bars["1d"]
-        index = bisect.bisect_left(bars, day, key=lambda bar: bar.start)
-        if index > 0:
-            return bars[index - 1].close
-        # The previous day is synthetic: its close is the path's price at this midnight.
-        return state.ticks.round_price(state.history.price(min(day, self.history_end)))
-
-    def _prev_close_of_day(self, state: _MarketState, day: int) -> float:
-        """_prev_close_for a UTC midnight, cached: the days before `day` are closed, so their
-        last close is final once `day` has begun."""
-        cached_day, prev_close = state.prev_close
-        if cached_day != day:
-            prev_close = self._prev_close_for(state, day)
-            state.prev_close = (day, prev_close)
-        return prev_close
-
-    def _candle(self, state: _MarketState, interval: str, bar: _Bar) -> Candle:
-        prev_close = self._prev_close_for(state, bar.start) if interval == "1d" else None
-        return Candle(
-            state.code,
-            interval,
-            bar.start,
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            round(bar.volume, 8),
-            bar.value,
-            bar.last_ms,
-            prev_close,
-        )
-
     def candles(
         self, code: str, interval: str, to: float | None = None, count: int = 200
     ) -> list[Candle]:
-        state = self._state(code)
-        length = INTERVALS[interval]
-        bars = state.bars[interval]
-        end = len(bars) if to is None else bisect.bisect_left(bars, to, key=lambda b: b.start)
-        result = [self._candle(state, interval, bars[i]) for i in range(end - 1, -1, -1)]
-        del result[count:]
-        if len(result) >= count:
-            return result
-        # The synthetic past: buckets that end at or before history_end.
-        start = self.history_end // length * length - length
-        if bars:
-            start = min(start, bars[0].start - length)
-        if to is not None:
-            start = min(start, (math.ceil(to) - 1) // length * length)
-        span_start = state.history.span_start
-        while len(result) < count and start >= span_start:
-            result.append(self._synthetic_candle(state, interval, start, length))
-            start -= length
-        return result
-
-    def _synthetic_candle(
-        self, state: _MarketState, interval: str, start: int, length: int
-    ) -> Candle:
-        c = state.history.candle(start, length)
-        prev_close = (
-            state.ticks.round_price(state.history.price(start)) if interval == "1d" else None
-        )
-        return Candle(
-            state.code,
-            interval,
-            start,
-            c.open,
-            c.high,
-            c.low,
-            c.close,
-            c.volume,
-            c.value,
-            c.last_trade_ms,
-            prev_close,
-        )
+        return self._state(code).candles(interval, to, count)
 
     def latest_candle(self, code: str, interval: str) -> Candle:
         return self.candles(code, interval, None, 1)[0]
@@ -739,143 +451,20 @@ class MarketModel:
         for index in sorted(changed):
             state = self._states[index]
             for interval in _INTERVALS_SORTED:  # sorted by (market index, interval name)
-                result.append(self._candle(state, interval, state.bars[interval][-1]))
+                result.append(state.candle(interval, state.bars[interval][-1]))
         return result
 
     # -- ticker --------------------------------------------------------------------------------
 
     def ticker(self, code: str) -> Ticker:
-        state = self._state(code)
-        last = state.last_trade
-        assert last is not None  # every market has seeded trades
-        now_ms = max(self.now_ms(), last.trade_timestamp)
-        day_bar = state.bars["1d"][-1]
-        prev_close = self._prev_close_of_day(state, day_bar.start)
-        price = last.trade_price
-        signed = state.ticks.difference(price, prev_close, signed=True)
-        signed_rate = round(signed / prev_close, 10) if prev_close else 0.0
-        volume_24h, value_24h = self._rolling_24h(state, now_ms // 1000)
-        week = self._week52(state, day_bar)
-        kst_ms = last.trade_timestamp + KST_OFFSET_S * 1000
-        return Ticker(
-            market=code,
-            trade_date=utc_date(last.trade_timestamp, ""),
-            trade_time=utc_time(last.trade_timestamp, ""),
-            trade_date_kst=utc_date(kst_ms, ""),
-            trade_time_kst=utc_time(kst_ms, ""),
-            trade_timestamp=last.trade_timestamp,
-            opening_price=day_bar.open,
-            high_price=day_bar.high,
-            low_price=day_bar.low,
-            trade_price=price,
-            prev_closing_price=prev_close,
-            change=change_of(price, prev_close),
-            change_price=abs(signed),
-            change_rate=abs(signed_rate),
-            signed_change_price=signed,
-            signed_change_rate=signed_rate,
-            trade_volume=last.trade_volume,
-            acc_trade_price=day_bar.value,
-            acc_trade_price_24h=value_24h,
-            acc_trade_volume=round(day_bar.volume, 8),
-            acc_trade_volume_24h=round(volume_24h, 8),
-            highest_52_week_price=week.high,
-            highest_52_week_date=week.high_date,
-            lowest_52_week_price=week.low,
-            lowest_52_week_date=week.low_date,
-            timestamp=now_ms,
-            ask_bid=last.ask_bid,
-            acc_ask_volume=round(state.acc_ask_volume, 8),
-            acc_bid_volume=round(state.acc_bid_volume, 8),
-        )
-
-    def _rolling_24h(self, state: _MarketState, now_s: int) -> tuple[float, float]:
-        window_start = now_s - DAY_S
-        while state.minutes and state.minutes[0][0] < window_start:
-            _, volume, value = state.minutes.popleft()
-            state.volume_24h -= volume
-            state.value_24h -= value
-        synthetic_volume = synthetic_value = 0.0
-        if window_start < self.history_end:
-            cached_at, synthetic_volume, synthetic_value = state.synthetic_24h
-            if cached_at != now_s:
-                history = state.history
-                synthetic_volume = history.cumulative_volume(
-                    self.history_end
-                ) - history.cumulative_volume(window_start)
-                mean_price = (history.price(window_start) + history.price(self.history_end)) / 2
-                synthetic_value = synthetic_volume * mean_price
-                state.synthetic_24h = (now_s, synthetic_volume, synthetic_value)
-        return state.volume_24h + synthetic_volume, state.value_24h + synthetic_value
-
-    def _week52(self, state: _MarketState, day_bar: _Bar) -> _Week52:
-        today = utc_midnight(day_bar.start)
-        cached = state.week52
-        if cached is None or cached.day_start != today:
-            # The whole synthetic days of the window (the day around history_end is a live bar).
-            stop = min(today, utc_midnight(self.history_end))
-            extremes = state.history.day_extremes(today - 364 * DAY_S, stop)
-            high, high_day, low, low_day = extremes or (-math.inf, today, math.inf, today)
-            cached = _Week52(today, high, utc_date(high_day * 1000), low, utc_date(low_day * 1000))
-            state.week52 = cached
-        high, high_date, low, low_date = cached.high, cached.high_date, cached.low, cached.low_date
-        for bar in state.bars["1d"]:
-            if bar.start < today - 364 * DAY_S:
-                continue
-            if bar.high > high:
-                high, high_date = bar.high, utc_date(bar.start * 1000)
-            if bar.low < low:
-                low, low_date = bar.low, utc_date(bar.start * 1000)
-        return _Week52(today, high, high_date, low, low_date)
+        return self._state(code).ticker(self.now_ms())
 
     # -- order book ----------------------------------------------------------------------------
-
-    def _unit_size(self, state: _MarketState, side: int, index: int, price: float) -> float:
-        # Deeper levels change less often than the top of the book.
-        key = hash_key(state.salt, 7, side, index, state.version // (1 + index // 3))
-        krw = state.listing.depth_value * (0.15 + 1.7 * uniform(key)) * (1 + 0.04 * index)
-        return max(round(krw / price, 8), 0.00000001)
 
     def orderbook(
         self, code: str, depth: int = MAX_BOOK_DEPTH, level: float = 0.0
     ) -> Orderbook | None:
-        state = self._state(code)
-        depth = max(1, min(depth, MAX_BOOK_DEPTH))
-        if level and level not in self.supported_levels(code):
-            return None
-        if not level:
-            book = state.book
-            asks, bids = book.ask_prices[:depth], book.bid_prices[:depth]
-            ask_sizes, bid_sizes = book.ask_sizes[:depth], book.bid_sizes[:depth]
-            return Orderbook(
-                market=code,
-                timestamp=max(self.now_ms(), self._last_ms),
-                total_ask_size=round(math.fsum(ask_sizes), 8),
-                total_bid_size=round(math.fsum(bid_sizes), 8),
-                orderbook_units=tuple(map(OrderbookUnit, asks, bids, ask_sizes, bid_sizes)),
-                level=level,
-            )
-        units: list[OrderbookUnit] = []
-        decimals = max(0, -math.floor(math.log10(level)))
-        ask_bucket = math.ceil(state.best_ask / level - 1e-9)
-        bid_bucket = math.floor(state.best_bid / level + 1e-9)
-        growth = math.sqrt(level / state.ticks.tick_size(state.last_price))
-        for i in range(depth):
-            ask = round((ask_bucket + i) * level, decimals)
-            bid = round((bid_bucket - i) * level, decimals)
-            if bid <= 0:
-                bid = 0.0
-            ask_size = round(self._unit_size(state, 0, i, ask) * growth, 8)
-            bid_size = round(self._unit_size(state, 1, i, bid) * growth, 8) if bid else 0.0
-            units.append(OrderbookUnit(ask, bid, ask_size, bid_size))
-        return Orderbook(
-            market=code,
-            timestamp=max(self.now_ms(), self._last_ms),
-            total_ask_size=round(math.fsum([u.ask_size for u in units]), 8),
-            total_bid_size=round(math.fsum([u.bid_size for u in units]), 8),
-            orderbook_units=tuple(units),
-            level=level,
-        )
+        return self._state(code).orderbook(depth, level, max(self.now_ms(), self._last_ms))
 
     # -- private side --------------------------------------------------------------------------
 
@@ -934,8 +523,3 @@ class MarketModel:
         self, access_key: str, uuid: str | None = None, identifier: str | None = None
     ) -> Order:
         return self.ledger.cancel(access_key, uuid, self.now_ms(), identifier=identifier)
-
-
-def _bar_limit(interval: str) -> int:
-    """Bars kept per interval (trimmed to this once 25% more have piled up)."""
-    return _MAX_BARS.get(interval, _DEFAULT_MAX_BARS)

@@ -66,7 +66,7 @@ class PastTrades:
         extremes = [p for p in (high, low) if p not in (open_, close)]
         count = max(
             int(self.trades_per_minute * (0.4 + 1.2 * uniform(key))),
-            (1 if open_ == close else 2) + len(extremes),
+            2 + len(extremes) if extremes or open_ != close else 1,
         )
         # Prices: open first, close last, the extremes at seeded places in between.
         prices = [0.0] * count
