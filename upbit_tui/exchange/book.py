@@ -207,9 +207,9 @@ class RestingBook:
             self._improve(asks)
         elif roll < 0.65 and index + 1 < MAX_BOOK_DEPTH:  # a new order fills a gap
             self._fill_gap(asks, index)
-        else:  # a cancel
+        else:  # a cancel: a level of a dense book holds many orders and rarely empties
             left = round(sizes[index] - self._order_size(prices[0]), 8)
-            if left > 0 and rng.random() < 0.75:
+            if left > 0 and rng.random() < (0.75 if self.spacing > 1.0 else 0.97):
                 sizes[index] = left
             else:
                 self._remove(asks, index)

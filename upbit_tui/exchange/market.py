@@ -1,8 +1,14 @@
-"""The simulated exchange's market model: deterministic KRW markets, trades, books, candles.
+"""The simulated exchange's market model: deterministic markets, trades, books, candles.
+
+market.py decides what happens (trades, book changes, the seeded past, orders through the
+ledger); market_state.py keeps each market's state and renders its candles, ticker and books;
+book.py is the resting book, past_trades.py the trades before start-up, history.py the
+synthetic price path, catalog.py the listed markets, ticks.py the tick tables.
 
 Read API (what the REST and WebSocket renderers use; records are in `records.py`)
 -------------------------------------------------------------------------------
-    model = MarketModel(seed=1, markets=30, clock=time.time, api_keys=["test-access"])
+    model = MarketModel(seed=1, markets=30, clock=time.time, api_keys=["test-access"],
+                        out_of_order_ids=0.0, btc_markets=0, usdt_markets=0)
 
     model.markets() -> list[MarketInfo]             all listed markets, listing order
     model.has_market(code) -> bool                  exact, uppercase code ("KRW-BTC")
@@ -12,7 +18,8 @@ Read API (what the REST and WebSocket renderers use; records are in `records.py`
         None when `level` is not one of supported_levels(code) (Upbit sends no data then).
     model.tick_size(code) -> float                  tick at the current price
     model.supported_levels(code) -> list[float]     [0.0, 10**k ...]: powers of ten above the
-                                                    tick, up to the price (KRW-BTC: 0, 1e4..1e8)
+                                                    tick, up to the price (KRW-BTC: 0, 1e4..1e8);
+                                                    [0.0] for BTC and USDT markets
     model.candles(code, interval, to=None, count=200) -> list[Candle]
         newest first; interval in INTERVALS ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m",
         "240m", "1d"); `to` = epoch seconds, exclusive bound on the candle START (Upbit's `to`);
@@ -21,7 +28,8 @@ Read API (what the REST and WebSocket renderers use; records are in `records.py`
     model.latest_candle(code, interval) -> Candle   the most recent existing candle (snapshot rule)
     model.trades(code, count=1, to_ms=None, cursor=None) -> list[Trade]
         newest first; to_ms: exclusive bound on trade_timestamp (ms); cursor: exclusive bound on
-        sequential_id (Upbit's pagination cursor). Keeps the last MAX_TRADES per market.
+        sequential_id (Upbit's pagination cursor). The last MAX_TRADES recorded trades per
+        market, then the synthetic past back to 00:00 UTC seven days ago (past_trades.py).
     model.accounts(access_key) -> list[Balance]     raises OrderRejected(401, ...) if unknown key
     model.open_orders(access_key, market=None, states=("wait", "watch")) -> list[Order]
         newest first; `states` may name "done"/"cancel" too (closed orders).
@@ -33,10 +41,13 @@ Write API
 ---------
     model.generate_trade(code=None) -> Trade        one market trade now (random market if None,
                                                     weighted by activity); fills resting orders
+    model.generate_book_change(code=None) -> BookChange  an order placed or cancelled in the
+                                                    book (no trade); published to listeners
     model.place_order(access_key, market, side, ord_type, price=None, volume=None,
                       identifier=None, time_in_force=None) -> Order   raises OrderRejected
     model.cancel_order(access_key, uuid=None, identifier=None) -> Order
-    model.add_listener(callback) -> remover         callback(Trade | OrderUpdate | AssetUpdate)
+    model.add_listener(callback) -> remover         callback(Trade | OrderUpdate | AssetUpdate |
+                                                    BookChange)
     model.take_changed_candles() -> list[Candle]    candles changed since the last call (the
                                                     WebSocket's once-a-second candle push)
     model.warm_up(count=1) -> bool                  build the seeded past of `count` more
@@ -54,20 +65,17 @@ are applied on its first use (or by warm_up): each market's trades depend on its
 alone, so the result does not depend on when or in which order markets are first used.
 
 Decisions where Upbit is silent (documented for the README):
-- `sequential_id` = trade_timestamp_ms * 10000 + a counter, strictly increasing over the whole
-  exchange (the docs' examples are all of that form); trade timestamps never go backwards even
-  if the clock does.
+- `sequential_id` = trade_timestamp_ms * 10000 + a counter, increasing over the whole exchange
+  (the docs' examples are all of that form); trade timestamps never go backwards even if the
+  clock does. With `out_of_order_ids` > 0 that share of trades (seeded) gets a unique id below
+  the previous trade's (Upbit: ids are unique, their order is not guaranteed).
 - The price is a random walk on the tick table with a weak pull back to the listing's level, so
   hour-long runs stay plausible; ask_bid is BID when a trade moves the price up (the buyer lifted
-  the ask), ASK when down. The book's best bid/ask sit on the last trade (one side at the trade
-  price, the other 1-3 ticks away). Level sizes are resting quantities: they shift with the
-  best prices (levels a trade walked through disappear, new ones appear in front), the traded
-  level shrinks by the trade volume, and two random levels refresh per trade.
-- total_ask_size / total_bid_size sum the returned units only.
-- Aggregated books (`level` > 0): bucket prices are multiples of the level (asks rounded up,
-  bids down), sizes grow with the square root of the ticks per bucket.
-- Day candles and ticker days roll over at 00:00 UTC; the 52-week range spans the last 364 days
-  plus today.
+  the ask), ASK when down. Right after a trade one side of the book sits at the trade price,
+  the other a spread away (book.py: 1-3 ticks where the tick is coarse, several where it is
+  fine); orders placed and cancelled move the book between trades.
+- Only KRW markets take orders (the ledger keeps KRW accounts); BTC and USDT markets trade,
+  quote and stream like the others.
 """
 
 from __future__ import annotations

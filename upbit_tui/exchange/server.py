@@ -5,6 +5,11 @@
                               clock=None) as sim:
         sim.websocket_url, sim.private_websocket_url, sim.rest_url, sim.stats(), sim.faults
 
+Why one module of ~770 lines: the handshakes, the per-connection read loop and the timed loops
+(trades, candles, idle, status UP, firehose, warm-up) all work on the one session table and
+model of this class; everything that is its own job already lives elsewhere (control.py,
+faults.py, fanout.py, session.py, limits.py, ws_request.py, rest.py).
+
 One port serves `/websocket/v1` (quotation), `/websocket/v1/private` (myOrder, myAsset; JWT on
 the handshake), REST under `/v1/` (rest.py) and the control API under `/_sim/`:
 
