@@ -117,12 +117,16 @@ class RestingBook:
                 prices.insert(0, best)
                 sizes.insert(0, self._front_size(best))
         else:  # new levels appeared in front
-            front = [best]
-            step_up = self.ticks.step_up
-            price = step_up(best, self.gap())
-            while price < old and len(front) < MAX_BOOK_DEPTH:
-                front.append(price)
-                price = step_up(price, self.gap())
+            if self.spacing <= 1.0:  # contiguous: every tick between the two
+                ladder = self.ticks.ladder_up(best, MAX_BOOK_DEPTH)
+                front = list(ladder[: bisect.bisect_left(ladder, old)])
+            else:
+                front = [best]
+                step_up = self.ticks.step_up
+                price = step_up(best, self.gap())
+                while price < old and len(front) < MAX_BOOK_DEPTH:
+                    front.append(price)
+                    price = step_up(price, self.gap())
             prices[:0] = front
             sizes[:0] = [self._front_size(best) for _ in front]
             del prices[MAX_BOOK_DEPTH:], sizes[MAX_BOOK_DEPTH:]
@@ -140,12 +144,19 @@ class RestingBook:
                 prices.insert(0, best)
                 sizes.insert(0, self._front_size(best))
         else:
-            front = [best]
-            step_down = self.ticks.step_down
-            price = step_down(best, self.gap())
-            while price > old and len(front) < MAX_BOOK_DEPTH:
-                front.append(price)
-                price = step_down(price, self.gap())
+            if self.spacing <= 1.0:  # contiguous: every tick between the two
+                front = []
+                for price in self.ticks.ladder_down(best, MAX_BOOK_DEPTH):
+                    if price <= old:
+                        break
+                    front.append(price)
+            else:
+                front = [best]
+                step_down = self.ticks.step_down
+                price = step_down(best, self.gap())
+                while price > old and len(front) < MAX_BOOK_DEPTH:
+                    front.append(price)
+                    price = step_down(price, self.gap())
             prices[:0] = front
             sizes[:0] = [self._front_size(best) for _ in front]
             del prices[MAX_BOOK_DEPTH:], sizes[MAX_BOOK_DEPTH:]
@@ -156,25 +167,54 @@ class RestingBook:
 
     def _extend_asks(self) -> None:
         prices, sizes = self.ask_prices, self.ask_sizes
-        best = prices[0]
-        step_up = self.ticks.step_up
-        while len(prices) < MAX_BOOK_DEPTH:
-            prices.append(step_up(prices[-1], self.gap()))
-        while len(sizes) < MAX_BOOK_DEPTH:
-            sizes.append(self.fresh_size(len(sizes), best))
+        missing = MAX_BOOK_DEPTH - len(prices)
+        if missing > 0:
+            if self.spacing <= 1.0:  # contiguous: the (cached) ladder of the next ticks
+                prices.extend(self.ticks.ladder_up(prices[-1], missing + 1)[1:])
+            else:
+                step_up, gap = self.ticks.step_up, self.gap
+                for _ in range(missing):
+                    prices.append(step_up(prices[-1], gap()))
+        self._extend_sizes(sizes, prices[0])
 
     def _extend_bids(self) -> None:
         prices, sizes = self.bid_prices, self.bid_sizes
-        best = prices[0]
-        step_down = self.ticks.step_down
-        floor = self.ticks.min_price
-        while len(prices) < MAX_BOOK_DEPTH:
-            price = step_down(prices[-1], self.gap())
-            if price >= prices[-1]:  # the smallest tick: nothing can rest below it
-                price = 0.0 if prices[-1] <= floor else floor
-            prices.append(price)
-        while len(sizes) < MAX_BOOK_DEPTH:
-            sizes.append(self.fresh_size(len(sizes), best) if prices[len(sizes)] else 0.0)
+        missing = MAX_BOOK_DEPTH - len(prices)
+        if missing > 0:
+            floor = self.ticks.min_price
+            if (
+                self.spacing <= 1.0
+                and prices[-1] - missing * self.ticks.tick_size(prices[-1]) > floor
+            ):
+                prices.extend(self.ticks.ladder_down(prices[-1], missing + 1)[1:])
+            else:
+                step_down, gap = self.ticks.step_down, self.gap
+                for _ in range(missing):
+                    price = step_down(prices[-1], gap())
+                    if price >= prices[-1]:  # the smallest tick: nothing can rest below it
+                        price = 0.0 if prices[-1] <= floor else floor
+                    prices.append(price)
+        self._extend_sizes(sizes, prices[0], prices)
+
+    def _extend_sizes(
+        self, sizes: list[float], best: float, prices: list[float] | None = None
+    ) -> None:
+        """Fresh sizes for the levels past the end of `sizes` (fresh_size, inlined: this runs
+        for every trade that moves the book)."""
+        start = len(sizes)
+        if start >= MAX_BOOK_DEPTH:
+            return
+        value, random_ = self.depth_value, self.rng.random
+        sizes.extend(
+            [
+                max(round(value * (0.15 + 1.7 * random_()) * DEPTH_GROWTH[i] / best, 8), _MIN_SIZE)
+                for i in range(start, MAX_BOOK_DEPTH)
+            ]
+        )
+        if prices is not None and not prices[-1]:  # levels below the smallest tick hold nothing
+            for i in range(start, MAX_BOOK_DEPTH):
+                if not prices[i]:
+                    sizes[i] = 0.0
 
     def consume(self, side: str, traded: float) -> None:
         """The taker's trade takes `traded` from the best level it hit, then two levels refresh.

@@ -380,7 +380,10 @@ class MarketModel:
             side = "ASK"
         else:
             side = "BID" if rng.random() < 0.5 else "ASK"
-        spread = book.spread()
+        if book.spacing <= 1.0:  # book.spread(), inlined for the common case
+            spread = 1 if rng.random() < 0.7 else (2 if rng.random() < 0.67 else 3)
+        else:
+            spread = book.spread()
         if side == "BID":
             best_ask = new_price
             best_bid = ticks.step_down(new_price, spread)

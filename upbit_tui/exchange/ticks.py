@@ -114,6 +114,11 @@ class TickTable:
     def step_up(self, price: float, ticks: int) -> float:
         """The valid price `ticks` ticks above `price` (each band with its own tick)."""
         bands = self.bands
+        index = bisect.bisect_right(self._lower, price) - 1
+        _, tick, decimals = bands[index]
+        stepped = round(price + ticks * tick, decimals)
+        if index + 1 == len(bands) or stepped <= bands[index + 1][0]:
+            return stepped  # within one band (the common case): plain arithmetic
         while ticks > 0:
             index = max(0, bisect.bisect_right(self._lower, price) - 1)
             _, tick, decimals = bands[index]
@@ -127,6 +132,11 @@ class TickTable:
     def step_down(self, price: float, ticks: int) -> float:
         """The valid price `ticks` ticks below `price` (never below the smallest tick)."""
         bands = self.bands
+        index = max(0, bisect.bisect_left(self._lower, price) - 1)
+        lower, tick, decimals = bands[index]
+        stepped = round(price - ticks * tick, decimals)
+        if stepped >= lower and stepped >= self.min_price:
+            return stepped  # within one band (the common case): plain arithmetic
         while ticks > 0 and price > self.min_price:
             index = max(0, bisect.bisect_left(self._lower, price) - 1)
             lower, tick, decimals = bands[index]
