@@ -131,3 +131,26 @@ async def test_rest_serves_days_ago_one_to_seven() -> None:
             assert all(day * 1000 <= t["timestamp"] < (day + 12 * 3600) * 1000 for t in body)
             ids = [t["sequential_id"] for t in body]
             assert ids == sorted(ids, reverse=True)
+
+
+@pytest.mark.parametrize("code", ["KRW-BTC", "KRW-SHIB", "USDT-BTC"])
+def test_past_second_candles_are_made_of_the_past_trades(code: str) -> None:
+    model = make_model()
+    start = int(FIXED_NOW - 3 * DAY_S) // 60 * 60
+    trades = minute_trades(model, code, start)
+    by_second: dict[int, list[Any]] = {}
+    for trade in trades:
+        by_second.setdefault(trade.trade_timestamp // 1000, []).append(trade)
+    candles = model.candles(code, "1s", to=start + 60, count=len(by_second) + 5)
+    assert [c.start for c in candles[: len(by_second)]] == sorted(by_second, reverse=True)
+    assert candles[len(by_second)].start < start  # then the minute before: no empty seconds
+    for candle in candles[: len(by_second)]:
+        group = by_second[candle.start]
+        assert candle.opening_price == group[0].trade_price
+        assert candle.trade_price == group[-1].trade_price
+        assert candle.high_price == max(t.trade_price for t in group)
+        assert candle.low_price == min(t.trade_price for t in group)
+        assert candle.timestamp == group[-1].trade_timestamp
+        volume = math.fsum(t.trade_volume for t in group)
+        assert candle.candle_acc_trade_volume == pytest.approx(volume, abs=1e-8)
+    assert len(model.candles(code, "1s", count=400)) == 400

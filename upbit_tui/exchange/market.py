@@ -24,7 +24,8 @@ Read API (what the REST and WebSocket renderers use; records are in `records.py`
         newest first; interval in INTERVALS ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m",
         "240m", "1d"); `to` = epoch seconds, exclusive bound on the candle START (Upbit's `to`);
         None = up to and including the current candle. Only buckets with trades exist in the
-        live era; the synthetic past has every bucket. Enough history for >= 400 of any interval.
+        live era and for 1s (made of the past trades); the synthetic past has every bucket of
+        the longer intervals. Enough history for >= 400 of any interval.
     model.latest_candle(code, interval) -> Candle   the most recent existing candle (snapshot rule)
     model.trades(code, count=1, to_ms=None, cursor=None) -> list[Trade]
         newest first; to_ms: exclusive bound on trade_timestamp (ms); cursor: exclusive bound on

@@ -286,10 +286,47 @@ class MarketState:
         if to is not None:
             start = min(start, (math.ceil(to) - 1) // length * length)
         span_start = self.history.span_start
+        if interval == "1s":  # the seconds that traded, from the past trades
+            self._past_second_candles(result, start, count, span_start)
+            return result
         while len(result) < count and start >= span_start:
             result.append(self._synthetic_candle(interval, start, length))
             start -= length
         return result
+
+    def _past_second_candles(
+        self, result: list[Candle], last: int, count: int, span_start: int
+    ) -> None:
+        """Append 1s candles of the synthetic past, newest first, from second `last` down:
+        only the seconds with trades exist (as on Upbit), each made of its trades."""
+        minute = last // 60 * 60
+        past = self.past_trades
+        while len(result) < count and minute >= span_start:
+            seconds: dict[int, list[Trade]] = {}
+            for trade in past.minute(minute):
+                second = trade.trade_timestamp // 1000
+                if second <= last:
+                    seconds.setdefault(second, []).append(trade)
+            for second in sorted(seconds, reverse=True):
+                trades = seconds[second]
+                prices = [t.trade_price for t in trades]
+                result.append(
+                    Candle(
+                        self.code,
+                        "1s",
+                        second,
+                        prices[0],
+                        max(prices),
+                        min(prices),
+                        prices[-1],
+                        round(math.fsum(t.trade_volume for t in trades), 8),
+                        math.fsum(t.trade_price * t.trade_volume for t in trades),
+                        trades[-1].trade_timestamp,
+                    )
+                )
+                if len(result) >= count:
+                    return
+            minute -= 60
 
     def _synthetic_candle(self, interval: str, start: int, length: int) -> Candle:
         c = self.history.candle(start, length)
