@@ -48,13 +48,13 @@ session.py, market.py, ledger.py):
 - Private endpoint: a token may be used again for a handshake (ccxt reuses its cached token on
   every reconnect against the real exchange); `private_token_reuse="refuse"` makes a reused
   nonce 401 `nonce_used` instead. A missing or invalid token is refused at the handshake with
-  HTTP 401 and
-  Upbit's exchange error body (`private_auth_failure="http"`, default), or accepted with every
-  request then answered by an INVALID_AUTH error frame (`private_auth_failure="error"`).
+  HTTP 401 and Upbit's exchange error body (`private_auth_failure="http"`, default), or
+  accepted with every request then answered by an INVALID_AUTH error frame
+  (`private_auth_failure="error"`).
 - Connects: a public handshake with an `Origin` header also spends the IP's Origin budget
   (1 per 10 s, shared with quotation REST). 5/s per IP (per access key for a verified private
-  handshake) -> HTTP 429 with
-  `{"error": {"name": 429, "message": "Too Many Requests"}}`; continued abuse -> 418 (limits.py).
+  handshake) -> HTTP 429 with `{"error": {"name": 429, "message": "Too Many Requests"}}`;
+  continued abuse -> 418 (limits.py).
 - Request messages: 5/s and 100/min per connection; over the limit the message is not applied
   and answered `{"error": {"name": "Too Many Requests", ...}}`, and a connection that keeps going
   gets "I'm a teapot" and is closed with 1008 (limits.py, `message_violation`).
@@ -78,9 +78,7 @@ from typing import Any, Literal
 from aiohttp import WSMsgType, web
 
 from upbit_tui.exchange.auth import AuthError, AuthOk, KeyStore
-from upbit_tui.exchange.catalog import (
-    DEFAULT_MARKET_COUNT,
-)
+from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
 from upbit_tui.exchange.control import add_control_routes
 from upbit_tui.exchange.fanout import Fanout
 from upbit_tui.exchange.faults import Endpoint, Faults
