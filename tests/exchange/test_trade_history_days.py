@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from typing import Any
 
 import aiohttp
@@ -26,9 +27,10 @@ def make_model() -> MarketModel:
     return MarketModel(seed=4, markets=12, clock=lambda: FIXED_NOW, btc_markets=2, usdt_markets=2)
 
 
-def minute_trades(model: MarketModel, code: str, start: int) -> list[Any]:
-    """Every trade of the minute [start, start + 60), oldest first."""
-    trades = model.trades(code, 400, to_ms=(start + 60) * 1000)  # more than a minute holds
+def minute_trades(model: MarketModel, code: str, start: int, most: int = 400) -> list[Any]:
+    """Every trade of the minute [start, start + 60), oldest first (`most`: more than a minute
+    of the market holds)."""
+    trades = model.trades(code, most, to_ms=(start + 60) * 1000)
     return [t for t in reversed(trades) if t.trade_timestamp >= start * 1000]
 
 
@@ -154,3 +156,16 @@ def test_past_second_candles_are_made_of_the_past_trades(code: str) -> None:
         volume = math.fsum(t.trade_volume for t in group)
         assert candle.candle_acc_trade_volume == pytest.approx(volume, abs=1e-8)
     assert len(model.candles(code, "1s", count=400)) == 400
+
+
+def test_every_market_builds_its_past_minutes() -> None:
+    model = MarketModel(seed=8, markets=40, clock=lambda: FIXED_NOW, btc_markets=8, usdt_markets=8)
+    rng = random.Random(8)
+    for code in model.market_codes():
+        for _ in range(5):
+            start = int(FIXED_NOW - rng.uniform(600, 7 * DAY_S)) // 60 * 60
+            (candle,) = model.candles(code, "1m", to=start + 60, count=1)
+            trades = minute_trades(model, code, start, most=150)  # up to 90 trades a minute
+            assert trades and trades[0].trade_price == candle.opening_price, code
+            prices = [t.trade_price for t in trades]
+            assert candle.low_price == min(prices) and candle.high_price == max(prices), code
