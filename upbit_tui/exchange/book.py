@@ -7,8 +7,8 @@ orders and the spread is one to three ticks. `spacing` (the mean distance betwee
 ticks) carries that: 1 gives a contiguous book.
 
 The book changes three ways, all drawn from the market's own seeded generator:
-- a trade moves the best prices (`move`: levels walked through disappear, new ones appear in
-  front) and consumes the traded level (`consume`);
+- a trade moves the best prices (levels walked through disappear, new ones appear in front)
+  and consumes the traded level (`trade`);
 - order placements and cancels between trades (`churn`), far more often than trades on Upbit:
   a new order adds to a level, fills a gap or improves the best price inside the spread; a
   cancel shrinks or empties a level (an emptied level leaves a gap, an emptied best level
@@ -85,11 +85,13 @@ class RestingBook:
         value = self.depth_value * (0.15 + 1.7 * self.rng.random()) * DEPTH_GROWTH[index]
         return max(round(value / price, 8), _MIN_SIZE)
 
-    def gap(self) -> int:
-        """Ticks from one level to the next (1 when every tick holds orders)."""
+    def gaps(self, count: int) -> list[int]:
+        """Ticks from each level to the next, for `count` levels (all 1 where every tick holds
+        orders)."""
         if self.spacing <= 1.0:
-            return 1
-        return 1 + int(self.rng.expovariate(1.0) * (self.spacing - 1.0))
+            return [1] * count
+        scale, expovariate = self.spacing - 1.0, self.rng.expovariate
+        return [1 + int(expovariate(1.0) * scale) for _ in range(count)]
 
     def spread(self) -> int:
         """Ticks between the best bid and ask just after a trade."""
@@ -100,12 +102,13 @@ class RestingBook:
 
     # -- trades --------------------------------------------------------------------------------
 
-    def move(self, best_ask: float, best_bid: float) -> None:
-        """Shift both sides to new best prices (asks first, as the draws always went)."""
-        if best_ask != self.ask_prices[0]:
+    def trade(self, best_ask: float, best_bid: float, side: str, traded: float) -> None:
+        """A trade: the book moves to its new best prices, then the traded level shrinks."""
+        if best_ask != self.ask_prices[0]:  # asks first, as the draws always went
             self._move_asks(best_ask)
         if best_bid != self.bid_prices[0]:
             self._move_bids(best_bid)
+        self.consume(side, traded)
 
     def _move_asks(self, best: float) -> None:
         prices, sizes = self.ask_prices, self.ask_sizes
@@ -121,12 +124,8 @@ class RestingBook:
                 ladder = self.ticks.ladder_up(best, MAX_BOOK_DEPTH)
                 front = list(ladder[: bisect.bisect_left(ladder, old)])
             else:
-                front = [best]
-                step_up = self.ticks.step_up
-                price = step_up(best, self.gap())
-                while price < old and len(front) < MAX_BOOK_DEPTH:
-                    front.append(price)
-                    price = step_up(price, self.gap())
+                walked = self.ticks.walk_up(best, self.gaps(MAX_BOOK_DEPTH - 1))
+                front = [best, *walked[: bisect.bisect_left(walked, old)]]
             prices[:0] = front
             sizes[:0] = [self._front_size(best) for _ in front]
             del prices[MAX_BOOK_DEPTH:], sizes[MAX_BOOK_DEPTH:]
@@ -152,11 +151,10 @@ class RestingBook:
                     front.append(price)
             else:
                 front = [best]
-                step_down = self.ticks.step_down
-                price = step_down(best, self.gap())
-                while price > old and len(front) < MAX_BOOK_DEPTH:
+                for price in self.ticks.walk_down(best, self.gaps(MAX_BOOK_DEPTH - 1)):
+                    if price <= old:
+                        break
                     front.append(price)
-                    price = step_down(price, self.gap())
             prices[:0] = front
             sizes[:0] = [self._front_size(best) for _ in front]
             del prices[MAX_BOOK_DEPTH:], sizes[MAX_BOOK_DEPTH:]
@@ -172,9 +170,7 @@ class RestingBook:
             if self.spacing <= 1.0:  # contiguous: the (cached) ladder of the next ticks
                 prices.extend(self.ticks.ladder_up(prices[-1], missing + 1)[1:])
             else:
-                step_up, gap = self.ticks.step_up, self.gap
-                for _ in range(missing):
-                    prices.append(step_up(prices[-1], gap()))
+                prices.extend(self.ticks.walk_up(prices[-1], self.gaps(missing)))
         self._extend_sizes(sizes, prices[0])
 
     def _extend_bids(self) -> None:
@@ -182,15 +178,11 @@ class RestingBook:
         missing = MAX_BOOK_DEPTH - len(prices)
         if missing > 0:
             floor = self.ticks.min_price
-            if (
-                self.spacing <= 1.0
-                and prices[-1] - missing * self.ticks.tick_size(prices[-1]) > floor
-            ):
-                prices.extend(self.ticks.ladder_down(prices[-1], missing + 1)[1:])
+            last = prices[-1]
+            if self.spacing <= 1.0 and last - missing * self.ticks.tick_size(last) > floor:
+                prices.extend(self.ticks.ladder_down(last, missing + 1)[1:])
             else:
-                step_down, gap = self.ticks.step_down, self.gap
-                for _ in range(missing):
-                    price = step_down(prices[-1], gap())
+                for price in self.ticks.walk_down(last, self.gaps(missing)):
                     if price >= prices[-1]:  # the smallest tick: nothing can rest below it
                         price = 0.0 if prices[-1] <= floor else floor
                     prices.append(price)

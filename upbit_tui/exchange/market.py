@@ -395,8 +395,7 @@ class MarketModel:
         volume = max(round(volume, 8), 0.00000001)
 
         state.last_price = new_price
-        book.move(best_ask, best_bid)
-        book.consume(side, volume)
+        book.trade(best_ask, best_bid, side, volume)
         state.version += 1
         state.update_bars(ts_ms, new_price, volume)
         self._changed.add(state.index)  # every interval of the market changed

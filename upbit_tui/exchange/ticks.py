@@ -69,7 +69,7 @@ class TickTable:
 
     def tick_size(self, price: float) -> float:
         """The tick at `price` (a price exactly on a band's lower bound uses that band's tick)."""
-        return self._band(price)[1]
+        return self.bands[max(0, bisect.bisect_right(self._lower, price) - 1)][1]
 
     def tick_decimals(self, price: float) -> int:
         """Decimal places of the tick at `price`."""
@@ -81,14 +81,18 @@ class TickTable:
 
     def difference(self, price: float, reference: float, *, signed: bool = False) -> float:
         """|price - reference| (or signed), rounded to the finer of the two prices' decimals."""
-        decimals = max(self._band(price)[2], self._band(reference)[2])
+        lower, bands = self._lower, self.bands
+        decimals = max(
+            bands[max(0, bisect.bisect_right(lower, price) - 1)][2],
+            bands[max(0, bisect.bisect_right(lower, reference) - 1)][2],
+        )
         diff = round(price - reference, decimals)
         return diff if signed else abs(diff)
 
     def round_price(self, price: float) -> float:
         """`price` rounded to the nearest valid tick (at least the smallest tick)."""
         price = max(price, self.min_price)
-        _, tick, decimals = self._band(price)
+        _, tick, decimals = self.bands[bisect.bisect_right(self._lower, price) - 1]
         return round(round(price / tick) * tick, decimals)
 
     def is_on_tick(self, price: float) -> bool:
@@ -101,7 +105,7 @@ class TickTable:
 
     def tick_up(self, price: float) -> float:
         """The next valid price above `price`."""
-        _, tick, decimals = self._band(price)
+        _, tick, decimals = self.bands[max(0, bisect.bisect_right(self._lower, price) - 1)]
         return round(price + tick, decimals)
 
     def tick_down(self, price: float) -> float:
@@ -145,6 +149,40 @@ class TickTable:
             price = max(self.min_price, round(price - step * tick, decimals))
             ticks -= step
         return price
+
+    def walk_up(self, price: float, gaps: list[int]) -> list[float]:
+        """The prices reached from `price` going up `gaps[0]`, then `gaps[1]`... ticks."""
+        bands = self.bands
+        index = bisect.bisect_right(self._lower, price) - 1
+        _, tick, decimals = bands[index]
+        if index + 1 == len(bands) or price + sum(gaps) * tick <= bands[index + 1][0]:
+            walked, total = [], 0
+            for gap in gaps:  # one band: plain arithmetic
+                total += gap
+                walked.append(round(price + total * tick, decimals))
+            return walked
+        walked = []
+        for gap in gaps:
+            price = self.step_up(price, gap)
+            walked.append(price)
+        return walked
+
+    def walk_down(self, price: float, gaps: list[int]) -> list[float]:
+        """The prices reached from `price` going down `gaps[0]`, then `gaps[1]`... ticks (never
+        below the smallest tick)."""
+        index = max(0, bisect.bisect_left(self._lower, price) - 1)
+        lower, tick, decimals = self.bands[index]
+        if price - sum(gaps) * tick >= max(lower, self.min_price):
+            walked, total = [], 0
+            for gap in gaps:  # one band: plain arithmetic
+                total += gap
+                walked.append(round(price - total * tick, decimals))
+            return walked
+        walked = []
+        for gap in gaps:
+            price = self.step_down(price, gap)
+            walked.append(price)
+        return walked
 
     def _ladder_up(self, price: float, count: int) -> tuple[float, ...]:
         """`price` and the next `count - 1` valid prices above it."""
