@@ -41,15 +41,28 @@ async def test_bad_token_is_refused_at_the_handshake(
     assert sim.stats()["connections"]["refused"] == {"401": 1}
 
 
-async def test_a_nonce_is_never_accepted_twice(sim: ExchangeServer) -> None:
+async def test_a_handshake_token_may_be_used_again(sim: ExchangeServer) -> None:
+    """ccxt reuses its cached token on every reconnect, against the real exchange."""
     headers = bearer()
-    async with connect(sim.private_websocket_url, additional_headers=headers):
-        pass
-    with pytest.raises(InvalidStatus) as refused:
+    for _ in range(3):
+        async with connect(sim.private_websocket_url, additional_headers=headers) as ws:
+            await send(ws, subscription({"type": "myAsset"}))
+            await sync(ws)
+    assert sim.stats()["connections"]["refused"] == {}
+
+
+async def test_token_reuse_can_be_refused() -> None:
+    async with ExchangeServer(
+        rate=0.0, markets=2, api_keys=API_KEYS, private_token_reuse="refuse"
+    ) as sim:
+        headers = bearer()
         async with connect(sim.private_websocket_url, additional_headers=headers):
             pass
-    assert refused.value.response.status_code == 401
-    assert b"nonce_used" in refused.value.response.body
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(sim.private_websocket_url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 401
+        assert b"nonce_used" in refused.value.response.body
 
 
 async def test_refusal_mode_error_accepts_then_answers_invalid_auth() -> None:

@@ -158,6 +158,25 @@ async def test_list_subscriptions_reports_and_format_applies(sim: ExchangeServer
         assert (await recv(ws))["ty"] == "ticker"  # the running stream switched to SIMPLE
 
 
+async def test_ping_starts_a_status_up_every_interval() -> None:
+    """The docs: after PING, {"status":"UP"} every 10 s while the connection lives."""
+    async with (
+        ExchangeServer(rate=0.0, markets=2, status_up_interval=0.2) as sim,
+        connect(sim.websocket_url) as ws,
+        connect(sim.websocket_url) as quiet,
+    ):
+        loop = asyncio.get_running_loop()
+        await ws.send("PING")
+        started = loop.time()
+        arrivals = []
+        for _ in range(4):
+            assert await recv_raw(ws) == b'{"status":"UP"}'
+            arrivals.append(loop.time() - started)
+        assert arrivals[0] < 0.15 and arrivals[-1] >= 0.55  # one at once, then one per 0.2 s
+        await send(quiet, [{"ticket": "t"}, {"method": "LIST_SUBSCRIPTIONS"}])
+        assert (await recv(quiet))["method"] == "LIST_SUBSCRIPTIONS"  # no PING: no UP
+
+
 async def test_text_ping_gets_status_up_and_ping_frames_get_pongs(sim: ExchangeServer) -> None:
     async with connect(sim.websocket_url) as ws:
         await ws.send("PING")

@@ -6,17 +6,18 @@ import json
 import time
 from collections import Counter
 
+import aiohttp
 import pytest
-from sim_harness import recv, recv_raw, subscription
+from sim_harness import recv, recv_raw, send, subscription
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from upbit_tui.exchange import ExchangeServer
 
 
-async def handshake_status(url: str) -> int:
+async def handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
     try:
-        async with connect(url):
+        async with connect(url, additional_headers=headers):
             return 101
     except InvalidStatus as refused:
         return refused.response.status_code
@@ -62,8 +63,23 @@ async def test_text_pings_do_not_count_against_the_message_limit() -> None:
     async with ExchangeServer(rate=0.0, markets=2) as sim, connect(sim.websocket_url) as ws:
         for _ in range(20):
             await ws.send("PING")
-        replies = [await recv_raw(ws) for _ in range(20)]
-        assert set(replies) == {b'{"status":"UP"}'}
+        assert await recv_raw(ws) == b'{"status":"UP"}'
+        await send(ws, [{"ticket": "t"}, {"method": "LIST_SUBSCRIPTIONS"}])
+        assert (await recv(ws))["method"] == "LIST_SUBSCRIPTIONS"  # not "Too Many Requests"
+
+
+async def test_an_origin_header_limits_quotation_handshakes_to_one_per_ten_seconds() -> None:
+    async with ExchangeServer(rate=0.0, markets=2) as sim:
+        browser = {"Origin": "https://example.com"}
+        assert await handshake_status(sim.websocket_url, browser) == 101
+        assert await handshake_status(sim.websocket_url, browser) == 429
+        assert await handshake_status(sim.websocket_url) == 101  # no Origin: the usual limit
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{sim.rest_url}/v1/ticker", params={"markets": "KRW-BTC"},
+                     headers=browser) as response,
+        ):  # fmt: skip
+            assert response.status == 429  # one Origin budget for quotation REST and WebSocket
 
 
 async def test_rate_limits_can_be_switched_off_for_benchmarks() -> None:

@@ -140,11 +140,14 @@ class KeyStore:
         self._forget_old_nonces()
         return len(self._nonces)
 
-    def verify(self, header: str | None, *, query: str | None = None) -> AuthOk | AuthError:
+    def verify(
+        self, header: str | None, *, query: str | None = None, one_shot: bool = True
+    ) -> AuthOk | AuthError:
         """Check an ``Authorization`` header value for a request with the given query string.
 
         Spends the nonce only when everything else is valid, so a refused token can be fixed
-        and resent with the same nonce.
+        and resent with the same nonce. ``one_shot=False`` neither checks nor spends the nonce
+        (the private WebSocket handshake, where Upbit accepts a token again: see SIMULATOR.md).
         """
         if header is None or not header.strip():
             return NO_AUTHORIZATION_TOKEN
@@ -181,7 +184,7 @@ class KeyStore:
             return JWT_VERIFICATION
         if not self._query_matches(payload, query or ""):
             return INVALID_QUERY_PAYLOAD
-        if not self._spend_nonce(access_key, str(nonce)):
+        if one_shot and not self._spend_nonce(access_key, str(nonce)):
             return NONCE_USED
         return AuthOk(access_key)
 

@@ -1,8 +1,10 @@
-"""The simulator's KRW market list: real-looking codes, names and price levels.
+"""The simulator's market list: real-looking codes, names and price levels.
 
-The first entries cover every band of the tick table (KRW-BTC near 150M KRW down to KRW-BTT near
-0.0005 KRW), so any `markets=N >= 16` exercises all tick sizes. Markets beyond the list get
-synthetic codes `KRW-SIMnnn`.
+KRW markets first: the first entries cover every band of the tick table (KRW-BTC near 150M KRW
+down to KRW-BTT near 0.0005 KRW), so any `markets=N >= 16` exercises all tick sizes; markets
+beyond the list get synthetic codes `KRW-SIMnnn`. Then BTC- and USDT-quoted markets, as Upbit
+lists them next to KRW (prices in the quote currency, consistent with the KRW prices at
+KRW-BTC 148.5M and KRW-USDT 1,391; thinner books and fewer trades than their KRW twins).
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ class Listing:
     market: str
     korean_name: str
     english_name: str
-    base_price: float  # KRW, the price the synthetic history ends at
-    trade_krw: float  # median KRW value of one trade
-    depth_krw: float  # median KRW value resting at one order-book level
+    base_price: float  # in the quote currency: the price the synthetic history ends at
+    trade_value: float  # median value of one trade, in the quote currency
+    depth_value: float  # median value resting at one order-book level, in the quote currency
     trades_per_minute: float  # activity of the seeded recent history
+
+    @property
+    def quote(self) -> str:
+        return self.market.split("-", 1)[0]
 
 
 _LISTINGS: tuple[Listing, ...] = (
@@ -66,11 +72,41 @@ _LISTINGS: tuple[Listing, ...] = (
     Listing("KRW-T", "쓰레스홀드", "Threshold", 22.4, 30_000, 1_500_000, 5),
 )
 
+_BTC_LISTINGS: tuple[Listing, ...] = (
+    Listing("BTC-ETH", "이더리움", "Ethereum", 0.03522, 0.004, 0.15, 6),
+    Listing("BTC-XRP", "리플", "XRP", 0.00002303, 0.002, 0.08, 5),
+    Listing("BTC-SOL", "솔라나", "Solana", 0.0017596, 0.0015, 0.05, 4),
+    Listing("BTC-DOGE", "도지코인", "Dogecoin", 0.00000223, 0.0012, 0.05, 3),
+    Listing("BTC-ADA", "에이다", "Cardano", 0.00000742, 0.001, 0.04, 3),
+    Listing("BTC-LINK", "체인링크", "Chainlink", 0.000203, 0.0008, 0.03, 2),
+    Listing("BTC-BCH", "비트코인캐시", "Bitcoin Cash", 0.005263, 0.001, 0.03, 2),
+    Listing("BTC-XLM", "스텔라루멘", "Stellar Lumens", 0.00000378, 0.0007, 0.03, 2),
+)
+_USDT_LISTINGS: tuple[Listing, ...] = (
+    Listing("USDT-BTC", "비트코인", "Bitcoin", 106_760.0, 300.0, 6_000.0, 12),
+    Listing("USDT-ETH", "이더리움", "Ethereum", 3_760.0, 200.0, 4_000.0, 8),
+    Listing("USDT-XRP", "리플", "XRP", 2.459, 150.0, 3_000.0, 6),
+    Listing("USDT-SOL", "솔라나", "Solana", 187.85, 120.0, 2_000.0, 4),
+    Listing("USDT-DOGE", "도지코인", "Dogecoin", 0.238, 100.0, 2_000.0, 4),
+    Listing("USDT-TRX", "트론", "TRON", 0.325, 80.0, 1_500.0, 3),
+    Listing("USDT-SHIB", "시바이누", "Shiba Inu", 0.00000614, 60.0, 1_000.0, 2),
+    Listing("USDT-PEPE", "페페", "Pepe", 0.0000109, 60.0, 1_000.0, 2),
+)
+
 DEFAULT_MARKET_COUNT = 30
+# In Python (MarketModel, ExchangeServer) BTC and USDT markets are opt-in, so `markets=N` lists
+# N markets as it always did; `upbit-tui exchange` lists them all by default.
+BTC_MARKETS_LISTED = len(_BTC_LISTINGS)
+USDT_MARKETS_LISTED = len(_USDT_LISTINGS)
 
 
-def listings(count: int = DEFAULT_MARKET_COUNT) -> tuple[Listing, ...]:
-    """The first `count` markets (at least 1); synthetic ones pad a count beyond the list."""
+def listings(count: int = DEFAULT_MARKET_COUNT, btc: int = 0, usdt: int = 0) -> tuple[Listing, ...]:
+    """The first `count` KRW markets (at least 1; synthetic ones pad a count beyond the list),
+    then the first `btc` BTC- and `usdt` USDT-quoted markets (at most the lists' lengths)."""
+    return _krw_listings(count) + _BTC_LISTINGS[: max(0, btc)] + _USDT_LISTINGS[: max(0, usdt)]
+
+
+def _krw_listings(count: int) -> tuple[Listing, ...]:
     if count < 1:
         raise ValueError(f"markets must be at least 1, got {count}")
     chosen = list(_LISTINGS[:count])
@@ -84,8 +120,8 @@ def listings(count: int = DEFAULT_MARKET_COUNT) -> tuple[Listing, ...]:
                 f"시뮬코인{number:03d}",
                 f"Sim Coin {number:03d}",
                 model.base_price,
-                model.trade_krw,
-                model.depth_krw,
+                model.trade_value,
+                model.depth_value,
                 model.trades_per_minute,
             )
         )

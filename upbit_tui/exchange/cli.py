@@ -13,9 +13,14 @@ import contextlib
 import math
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
+from upbit_tui.exchange.catalog import (
+    BTC_MARKETS_LISTED,
+    DEFAULT_MARKET_COUNT,
+    USDT_MARKETS_LISTED,
+)
 from upbit_tui.exchange.server import DEFAULT_API_KEYS, ExchangeServer
 
 DEFAULT_PORT = 8765
@@ -32,6 +37,26 @@ def _non_negative(text: str) -> float:
     if math.isnan(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
     return value
+
+
+def _fraction(text: str) -> float:
+    value = _non_negative(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
+def _quote_market_count(most: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 0 <= value <= most:
+            raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and {most}")
+        return value
+
+    return parse
 
 
 MAX_MARKETS = 1_000  # each market builds its history at start: keep start-up to seconds
@@ -112,6 +137,28 @@ def add_exchange_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-rate-limits", action="store_true", help="do not enforce Upbit's rate limits"
     )
+    parser.add_argument(
+        "--btc-markets",
+        type=_quote_market_count(BTC_MARKETS_LISTED),
+        default=BTC_MARKETS_LISTED,
+        metavar="N",
+        help=f"BTC-quoted markets to list (0..{BTC_MARKETS_LISTED}, default all)",
+    )
+    parser.add_argument(
+        "--usdt-markets",
+        type=_quote_market_count(USDT_MARKETS_LISTED),
+        default=USDT_MARKETS_LISTED,
+        metavar="N",
+        help=f"USDT-quoted markets to list (0..{USDT_MARKETS_LISTED}, default all)",
+    )
+    parser.add_argument(
+        "--out-of-order-ids",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of trades (0..1) sent with a sequential_id below the previous one, as "
+        "Upbit allows (unique, seeded; default 0)",
+    )
     parser.set_defaults(run=run_exchange)
     return parser
 
@@ -130,6 +177,9 @@ def run_exchange(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         firehose=args.firehose,
         rate_limits=not args.no_rate_limits,
+        out_of_order_ids=args.out_of_order_ids,
+        btc_markets=args.btc_markets,
+        usdt_markets=args.usdt_markets,
     )
     try:
         asyncio.run(_serve(server))
@@ -159,7 +209,8 @@ async def _serve(server: ExchangeServer) -> None:
         for access_key, secret_key in server.api_keys.items():
             print(f"test API key: access_key={access_key} secret_key={secret_key}", flush=True)
         print(
-            f"{server.market_count} KRW markets, seed {server.seed}, {server.rate:g} trades/s; "
+            f"{server.market_count} KRW, {server.btc_markets} BTC and {server.usdt_markets} "
+            f"USDT markets, seed {server.seed}, {server.rate:g} trades/s; "
             f"control API: {server.rest_url}/_sim/ ; stop with Ctrl-C",
             flush=True,
         )

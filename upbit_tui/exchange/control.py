@@ -4,17 +4,38 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from upbit_tui.exchange.faults import Endpoint
-from upbit_tui.exchange.market import OrderRejected, UnknownMarket
-
-if TYPE_CHECKING:
-    from upbit_tui.exchange.server import ExchangeServer
+from upbit_tui.exchange.faults import Endpoint, Faults
+from upbit_tui.exchange.limits import RateLimits
+from upbit_tui.exchange.market import MarketModel, OrderRejected, UnknownMarket
+from upbit_tui.exchange.records import Trade
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ControlTarget(Protocol):
+    """What the control API drives: the ExchangeServer (a protocol, so that the server can
+    import this module without this module importing the server)."""
+
+    api_keys: dict[str, str]
+    faults: Faults
+    limits: RateLimits
+    rate: float
+    firehose: float
+
+    @property
+    def model(self) -> MarketModel: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def generate_trades(self, count: int = 1, market: str | None = None) -> list[Trade]: ...
+
+    def set_rate(self, trades_per_second: float) -> None: ...
+
+    def set_firehose(self, messages_per_second: float) -> None: ...
 
 
 class BadParameter(ValueError):
@@ -67,7 +88,7 @@ def _ok(**fields: Any) -> web.Response:
     return web.json_response({"ok": True, **fields})
 
 
-def add_control_routes(app: web.Application, sim: ExchangeServer) -> None:
+def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
     """Register every /_sim/ route on `app`."""
     faults = sim.faults
 

@@ -3,7 +3,8 @@
 Each market event is rendered once per distinct (format, depth, level) among its subscribers,
 then queued to every subscribed connection. Realtime rules:
 - ticker, trade and orderbook: one message per trade of the code (the book changes with every
-  trade in the model);
+  trade in the model); orderbook also on every order placed or cancelled in the book without a
+  trade (the model's BookChange events, several per trade, as on Upbit);
 - candle.*: once per `candle_interval` (1 s), only for (code, interval) pairs that traded since
   the previous push (Upbit's "1초 간격, 변경 시에만");
 - myOrder / myAsset: on every order or balance change of the connection's access key.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from upbit_tui.exchange.book import BookChange
 from upbit_tui.exchange.market import MarketModel, ModelEvent
 from upbit_tui.exchange.records import AssetUpdate, Candle, OrderUpdate, Trade
 from upbit_tui.exchange.session import Session
@@ -168,6 +170,8 @@ class Fanout:
         """Model listener: push one trade (ticker/trade/orderbook) or a private update."""
         if isinstance(event, Trade):
             self._on_trade(event)
+        elif isinstance(event, BookChange):
+            self._push_book(event.market)
         elif isinstance(event, OrderUpdate):
             subscribers = self._my_order.get(event.access_key)
             if subscribers:
@@ -221,6 +225,11 @@ class Fanout:
                     )
                 self.frames_enqueued += 1
                 session.enqueue(data)
+        self._push_book(code)
+
+    def _push_book(self, code: str) -> None:
+        """The market's current book to its orderbook subscribers, at each one's view."""
+        model = self.model
         book_subscribers = self._quote.get(("orderbook", code))
         if book_subscribers:
             books: dict[BookView, Any] = {}

@@ -26,13 +26,9 @@ and returns how many connections it touched.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from upbit_tui.exchange.wire import error_frame
-
-if TYPE_CHECKING:
-    from upbit_tui.exchange.fanout import Fanout
-    from upbit_tui.exchange.session import Session
 
 Endpoint = Literal["public", "private"]
 
@@ -50,10 +46,7 @@ class FaultTarget(Protocol):
 
     def broadcast_raw(self, endpoint: Endpoint | None, data: bytes) -> int: ...
 
-    def sessions(self, endpoint: Endpoint | None = None) -> list[Session]: ...
-
-    @property
-    def fanout(self) -> Fanout: ...
+    def forget_subscriptions(self, endpoint: Endpoint | None) -> int: ...
 
 
 class Faults:
@@ -87,11 +80,7 @@ class Faults:
         Upbit does not document this; it is the failure a client can only find by asking
         (LIST_SUBSCRIPTIONS), since the socket itself stays healthy.
         """
-        sessions = self._target.sessions(endpoint)
-        for session in sessions:
-            self._target.fanout.unsubscribe(session)
-            session.subscription = None
-        return len(sessions)
+        return self._target.forget_subscriptions(endpoint)
 
     def send_error(
         self,

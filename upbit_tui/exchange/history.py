@@ -19,7 +19,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from upbit_tui.exchange.ticks import round_price, tick_size
+from upbit_tui.exchange.ticks import KRW, TickTable
 
 DAY_S = 86_400
 SPAN_DAYS = 512  # a power of two times a day: day boundaries are dyadic points of the span
@@ -101,8 +101,10 @@ class SyntheticHistory:
         history_end: int,
         daily_volatility: float,
         volume_per_second: float,
+        ticks: TickTable = KRW,
     ) -> None:
         self.salt = salt
+        self.ticks = ticks
         self.history_end = history_end
         self.span_start = utc_midnight(history_end) - (SPAN_DAYS - 12) * DAY_S
         self._start_ms = self.span_start * 1000
@@ -211,6 +213,7 @@ class SyntheticHistory:
     def price_range(self, start: int, length: int) -> tuple[float, float, float, float]:
         """(open, high, low, close) of the synthetic candle [start, start+length), rounded."""
         end = min(start + length, self.history_end)
+        round_price = self.ticks.round_price
         open_ = round_price(self.price(start))
         close = round_price(self.price(end))
         excursion = self._sigma_per_sqrt_s * math.sqrt(max(end - start, 1)) * 0.6
@@ -252,6 +255,7 @@ class SyntheticHistory:
         if min(prices) < 0.0001:  # a tick there may exceed 1% of the price: no safe bound
             return self._day_extremes_exact(first, count)
         excursion = self._sigma_per_sqrt_s * math.sqrt(DAY_S) * 0.6
+        tick_size = self.ticks.tick_size
         grow = math.exp(_G_MAX * excursion) * (1 + 1e-9)
         highs = [max(a, b) for a, b in itertools.pairwise(prices)]
         lows = [min(a, b) for a, b in itertools.pairwise(prices)]

@@ -39,8 +39,9 @@ Where Upbit is silent, the simulator decides (documented for the README):
   a block. While blocked every request answers 418 and ``retry_after`` says how long is left;
   requests during a block do not extend it (the next violation after it starts a longer one).
 - A refused request consumes nothing.
-- ``Origin`` header on a quotation REST request (docs: 1 request per 10 s): one counter per IP
-  over all quotation groups, 10-second windows; ``origin_limit=False`` turns it off.
+- ``Origin`` header on a quotation REST request or a quotation WebSocket handshake (docs: 1
+  request per 10 s): one counter per IP over all quotation groups and the handshakes, 10-second
+  windows; ``origin_limit=False`` turns it off.
 - WebSocket messages over the limit (``message_violation``, default ``"error"``): the message is
   not applied (the connection keeps its previous subscription) and the server answers an error
   frame named ``Too Many Requests``; when the connection keeps going it gets ``I'm a teapot`` and
@@ -301,9 +302,16 @@ class RateLimits:
             return self._decide(GroupLimit(limit.name, 1, 10.0), who, counter="origin")
         return self._decide(limit, who)
 
-    def websocket_connect(self, who: str) -> Decision:
+    def websocket_connect(self, who: str, *, origin: bool = False) -> Decision:
         """Count one WebSocket handshake from ``who`` (the IP; the access key when authenticated):
-        refuse with 429, or 418 when blocked."""
+        refuse with 429, or 418 when blocked.
+
+        ``origin``: a quotation handshake that carried an ``Origin`` header (a browser); it
+        also spends the IP's Origin budget, shared with quotation REST (1 per 10 s)."""
+        if origin and self.origin_limit:
+            decision = self._decide(GroupLimit(self._connects.name, 1, 10.0), who, "origin")
+            if not decision.allowed:
+                return decision
         return self._decide(self._connects, who)
 
     def new_message_budget(self) -> MessageBudget:

@@ -1,8 +1,14 @@
-"""The simulated exchange's market model: deterministic KRW markets, trades, books, candles.
+"""The simulated exchange's market model: deterministic markets, trades, books, candles.
+
+market.py decides what happens (trades, book changes, the seeded past, orders through the
+ledger); market_state.py keeps each market's state and renders its candles, ticker and books;
+book.py is the resting book, past_trades.py the trades before start-up, history.py the
+synthetic price path, catalog.py the listed markets, ticks.py the tick tables.
 
 Read API (what the REST and WebSocket renderers use; records are in `records.py`)
 -------------------------------------------------------------------------------
-    model = MarketModel(seed=1, markets=30, clock=time.time, api_keys=["test-access"])
+    model = MarketModel(seed=1, markets=30, clock=time.time, api_keys=["test-access"],
+                        out_of_order_ids=0.0, btc_markets=0, usdt_markets=0)
 
     model.markets() -> list[MarketInfo]             all listed markets, listing order
     model.has_market(code) -> bool                  exact, uppercase code ("KRW-BTC")
@@ -12,16 +18,19 @@ Read API (what the REST and WebSocket renderers use; records are in `records.py`
         None when `level` is not one of supported_levels(code) (Upbit sends no data then).
     model.tick_size(code) -> float                  tick at the current price
     model.supported_levels(code) -> list[float]     [0.0, 10**k ...]: powers of ten above the
-                                                    tick, up to the price (KRW-BTC: 0, 1e4..1e8)
+                                                    tick, up to the price (KRW-BTC: 0, 1e4..1e8);
+                                                    [0.0] for BTC and USDT markets
     model.candles(code, interval, to=None, count=200) -> list[Candle]
         newest first; interval in INTERVALS ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m",
         "240m", "1d"); `to` = epoch seconds, exclusive bound on the candle START (Upbit's `to`);
         None = up to and including the current candle. Only buckets with trades exist in the
-        live era; the synthetic past has every bucket. Enough history for >= 400 of any interval.
+        live era and for 1s (made of the past trades); the synthetic past has every bucket of
+        the longer intervals. Enough history for >= 400 of any interval.
     model.latest_candle(code, interval) -> Candle   the most recent existing candle (snapshot rule)
     model.trades(code, count=1, to_ms=None, cursor=None) -> list[Trade]
         newest first; to_ms: exclusive bound on trade_timestamp (ms); cursor: exclusive bound on
-        sequential_id (Upbit's pagination cursor). Keeps the last MAX_TRADES per market.
+        sequential_id (Upbit's pagination cursor). The last MAX_TRADES recorded trades per
+        market, then the synthetic past back to 00:00 UTC seven days ago (past_trades.py).
     model.accounts(access_key) -> list[Balance]     raises OrderRejected(401, ...) if unknown key
     model.open_orders(access_key, market=None, states=("wait", "watch")) -> list[Order]
         newest first; `states` may name "done"/"cancel" too (closed orders).
@@ -33,10 +42,13 @@ Write API
 ---------
     model.generate_trade(code=None) -> Trade        one market trade now (random market if None,
                                                     weighted by activity); fills resting orders
+    model.generate_book_change(code=None) -> BookChange  an order placed or cancelled in the
+                                                    book (no trade); published to listeners
     model.place_order(access_key, market, side, ord_type, price=None, volume=None,
                       identifier=None, time_in_force=None) -> Order   raises OrderRejected
     model.cancel_order(access_key, uuid=None, identifier=None) -> Order
-    model.add_listener(callback) -> remover         callback(Trade | OrderUpdate | AssetUpdate)
+    model.add_listener(callback) -> remover         callback(Trade | OrderUpdate | AssetUpdate |
+                                                    BookChange)
     model.take_changed_candles() -> list[Candle]    candles changed since the last call (the
                                                     WebSocket's once-a-second candle push)
     model.warm_up(count=1) -> bool                  build the seeded past of `count` more
@@ -54,66 +66,51 @@ are applied on its first use (or by warm_up): each market's trades depend on its
 alone, so the result does not depend on when or in which order markets are first used.
 
 Decisions where Upbit is silent (documented for the README):
-- `sequential_id` = trade_timestamp_ms * 10000 + a counter, strictly increasing over the whole
-  exchange (the docs' examples are all of that form); trade timestamps never go backwards even
-  if the clock does.
+- `sequential_id` = trade_timestamp_ms * 10000 + a counter, increasing over the whole exchange
+  (the docs' examples are all of that form); trade timestamps never go backwards even if the
+  clock does. With `out_of_order_ids` > 0 that share of trades (seeded) gets a unique id below
+  the previous trade's (Upbit: ids are unique, their order is not guaranteed).
 - The price is a random walk on the tick table with a weak pull back to the listing's level, so
   hour-long runs stay plausible; ask_bid is BID when a trade moves the price up (the buyer lifted
-  the ask), ASK when down. The book's best bid/ask sit on the last trade (one side at the trade
-  price, the other 1-3 ticks away). Level sizes are resting quantities: they shift with the
-  best prices (levels a trade walked through disappear, new ones appear in front), the traded
-  level shrinks by the trade volume, and two random levels refresh per trade.
-- total_ask_size / total_bid_size sum the returned units only.
-- Aggregated books (`level` > 0): bucket prices are multiples of the level (asks rounded up,
-  bids down), sizes grow with the square root of the ticks per bucket.
-- Day candles and ticker days roll over at 00:00 UTC; the 52-week range spans the last 364 days
-  plus today.
+  the ask), ASK when down. Right after a trade one side of the book sits at the trade price,
+  the other a spread away (book.py: 1-3 ticks where the tick is coarse, several where it is
+  fine); orders placed and cancelled move the book between trades.
+- Only KRW markets take orders (the ledger keeps KRW accounts); BTC and USDT markets trade,
+  quote and stream like the others.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT, Listing, listings
+from upbit_tui.exchange.book import MAX_BOOK_DEPTH, BookChange
+from upbit_tui.exchange.catalog import (
+    DEFAULT_MARKET_COUNT,
+    listings,
+)
 from upbit_tui.exchange.history import (
     DAY_S,
-    SyntheticHistory,
-    hash_key,
-    uniform,
     utc_midnight,
 )
 from upbit_tui.exchange.ledger import OPEN_STATES, Ledger, OrderRejected
+from upbit_tui.exchange.market_state import INTERVALS, MarketState
+from upbit_tui.exchange.past_trades import TRADE_HISTORY_DAYS
 from upbit_tui.exchange.records import (
-    KST_OFFSET_S,
     AssetUpdate,
     Balance,
     Candle,
     MarketInfo,
     Order,
     Orderbook,
-    OrderbookUnit,
     OrderUpdate,
     Ticker,
     Trade,
-    utc_date,
-    utc_time,
 )
-from upbit_tui.exchange.ticks import (
-    ladder_down,
-    ladder_up,
-    price_decimals,
-    round_price,
-    tick_down,
-    tick_size,
-    tick_up,
-)
+from upbit_tui.exchange.ticks import change_of
 
 __all__ = [
     "INTERVALS",
@@ -125,163 +122,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
-ModelEvent = Trade | OrderUpdate | AssetUpdate
+ModelEvent = Trade | OrderUpdate | AssetUpdate | BookChange
 
-INTERVALS: dict[str, int] = {
-    "1s": 1,
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "10m": 600,
-    "15m": 900,
-    "30m": 1800,
-    "60m": 3600,
-    "240m": 14_400,
-    "1d": DAY_S,
-}
-_INTERVAL_ITEMS = tuple(INTERVALS.items())
 _INTERVALS_SORTED = tuple(sorted(INTERVALS))  # take_changed_candles' order within a market
 HISTORY_TRADES_S = 300
-MAX_TRADES = 5_000
-MAX_BOOK_DEPTH = 30
-_MAX_BARS = {"1s": 3_600}
-_DEFAULT_MAX_BARS = 2_000
-_DAILY_VOLATILITY = 0.035
-_STABLE_DAILY_VOLATILITY = 0.004
-_STEP_VOLATILITY = 0.00025  # log-price standard deviation of one trade
-_STABLE_STEP_VOLATILITY = 0.00003
 _MEAN_REVERSION = 0.0001  # per trade, toward the listing's level
-_DEPTH_GROWTH = tuple(1 + 0.04 * index for index in range(MAX_BOOK_DEPTH))  # see fresh_size
 
 
 class UnknownMarket(KeyError):
     """The code is not a listed market (codes are exact and uppercase)."""
-
-
-class _Bar:
-    """A candle being built from trades (mutable; turned into a Candle on read)."""
-
-    __slots__ = ("close", "high", "last_ms", "low", "open", "start", "value", "volume")
-
-    def __init__(
-        self,
-        start: int,
-        open_: float,
-        high: float,
-        low: float,
-        close: float,
-        volume: float,
-        value: float,
-        last_ms: int,
-    ) -> None:
-        self.start = start
-        self.open = open_
-        self.high = high
-        self.low = low
-        self.close = close
-        self.volume = volume
-        self.value = value
-        self.last_ms = last_ms
-
-
-@dataclass(slots=True)
-class _Week52:
-    day_start: int
-    high: float
-    high_date: str
-    low: float
-    low_date: str
-
-
-class _MarketState:
-    """Everything the model tracks for one market."""
-
-    def __init__(self, index: int, listing: Listing, seed: int, history_end: int) -> None:
-        self.index = index
-        self.listing = listing
-        self.code = listing.market
-        self.salt = hash_key(seed, index, *listing.market.encode())
-        self.rng = random.Random(f"{seed}:{listing.market}")
-        stable = listing.market == "KRW-USDT"
-        self.step_volatility = _STABLE_STEP_VOLATILITY if stable else _STEP_VOLATILITY
-        volume_per_second = listing.trades_per_minute / 60 * listing.trade_krw / listing.base_price
-        self.history = SyntheticHistory(
-            self.salt,
-            listing.base_price,
-            history_end,
-            _STABLE_DAILY_VOLATILITY if stable else _DAILY_VOLATILITY,
-            volume_per_second,
-        )
-        self.anchor = listing.base_price
-        self.last_price = round_price(self.history.price(history_end))
-        self.best_ask = tick_up(self.last_price)
-        self.best_bid = self.last_price
-        # Resting sizes of the native book, index 0 = best; shifted as the best prices move.
-        self.ask_sizes = [self.fresh_size(i, self.best_ask) for i in range(MAX_BOOK_DEPTH)]
-        self.bid_sizes = [self.fresh_size(i, self.best_bid) for i in range(MAX_BOOK_DEPTH)]
-        self.version = 0
-        self.last_trade: Trade | None = None
-        self.trades: deque[Trade] = deque(maxlen=MAX_TRADES)
-        self.bars: dict[str, list[_Bar]] = {interval: [] for interval in INTERVALS}
-        # (bars, bucket length, trim threshold) per interval, in INTERVALS order
-        self.bar_slots = tuple(
-            (self.bars[interval], length, _bar_limit(interval))
-            for interval, length in _INTERVAL_ITEMS
-        )
-        # Seeded trades not applied yet, as (trade_timestamp, sequential_id): a market's seeded
-        # past is built on its first use (MarketModel._ready), so start-up stays cheap.
-        self.pending: list[tuple[int, int]] | None = []
-        self.prev_close: tuple[int, float] = (-1, 0.0)  # (UTC day, close of the day before)
-        self.acc_day = utc_midnight(history_end)
-        self.acc_ask_volume = 0.0
-        self.acc_bid_volume = 0.0
-        self.minutes: deque[list[float]] = deque()  # [minute_start, volume, value], live era
-        self.volume_24h = 0.0
-        self.value_24h = 0.0
-        self.synthetic_24h: tuple[int, float, float] = (-1, 0.0, 0.0)
-        self.week52: _Week52 | None = None
-
-    def fresh_size(self, index: int, price: float) -> float:
-        """A new resting size for book level `index` (deeper levels hold a little more)."""
-        krw = self.listing.depth_krw * (0.15 + 1.7 * self.rng.random()) * _DEPTH_GROWTH[index]
-        return max(round(krw / price, 8), 0.00000001)
-
-    def move_book(self, best_ask: float, best_bid: float, traded: float, side: str) -> None:
-        """Shift the resting sizes to new best prices, consume the traded level, refresh some."""
-        depth_krw = self.listing.depth_krw
-        random_ = self.rng.random
-        for sizes, old, new, up in (
-            (self.ask_sizes, self.best_ask, best_ask, True),
-            (self.bid_sizes, self.best_bid, best_bid, False),
-        ):
-            if new == old:
-                continue  # no step: nothing shifts
-            steps = round((new - old) / tick_size(min(old, new)))
-            steps = max(-MAX_BOOK_DEPTH, min(MAX_BOOK_DEPTH, steps if up else -steps))
-            # fresh_size() inlined (the same draws and arithmetic): this runs for every trade
-            if steps > 0:  # the best moved away from the spread's side: levels were consumed
-                del sizes[:steps]
-                sizes.extend(
-                    [
-                        max(round(depth_krw * (0.15 + 1.7 * random_()) * _DEPTH_GROWTH[i] / new, 8),
-                            0.00000001)
-                        for i in range(len(sizes), MAX_BOOK_DEPTH)
-                    ]
-                )  # fmt: skip
-            elif steps < 0:  # new levels appeared in front
-                first = _DEPTH_GROWTH[0]
-                sizes[:0] = [
-                    max(round(depth_krw * (0.15 + 1.7 * random_()) * first / new, 8), 0.00000001)
-                    for _ in range(-steps)
-                ]
-                del sizes[MAX_BOOK_DEPTH:]
-        self.best_ask, self.best_bid = best_ask, best_bid
-        top = self.ask_sizes if side == "BID" else self.bid_sizes
-        top[0] = max(round(top[0] - traded, 8), 0.0) or self.fresh_size(0, best_ask)
-        for _ in range(2):
-            index = self.rng.randrange(MAX_BOOK_DEPTH)
-            sizes = self.ask_sizes if self.rng.random() < 0.5 else self.bid_sizes
-            sizes[index] = self.fresh_size(index, best_ask)
 
 
 class MarketModel:
@@ -293,8 +142,17 @@ class MarketModel:
         markets: int = DEFAULT_MARKET_COUNT,
         clock: Clock | None = None,
         api_keys: Iterable[str] = (),
+        out_of_order_ids: float = 0.0,
+        btc_markets: int = 0,
+        usdt_markets: int = 0,
     ) -> None:
+        if not 0.0 <= out_of_order_ids <= 1.0:
+            raise ValueError(f"out_of_order_ids must be in [0, 1], got {out_of_order_ids}")
         self.seed = seed
+        self.out_of_order_ids = out_of_order_ids
+        self._id_order_rng = random.Random(f"sid-order:{seed}")
+        self._out_of_order_slots: dict[int, int] = {}  # millisecond -> its spare ids used
+        self._prev_sid = 0  # the id of the latest trade, in or out of order
         self._clock: Clock = clock or time.time
         self._rng = random.Random(f"market-choice:{seed}")
         self._listeners: list[Callable[[ModelEvent], None]] = []
@@ -304,8 +162,8 @@ class MarketModel:
         now_s = self._clock()
         self.history_end = int((now_s - HISTORY_TRADES_S) // 60 * 60)
         self._states = [
-            _MarketState(i, listing, seed, self.history_end)
-            for i, listing in enumerate(listings(markets))
+            MarketState(i, listing, seed, self.history_end)
+            for i, listing in enumerate(listings(markets, btc_markets, usdt_markets))
         ]
         self._by_code = {state.code: state for state in self._states}
         self.known_codes = frozenset(self._by_code)  # for membership tests
@@ -316,31 +174,6 @@ class MarketModel:
         self.ledger = Ledger(api_keys, seed, self._publish)
 
     # -- setup ---------------------------------------------------------------------------------
-
-    def _open_partial_bars(self, state: _MarketState) -> None:
-        """Start each interval's current bucket with the synthetic part before history_end."""
-        end = self.history_end
-        for interval, length in INTERVALS.items():
-            start = end // length * length
-            if start == end:
-                continue
-            synthetic = state.history.candle(start, length)
-            state.bars[interval].append(
-                _Bar(
-                    start,
-                    synthetic.open,
-                    synthetic.high,
-                    synthetic.low,
-                    synthetic.close,
-                    synthetic.volume,
-                    synthetic.value,
-                    synthetic.last_trade_ms,
-                )
-            )
-            if interval == "1d":
-                ask_share = 0.45 + 0.1 * uniform(hash_key(state.salt, 9, start))
-                state.acc_ask_volume = synthetic.volume * ask_share
-                state.acc_bid_volume = synthetic.volume - state.acc_ask_volume
 
     def _seed_recent_trades(self, now_ms: int) -> None:
         """Trades between the end of synthetic history and now, in time order.
@@ -371,21 +204,22 @@ class MarketModel:
             last_sid = max(last_ms * 10_000, last_sid + 1)
             pending[index].append((last_ms, last_sid))  # type: ignore[union-attr]
         self._last_ms, self._last_sid = last_ms, last_sid
+        self._prev_sid = last_sid
 
-    def _ready(self, state: _MarketState) -> None:
+    def _ready(self, state: MarketState) -> None:
         """Build the market's past (partial bars, seeded trades) if not done yet."""
         pending = state.pending
         if pending is None:
             return
         state.pending = None
-        self._open_partial_bars(state)
+        state.open_partial_bars()
         changed, self._changed = self._changed, set()
         try:
             for ts_ms, sid in pending:
                 self._apply_trade(state, ts_ms, sid)
         finally:
             self._changed = changed  # seeded trades are the past, not news for the candle push
-        self._week52(state, state.bars["1d"][-1])  # the synthetic 52 weeks, cached per day
+        state.week_52(state.bars["1d"][-1])  # the synthetic 52 weeks, cached per day
 
     # -- clock, listeners ----------------------------------------------------------------------
 
@@ -422,7 +256,7 @@ class MarketModel:
     def has_market(self, code: str) -> bool:
         return code in self._by_code
 
-    def _state(self, code: str) -> _MarketState:
+    def _state(self, code: str) -> MarketState:
         try:
             state = self._by_code[code]
         except KeyError:
@@ -459,17 +293,11 @@ class MarketModel:
         return sum(state.pending is not None for state in self._states[self._warm_cursor :])
 
     def tick_size(self, code: str) -> float:
-        return tick_size(self._state(code).last_price)
+        state = self._state(code)
+        return state.ticks.tick_size(state.last_price)
 
     def supported_levels(self, code: str) -> list[float]:
-        state = self._state(code)
-        tick = tick_size(state.last_price)
-        levels = [0.0]
-        exponent = math.floor(math.log10(tick)) + 1
-        while 10.0**exponent <= state.last_price:
-            levels.append(float(f"1e{exponent}"))
-            exponent += 1
-        return levels
+        return self._state(code).supported_levels()
 
     # -- trades --------------------------------------------------------------------------------
 
@@ -488,51 +316,91 @@ class MarketModel:
         )
         return trade
 
-    def _trade(self, state: _MarketState, ts_ms: int) -> Trade:
+    def generate_book_change(self, code: str | None = None) -> BookChange:
+        """One order placed or cancelled now, in `code` or in a market chosen by activity
+        (its book changes without a trade; subscribers get an orderbook message)."""
+        if code is None:
+            state = self._rng.choices(self._states, cum_weights=self._cum_weights)[0]
+            if state.pending is not None:
+                self._ready(state)
+        else:
+            state = self._state(code)
+        state.book.churn()
+        state.version += 1
+        change = BookChange(state.code)
+        self._publish(change)
+        return change
+
+    def _trade(self, state: MarketState, ts_ms: int) -> Trade:
         ts_ms = max(ts_ms, self._last_ms)
         self._last_ms = ts_ms
+        if self.out_of_order_ids and self._id_order_rng.random() < self.out_of_order_ids:
+            sid = self._out_of_order_id()
+            if sid is not None:
+                self._prev_sid = sid
+                return self._apply_trade(state, ts_ms, sid)
         sid = max(ts_ms * 10_000, self._last_sid + 1)
-        self._last_sid = sid
+        self._last_sid = self._prev_sid = sid
         return self._apply_trade(state, ts_ms, sid)
 
-    def _apply_trade(self, state: _MarketState, ts_ms: int, sid: int) -> Trade:
+    def _out_of_order_id(self) -> int | None:
+        """A unique id below the previous trade's (Upbit: "체결의 순서를 보장하지는 못합니다").
+
+        Ids are `ms * 10000 + counter` with a counter that stays far below 5000, so the top
+        half of the millisecond before the previous trade's is free: ids are taken from there
+        downwards (9999, 9998, ...), never twice. None when that slot is used up.
+        """
+        below = self._prev_sid // 10_000 - 1
+        slots = self._out_of_order_slots
+        used = slots.get(below, 0)
+        if used >= 5_000 or below <= 0:
+            return None
+        slots[below] = used + 1
+        if len(slots) > 4_096:  # forget slots far behind: the clock never goes back to them
+            for old in [slot for slot in slots if slot < below - 60_000]:
+                del slots[old]
+        return below * 10_000 + 9_999 - used
+
+    def _apply_trade(self, state: MarketState, ts_ms: int, sid: int) -> Trade:
         rng = state.rng
 
         price = state.last_price
+        ticks = state.ticks
+        book = state.book
         drift = -_MEAN_REVERSION * math.log(price / state.anchor)
         target = price * math.exp(drift + rng.gauss(0.0, state.step_volatility))
-        tick = tick_size(price)
+        tick = ticks.tick_size(price)
         steps_float = (target - price) / tick
         steps = math.floor(steps_float)
         if rng.random() < steps_float - steps:
             steps += 1  # stochastic rounding: coarse-tick markets still move
-        new_price = round_price(price + steps * tick) if steps else price
+        new_price = ticks.round_price(price + steps * tick) if steps else price
         if new_price > price:
             side = "BID"
         elif new_price < price:
             side = "ASK"
         else:
             side = "BID" if rng.random() < 0.5 else "ASK"
-        spread = 1 if rng.random() < 0.7 else (2 if rng.random() < 0.67 else 3)
+        if book.spacing <= 1.0:  # book.spread(), inlined for the common case
+            spread = 1 if rng.random() < 0.7 else (2 if rng.random() < 0.67 else 3)
+        else:
+            spread = book.spread()
         if side == "BID":
             best_ask = new_price
-            best_bid = new_price
-            for _ in range(spread):
-                best_bid = tick_down(best_bid)
+            best_bid = ticks.step_down(new_price, spread)
         else:
             best_bid = new_price
-            best_ask = new_price
-            for _ in range(spread):
-                best_ask = tick_up(best_ask)
-        volume = state.listing.trade_krw * math.exp(rng.gauss(0.0, 1.1)) / new_price
+            best_ask = ticks.step_up(new_price, spread)
+        volume = state.listing.trade_value * math.exp(rng.gauss(0.0, 1.1)) / new_price
         volume = max(round(volume, 8), 0.00000001)
 
         state.last_price = new_price
-        state.move_book(best_ask, best_bid, volume, side)
+        book.trade(best_ask, best_bid, side, volume)
         state.version += 1
-        self._update_bars(state, ts_ms, new_price, volume)
-        self._update_day_and_24h(state, ts_ms, new_price, volume, side)
-        prev_close = self._prev_close_of_day(state, ts_ms // 86_400_000 * DAY_S)
+        state.update_bars(ts_ms, new_price, volume)
+        self._changed.add(state.index)  # every interval of the market changed
+        state.update_day_and_24h(ts_ms, new_price, volume, side)
+        prev_close = state.prev_close_of_day(ts_ms // 86_400_000 * DAY_S)
         trade = Trade(
             market=state.code,
             trade_timestamp=ts_ms,
@@ -540,61 +408,17 @@ class MarketModel:
             trade_volume=volume,
             ask_bid=side,
             prev_closing_price=prev_close,
-            change=_change(new_price, prev_close),
-            change_price=_price_diff(new_price, prev_close),
+            change=change_of(new_price, prev_close),
+            change_price=ticks.difference(new_price, prev_close),
             sequential_id=sid,
             best_ask_price=best_ask,
-            best_ask_size=state.ask_sizes[0],
+            best_ask_size=book.ask_sizes[0],
             best_bid_price=best_bid,
-            best_bid_size=state.bid_sizes[0],
+            best_bid_size=book.bid_sizes[0],
         )
         state.last_trade = trade
         state.trades.append(trade)
         return trade
-
-    def _update_bars(self, state: _MarketState, ts_ms: int, price: float, volume: float) -> None:
-        second = ts_ms // 1000
-        value = price * volume
-        for bars, length, limit in state.bar_slots:
-            start = second - second % length
-            if bars:
-                bar = bars[-1]
-                if bar.start == start:
-                    if price > bar.high:
-                        bar.high = price
-                    elif price < bar.low:
-                        bar.low = price
-                    bar.close = price
-                    bar.volume += volume
-                    bar.value += value
-                    bar.last_ms = ts_ms
-                    continue
-            bars.append(_Bar(start, price, price, price, price, volume, value, ts_ms))
-            if len(bars) > limit + limit // 4:
-                del bars[: len(bars) - limit]
-        self._changed.add(state.index)  # every interval of the market changed
-
-    def _update_day_and_24h(
-        self, state: _MarketState, ts_ms: int, price: float, volume: float, side: str
-    ) -> None:
-        day = ts_ms // 86_400_000 * DAY_S  # utc_midnight(ts_ms / 1000), in integers
-        if day != state.acc_day:
-            state.acc_day = day
-            state.acc_ask_volume = 0.0
-            state.acc_bid_volume = 0.0
-        if side == "ASK":
-            state.acc_ask_volume += volume
-        else:
-            state.acc_bid_volume += volume
-        minute = ts_ms // 60_000 * 60
-        if state.minutes and state.minutes[-1][0] == minute:
-            entry = state.minutes[-1]
-            entry[1] += volume
-            entry[2] += price * volume
-        else:
-            state.minutes.append([minute, volume, price * volume])
-        state.volume_24h += volume
-        state.value_24h += price * volume
 
     def trades(
         self,
@@ -607,92 +431,25 @@ class MarketModel:
         result: list[Trade] = []
         for trade in reversed(state.trades):
             if len(result) >= count:
-                break
+                return result
             if to_ms is not None and trade.trade_timestamp >= to_ms:
                 continue
             if cursor is not None and trade.sequential_id >= cursor:
                 continue
             result.append(trade)
+        # The synthetic past (past_trades.py), back to the start of the UTC day seven days ago.
+        floor_ms = (utc_midnight(self.now_ms() / 1000) - TRADE_HISTORY_DAYS * DAY_S) * 1000
+        result += state.past_trades.before(
+            self.history_end * 1000, floor_ms, count - len(result), to_ms, cursor
+        )
         return result
 
     # -- candles -------------------------------------------------------------------------------
 
-    def _prev_close_for(self, state: _MarketState, epoch_s: int) -> float:
-        """Close of the UTC day before the day containing `epoch_s`."""
-        day = utc_midnight(epoch_s)
-        bars = state.bars["1d"]
-        index = bisect.bisect_left(bars, day, key=lambda bar: bar.start)
-        if index > 0:
-            return bars[index - 1].close
-        # The previous day is synthetic: its close is the path's price at this midnight.
-        return round_price(state.history.price(min(day, self.history_end)))
-
-    def _prev_close_of_day(self, state: _MarketState, day: int) -> float:
-        """_prev_close_for a UTC midnight, cached: the days before `day` are closed, so their
-        last close is final once `day` has begun."""
-        cached_day, prev_close = state.prev_close
-        if cached_day != day:
-            prev_close = self._prev_close_for(state, day)
-            state.prev_close = (day, prev_close)
-        return prev_close
-
-    def _candle(self, state: _MarketState, interval: str, bar: _Bar) -> Candle:
-        prev_close = self._prev_close_for(state, bar.start) if interval == "1d" else None
-        return Candle(
-            state.code,
-            interval,
-            bar.start,
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            round(bar.volume, 8),
-            bar.value,
-            bar.last_ms,
-            prev_close,
-        )
-
     def candles(
         self, code: str, interval: str, to: float | None = None, count: int = 200
     ) -> list[Candle]:
-        state = self._state(code)
-        length = INTERVALS[interval]
-        bars = state.bars[interval]
-        end = len(bars) if to is None else bisect.bisect_left(bars, to, key=lambda b: b.start)
-        result = [self._candle(state, interval, bars[i]) for i in range(end - 1, -1, -1)]
-        del result[count:]
-        if len(result) >= count:
-            return result
-        # The synthetic past: buckets that end at or before history_end.
-        start = self.history_end // length * length - length
-        if bars:
-            start = min(start, bars[0].start - length)
-        if to is not None:
-            start = min(start, (math.ceil(to) - 1) // length * length)
-        span_start = state.history.span_start
-        while len(result) < count and start >= span_start:
-            result.append(self._synthetic_candle(state, interval, start, length))
-            start -= length
-        return result
-
-    def _synthetic_candle(
-        self, state: _MarketState, interval: str, start: int, length: int
-    ) -> Candle:
-        c = state.history.candle(start, length)
-        prev_close = round_price(state.history.price(start)) if interval == "1d" else None
-        return Candle(
-            state.code,
-            interval,
-            start,
-            c.open,
-            c.high,
-            c.low,
-            c.close,
-            c.volume,
-            c.value,
-            c.last_trade_ms,
-            prev_close,
-        )
+        return self._state(code).candles(interval, to, count)
 
     def latest_candle(self, code: str, interval: str) -> Candle:
         return self.candles(code, interval, None, 1)[0]
@@ -705,143 +462,20 @@ class MarketModel:
         for index in sorted(changed):
             state = self._states[index]
             for interval in _INTERVALS_SORTED:  # sorted by (market index, interval name)
-                result.append(self._candle(state, interval, state.bars[interval][-1]))
+                result.append(state.candle(interval, state.bars[interval][-1]))
         return result
 
     # -- ticker --------------------------------------------------------------------------------
 
     def ticker(self, code: str) -> Ticker:
-        state = self._state(code)
-        last = state.last_trade
-        assert last is not None  # every market has seeded trades
-        now_ms = max(self.now_ms(), last.trade_timestamp)
-        day_bar = state.bars["1d"][-1]
-        prev_close = self._prev_close_of_day(state, day_bar.start)
-        price = last.trade_price
-        signed = _price_diff(price, prev_close, signed=True)
-        signed_rate = round(signed / prev_close, 10) if prev_close else 0.0
-        volume_24h, value_24h = self._rolling_24h(state, now_ms // 1000)
-        week = self._week52(state, day_bar)
-        kst_ms = last.trade_timestamp + KST_OFFSET_S * 1000
-        return Ticker(
-            market=code,
-            trade_date=utc_date(last.trade_timestamp, ""),
-            trade_time=utc_time(last.trade_timestamp, ""),
-            trade_date_kst=utc_date(kst_ms, ""),
-            trade_time_kst=utc_time(kst_ms, ""),
-            trade_timestamp=last.trade_timestamp,
-            opening_price=day_bar.open,
-            high_price=day_bar.high,
-            low_price=day_bar.low,
-            trade_price=price,
-            prev_closing_price=prev_close,
-            change=_change(price, prev_close),
-            change_price=abs(signed),
-            change_rate=abs(signed_rate),
-            signed_change_price=signed,
-            signed_change_rate=signed_rate,
-            trade_volume=last.trade_volume,
-            acc_trade_price=day_bar.value,
-            acc_trade_price_24h=value_24h,
-            acc_trade_volume=round(day_bar.volume, 8),
-            acc_trade_volume_24h=round(volume_24h, 8),
-            highest_52_week_price=week.high,
-            highest_52_week_date=week.high_date,
-            lowest_52_week_price=week.low,
-            lowest_52_week_date=week.low_date,
-            timestamp=now_ms,
-            ask_bid=last.ask_bid,
-            acc_ask_volume=round(state.acc_ask_volume, 8),
-            acc_bid_volume=round(state.acc_bid_volume, 8),
-        )
-
-    def _rolling_24h(self, state: _MarketState, now_s: int) -> tuple[float, float]:
-        window_start = now_s - DAY_S
-        while state.minutes and state.minutes[0][0] < window_start:
-            _, volume, value = state.minutes.popleft()
-            state.volume_24h -= volume
-            state.value_24h -= value
-        synthetic_volume = synthetic_value = 0.0
-        if window_start < self.history_end:
-            cached_at, synthetic_volume, synthetic_value = state.synthetic_24h
-            if cached_at != now_s:
-                history = state.history
-                synthetic_volume = history.cumulative_volume(
-                    self.history_end
-                ) - history.cumulative_volume(window_start)
-                mean_price = (history.price(window_start) + history.price(self.history_end)) / 2
-                synthetic_value = synthetic_volume * mean_price
-                state.synthetic_24h = (now_s, synthetic_volume, synthetic_value)
-        return state.volume_24h + synthetic_volume, state.value_24h + synthetic_value
-
-    def _week52(self, state: _MarketState, day_bar: _Bar) -> _Week52:
-        today = utc_midnight(day_bar.start)
-        cached = state.week52
-        if cached is None or cached.day_start != today:
-            # The whole synthetic days of the window (the day around history_end is a live bar).
-            stop = min(today, utc_midnight(self.history_end))
-            extremes = state.history.day_extremes(today - 364 * DAY_S, stop)
-            high, high_day, low, low_day = extremes or (-math.inf, today, math.inf, today)
-            cached = _Week52(today, high, utc_date(high_day * 1000), low, utc_date(low_day * 1000))
-            state.week52 = cached
-        high, high_date, low, low_date = cached.high, cached.high_date, cached.low, cached.low_date
-        for bar in state.bars["1d"]:
-            if bar.start < today - 364 * DAY_S:
-                continue
-            if bar.high > high:
-                high, high_date = bar.high, utc_date(bar.start * 1000)
-            if bar.low < low:
-                low, low_date = bar.low, utc_date(bar.start * 1000)
-        return _Week52(today, high, high_date, low, low_date)
+        return self._state(code).ticker(self.now_ms())
 
     # -- order book ----------------------------------------------------------------------------
-
-    def _unit_size(self, state: _MarketState, side: int, index: int, price: float) -> float:
-        # Deeper levels change less often than the top of the book.
-        key = hash_key(state.salt, 7, side, index, state.version // (1 + index // 3))
-        krw = state.listing.depth_krw * (0.15 + 1.7 * uniform(key)) * (1 + 0.04 * index)
-        return max(round(krw / price, 8), 0.00000001)
 
     def orderbook(
         self, code: str, depth: int = MAX_BOOK_DEPTH, level: float = 0.0
     ) -> Orderbook | None:
-        state = self._state(code)
-        depth = max(1, min(depth, MAX_BOOK_DEPTH))
-        if level and level not in self.supported_levels(code):
-            return None
-        if not level:
-            asks = ladder_up(state.best_ask, depth)
-            bids = ladder_down(state.best_bid, depth)
-            ask_sizes, bid_sizes = state.ask_sizes[:depth], state.bid_sizes[:depth]
-            return Orderbook(
-                market=code,
-                timestamp=max(self.now_ms(), self._last_ms),
-                total_ask_size=round(math.fsum(ask_sizes), 8),
-                total_bid_size=round(math.fsum(bid_sizes), 8),
-                orderbook_units=tuple(map(OrderbookUnit, asks, bids, ask_sizes, bid_sizes)),
-                level=level,
-            )
-        units: list[OrderbookUnit] = []
-        decimals = max(0, -math.floor(math.log10(level)))
-        ask_bucket = math.ceil(state.best_ask / level - 1e-9)
-        bid_bucket = math.floor(state.best_bid / level + 1e-9)
-        growth = math.sqrt(level / tick_size(state.last_price))
-        for i in range(depth):
-            ask = round((ask_bucket + i) * level, decimals)
-            bid = round((bid_bucket - i) * level, decimals)
-            if bid <= 0:
-                bid = 0.0
-            ask_size = round(self._unit_size(state, 0, i, ask) * growth, 8)
-            bid_size = round(self._unit_size(state, 1, i, bid) * growth, 8) if bid else 0.0
-            units.append(OrderbookUnit(ask, bid, ask_size, bid_size))
-        return Orderbook(
-            market=code,
-            timestamp=max(self.now_ms(), self._last_ms),
-            total_ask_size=round(math.fsum([u.ask_size for u in units]), 8),
-            total_bid_size=round(math.fsum([u.bid_size for u in units]), 8),
-            orderbook_units=tuple(units),
-            level=level,
-        )
+        return self._state(code).orderbook(depth, level, max(self.now_ms(), self._last_ms))
 
     # -- private side --------------------------------------------------------------------------
 
@@ -877,6 +511,10 @@ class MarketModel:
     ) -> Order:
         if market not in self._by_code:
             raise OrderRejected(400, "validation_error", "market does not have a valid value")
+        if not market.startswith("KRW-"):  # the ledger keeps KRW accounts only
+            raise OrderRejected(
+                400, "validation_error", "the simulator takes orders on KRW markets only"
+            )
         state = self._state(market)
         return self.ledger.place(
             access_key,
@@ -896,23 +534,3 @@ class MarketModel:
         self, access_key: str, uuid: str | None = None, identifier: str | None = None
     ) -> Order:
         return self.ledger.cancel(access_key, uuid, self.now_ms(), identifier=identifier)
-
-
-def _bar_limit(interval: str) -> int:
-    """Bars kept per interval (trimmed to this once 25% more have piled up)."""
-    return _MAX_BARS.get(interval, _DEFAULT_MAX_BARS)
-
-
-def _change(price: float, prev_close: float) -> str:
-    if price > prev_close:
-        return "RISE"
-    if price < prev_close:
-        return "FALL"
-    return "EVEN"
-
-
-def _price_diff(price: float, prev_close: float, *, signed: bool = False) -> float:
-    """|price - prev_close| (or signed) rounded to the finer of the two prices' decimals."""
-    decimals = max(price_decimals(price), price_decimals(prev_close))
-    diff = round(price - prev_close, decimals)
-    return diff if signed else abs(diff)

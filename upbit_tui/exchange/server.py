@@ -5,6 +5,11 @@
                               clock=None) as sim:
         sim.websocket_url, sim.private_websocket_url, sim.rest_url, sim.stats(), sim.faults
 
+Why one module of ~770 lines: the handshakes, the per-connection read loop and the timed loops
+(trades, candles, idle, status UP, firehose, warm-up) all work on the one session table and
+model of this class; everything that is its own job already lives elsewhere (control.py,
+faults.py, fanout.py, session.py, limits.py, ws_request.py, rest.py).
+
 One port serves `/websocket/v1` (quotation), `/websocket/v1/private` (myOrder, myAsset; JWT on
 the handshake), REST under `/v1/` (rest.py) and the control API under `/_sim/`:
 
@@ -33,17 +38,23 @@ Parameters go in the query string; answers are JSON (`{"ok": true, ...}` or 400 
 Decisions where Upbit is silent (documented for the README; see also ws_request.py, fanout.py,
 session.py, market.py, ledger.py):
 - Every server frame (data, `{"status":"UP"}`, errors) is a binary frame of UTF-8 JSON.
-- Text `PING` (trimmed; text or binary frame) is answered with one `{"status":"UP"}`; there is
-  no periodic UP stream. PING does not count against the message rate limit. WebSocket ping
-  frames are answered with pongs.
+- Text `PING` (trimmed; text or binary frame) starts `{"status":"UP"}`: one at once, then one
+  every `status_up_interval` (10 s) while the connection lives (the docs' wording and example);
+  a later PING changes nothing. PING does not count against the message rate limit. WebSocket
+  ping frames are answered with pongs.
 - Idle timeout: a connection with no frame sent or received for `idle_timeout` seconds is closed
   with code 1001 "idle timeout" (stalled connections are exempt: a hung server does not clean
   up).
-- Private endpoint: a missing or invalid token is refused at the handshake with HTTP 401 and
-  Upbit's exchange error body (`private_auth_failure="http"`, default), or accepted with every
-  request then answered by an INVALID_AUTH error frame (`private_auth_failure="error"`).
-- Connects: 5/s per IP (per access key for a verified private handshake) -> HTTP 429 with
-  `{"error": {"name": 429, "message": "Too Many Requests"}}`; continued abuse -> 418 (limits.py).
+- Private endpoint: a token may be used again for a handshake (ccxt reuses its cached token on
+  every reconnect against the real exchange); `private_token_reuse="refuse"` makes a reused
+  nonce 401 `nonce_used` instead. A missing or invalid token is refused at the handshake with
+  HTTP 401 and Upbit's exchange error body (`private_auth_failure="http"`, default), or
+  accepted with every request then answered by an INVALID_AUTH error frame
+  (`private_auth_failure="error"`).
+- Connects: a public handshake with an `Origin` header also spends the IP's Origin budget
+  (1 per 10 s, shared with quotation REST). 5/s per IP (per access key for a verified private
+  handshake) -> HTTP 429 with `{"error": {"name": 429, "message": "Too Many Requests"}}`;
+  continued abuse -> 418 (limits.py).
 - Request messages: 5/s and 100/min per connection; over the limit the message is not applied
   and answered `{"error": {"name": "Too Many Requests", ...}}`, and a connection that keeps going
   gets "I'm a teapot" and is closed with 1008 (limits.py, `message_violation`).
@@ -67,6 +78,7 @@ from aiohttp import WSMsgType, web
 
 from upbit_tui.exchange.auth import AuthError, AuthOk, KeyStore
 from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
+from upbit_tui.exchange.control import add_control_routes
 from upbit_tui.exchange.fanout import Fanout
 from upbit_tui.exchange.faults import Endpoint, Faults
 from upbit_tui.exchange.limits import BLOCKED, MessageViolation, RateLimits
@@ -116,6 +128,16 @@ class ExchangeServer:
     max_backlog: queued frames per connection before it is closed as too slow (1008).
     quotation_429_body: "text" (Upbit's plain "Too many API requests.", the default) or "json"
         (`{"error": {"name": 429, ...}}`) for a quotation REST call over its limit.
+    out_of_order_ids: share of live trades (0..1, seeded) whose sequential_id is below the
+        previous trade's (still unique), as Upbit allows; default 0.
+    book_changes_per_trade: orders placed or cancelled (orderbook messages without a trade)
+        the `rate` loop makes per trade, in markets chosen by activity.
+    status_up_interval: seconds between the `{"status":"UP"}` messages a connection gets once
+        it has sent `PING` (Upbit's docs: every 10 s).
+    private_token_reuse: "accept" (a private handshake may reuse a token, as ccxt does) or
+        "refuse" (401 nonce_used, each handshake needs a fresh nonce).
+    btc_markets, usdt_markets: BTC- and USDT-quoted markets listed after the KRW ones (up to
+        8 each; default 0).
     """
 
     def __init__(
@@ -141,11 +163,17 @@ class ExchangeServer:
         max_message_size: int = 1 << 20,
         max_backlog: int = 20_000,
         quotation_429_body: Quotation429Body = "text",
+        out_of_order_ids: float = 0.0,
+        book_changes_per_trade: float = 4.0,
+        status_up_interval: float = 10.0,
+        private_token_reuse: Literal["accept", "refuse"] = "accept",
+        btc_markets: int = 0,
+        usdt_markets: int = 0,
     ) -> None:
         if rate < 0 or firehose < 0:
             raise ValueError("rate and firehose must be >= 0")
-        if idle_timeout <= 0 or candle_interval <= 0:
-            raise ValueError("idle_timeout and candle_interval must be > 0")
+        if idle_timeout <= 0 or candle_interval <= 0 or status_up_interval <= 0:
+            raise ValueError("idle_timeout, candle_interval and status_up_interval must be > 0")
         self.seed = seed
         self.market_count = markets
         self.rate = rate
@@ -162,6 +190,12 @@ class ExchangeServer:
         self.max_message_size = max_message_size
         self.max_backlog = max_backlog
         self.quotation_429_body: Quotation429Body = quotation_429_body
+        self.out_of_order_ids = out_of_order_ids
+        self.book_changes_per_trade = book_changes_per_trade
+        self.status_up_interval = status_up_interval
+        self.private_token_reuse = private_token_reuse
+        self.btc_markets = btc_markets
+        self.usdt_markets = usdt_markets
         self.keys = KeyStore(self.api_keys)
         self.limits = RateLimits(
             enabled=rate_limits,
@@ -207,7 +241,13 @@ class ExchangeServer:
         if self._runner is not None:
             raise RuntimeError("ExchangeServer already started")
         self._model = MarketModel(
-            seed=self.seed, markets=self.market_count, clock=self.clock, api_keys=self.api_keys
+            seed=self.seed,
+            markets=self.market_count,
+            clock=self.clock,
+            api_keys=self.api_keys,
+            out_of_order_ids=self.out_of_order_ids,
+            btc_markets=self.btc_markets,
+            usdt_markets=self.usdt_markets,
         )
         self._fanout = Fanout(self._model)
         self._model.add_listener(self._fanout.on_event)
@@ -232,6 +272,7 @@ class ExchangeServer:
             asyncio.create_task(self._trade_loop(), name="sim-trades"),
             asyncio.create_task(self._candle_loop(), name="sim-candles"),
             asyncio.create_task(self._idle_loop(), name="sim-idle"),
+            asyncio.create_task(self._status_up_loop(), name="sim-status-up"),
             asyncio.create_task(self._firehose_loop(), name="sim-firehose"),
             asyncio.create_task(self._warm_up_loop(), name="sim-warm-up"),
         ]
@@ -413,6 +454,13 @@ class ExchangeServer:
     def broadcast_raw(self, endpoint: Endpoint | None, data: bytes) -> int:
         return self.fanout.broadcast_raw(self.sessions(endpoint), data)
 
+    def forget_subscriptions(self, endpoint: Endpoint | None) -> int:
+        sessions = self.sessions(endpoint)
+        for session in sessions:
+            self.fanout.unsubscribe(session)
+            session.subscription = None
+        return len(sessions)
+
     # -- handshakes ----------------------------------------------------------------------------
 
     async def _handle_public(self, request: web.Request) -> web.StreamResponse:
@@ -437,12 +485,19 @@ class ExchangeServer:
         access_key: str | None = None
         auth_error: AuthError | None = None
         if endpoint == "private":
-            verdict = self.keys.verify(request.headers.get("Authorization"), query=None)
+            verdict = self.keys.verify(
+                request.headers.get("Authorization"),
+                query=None,
+                one_shot=self.private_token_reuse == "refuse",
+            )
             if isinstance(verdict, AuthOk):
                 access_key = verdict.access_key
             else:
                 auth_error = verdict
-        decision = self.limits.websocket_connect(access_key or request.remote or "?")
+        decision = self.limits.websocket_connect(
+            access_key or request.remote or "?",
+            origin=endpoint == "public" and "Origin" in request.headers,
+        )
         if not decision.allowed:
             return self._refuse(decision.status, decision.retry_after)
         if auth_error is not None and self.private_auth_failure == "http":
@@ -558,7 +613,9 @@ class ExchangeServer:
             text = data
         session.record_request(text)
         if text.strip() == "PING":
-            if not session.is_stalled(asyncio.get_running_loop().time()):
+            now = asyncio.get_running_loop().time()
+            if not session.is_stalled(now) and session.status_up_at is None:
+                session.status_up_at = now  # the UP stream starts (_status_up_loop)
                 fanout.broadcast_raw([session], STATUS_UP)
             return None
         decision = session.budget.check()
@@ -600,10 +657,11 @@ class ExchangeServer:
     # -- loops ---------------------------------------------------------------------------------
 
     async def _trade_loop(self) -> None:
-        """`rate` trades per second over all markets, spread evenly in time."""
+        """`rate` trades per second over all markets, spread evenly in time, and
+        `book_changes_per_trade` times as many book changes (orders placed and cancelled)."""
         loop = asyncio.get_running_loop()
         last = loop.time()
-        carry = 0.0
+        carry = book_carry = 0.0
         while True:
             period = 0.05 if self.rate <= 0 else min(0.05, max(0.002, 1.0 / self.rate))
             await asyncio.sleep(period)
@@ -612,8 +670,14 @@ class ExchangeServer:
             last = now
             count = int(carry)
             carry -= count
+            book_carry += count * self.book_changes_per_trade
+            changes = int(book_carry)
+            book_carry -= changes
+            model = self.model
             for _ in range(min(count, 10_000)):
-                self.model.generate_trade()  # listener failures are contained by the model
+                model.generate_trade()  # listener failures are contained by the model
+            for _ in range(min(changes, 50_000)):
+                model.generate_book_change()
 
     async def _warm_up_loop(self) -> None:
         """Build the markets' seeded pasts one at a time (a few ms each) between other work,
@@ -633,6 +697,22 @@ class ExchangeServer:
                 self.push_candles()
             except Exception:  # a simulator bug must not stop the candle stream for good
                 logger.exception("candle push failed")
+
+    async def _status_up_loop(self) -> None:
+        """`{"status":"UP"}` every `status_up_interval` s to connections that sent PING."""
+        loop = asyncio.get_running_loop()
+        interval = self.status_up_interval
+        while True:
+            await asyncio.sleep(interval / 4)
+            now = loop.time()
+            due = [
+                s
+                for s in self.sessions()
+                if s.status_up_at is not None and now - s.status_up_at >= interval
+            ]
+            for session in due:
+                session.status_up_at = now
+            self.fanout.broadcast_raw(due, STATUS_UP)
 
     async def _idle_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -677,6 +757,4 @@ class ExchangeServer:
     # -- control API ---------------------------------------------------------------------------
 
     def _add_control_routes(self, app: web.Application) -> None:
-        from upbit_tui.exchange.control import add_control_routes
-
         add_control_routes(app, self)

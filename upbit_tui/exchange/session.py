@@ -82,6 +82,7 @@ class Session:
         self.bytes_sent = 0
         self.frames_discarded = 0
         self.stalled_until: float | None = None  # loop time; inf = until resumed
+        self.status_up_at: float | None = None  # loop time of the last {"status":"UP"} (PING)
         self.last_activity = asyncio.get_running_loop().time()
         self._outbox: deque[bytes] = deque()
         self._wakeup = asyncio.Event()
