@@ -20,8 +20,9 @@ from upbit_tui.config import Config, ConnectionConfig, ExchangeConfig, PrivateCo
 TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
 
 
-def hostile_config(server: HostileServer, sim: Any, **connection: Any) -> Config:
-    """Public WebSocket on the hostile server, REST on the simulator; fast, jitter-free timings."""
+def hostile_config(server: HostileServer | str, sim: Any, **connection: Any) -> Config:
+    """Public WebSocket on the hostile server (or a URL), REST on the simulator; fast,
+    jitter-free timings."""
     timings: dict[str, Any] = {
         "ping_interval": 0.5,
         "ping_timeout": 0.5,
@@ -37,7 +38,7 @@ def hostile_config(server: HostileServer, sim: Any, **connection: Any) -> Config
     }
     return Config(
         exchange=ExchangeConfig(
-            websocket_url=server.url,
+            websocket_url=server if isinstance(server, str) else server.url,
             private_websocket_url=sim.private_websocket_url,
             rest_url=sim.rest_url,
         ),
