@@ -8,6 +8,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from upbit_tui.redaction import install_log_redaction
+
 EXIT_USAGE = 2
 
 
@@ -35,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    install_log_redaction()  # no token in any log line, whichever front end logs it
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -53,6 +53,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from upbit_tui.config import ConnectionConfig
 from upbit_tui.net.recovery import EpochManager, RecoveryEngine, parse_retry_after
+from upbit_tui.redaction import redact
 
 log = logging.getLogger(__name__)
 # websockets logs every handshake header at DEBUG, the private socket's Authorization (whose JWT
@@ -334,7 +335,7 @@ class Connection:
             self._handshake_refused(exc)
             return False
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            self.last_error = f"connect failed: {type(exc).__name__}: {exc}"
+            self.last_error = redact(f"connect failed: {type(exc).__name__}: {exc}")
             self._set_state(ConnectionState.FAILED)
             return False
         await self._run_open(ws)
@@ -396,7 +397,7 @@ class Connection:
             for task in tasks:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     exc = task.exception()
-                    self.last_error = f"connection task failed: {type(exc).__name__}: {exc}"
+                    self.last_error = redact(f"connection task failed: {type(exc).__name__}: {exc}")
                     log.error("%s connection task failed", self.kind, exc_info=exc)
         except ConnectionClosed as exc:
             self.last_error = _describe_close(exc)
@@ -547,7 +548,7 @@ def _describe_close(exc: ConnectionClosed) -> str:
     frame = exc.rcvd or exc.sent
     if frame is None:
         return "connection dropped (no close frame)"
-    reason = f": {frame.reason}" if frame.reason else ""
+    reason = f": {redact(frame.reason)}" if frame.reason else ""  # server text: no tokens
     if exc.rcvd is not None and frame.code in (1000, 1001):
         return f"closed by server (code {frame.code}{reason})"
     return f"connection closed (code {frame.code}{reason})"
