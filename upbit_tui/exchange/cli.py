@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
+from upbit_tui.exchange.control import is_loopback_host
 from upbit_tui.exchange.server import ExchangeServer
 
 DEFAULT_PORT = 8765
@@ -116,6 +117,14 @@ def run_exchange(args: argparse.Namespace) -> int:
     if args.idle_timeout <= 0:
         print("upbit-tui exchange: --idle-timeout must be > 0", file=sys.stderr)
         return EXIT_ERROR
+    if not is_loopback_host(args.host):
+        print(
+            f"upbit-tui exchange: WARNING: --host {args.host or '(all interfaces)'} is not a "
+            "loopback address: other machines can reach the simulator, its test keys and its "
+            "unauthenticated /_sim/ API",
+            file=sys.stderr,
+            flush=True,
+        )
     server = ExchangeServer(
         seed=args.seed,
         markets=args.markets,
