@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from sim_harness import TIMEOUT
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from upbit_tui.exchange import ExchangeServer
 from upbit_tui.exchange.control import control_refusal
@@ -111,3 +112,16 @@ async def test_the_cli_warns_when_listening_beyond_loopback() -> None:
     lines = err.splitlines()
     assert len(lines) == 1 and "WARNING: --host 0.0.0.0 is not a loopback address" in lines[0]
     assert await _stderr_first_line("--host", "127.0.0.1") == ""
+
+
+@pytest.mark.parametrize(("retry_after", "header"), [("1", "1"), ("0", None)])
+async def test_handshake_refusals_with_and_without_retry_after(
+    sim: ExchangeServer, retry_after: str, header: str | None
+) -> None:
+    path = f"faults/reject-handshakes?count=1&status=429&retry_after={retry_after}"
+    assert (await _post(sim, path))[0] == 200
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(sim.websocket_url):
+            pass
+    assert refused.value.response.status_code == 429
+    assert refused.value.response.headers.get("Retry-After") == header

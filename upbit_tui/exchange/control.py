@@ -159,7 +159,11 @@ def add_control_routes(app: web.Application, sim: ExchangeServer) -> None:
     async def reject_handshakes(request: web.Request) -> web.Response:
         status = _integer(request, "status", 429)
         try:
-            faults.reject_handshakes(_integer(request, "count"), status)
+            faults.reject_handshakes(
+                _integer(request, "count"),
+                status,
+                retry_after=request.query.get("retry_after", "1") not in ("0", "false", "no"),
+            )
         except ValueError as exc:
             raise BadParameter(str(exc)) from None
         return _ok(pending=faults.pending())
@@ -288,7 +292,7 @@ ROUTES = [
     "POST /_sim/faults/forget-subscriptions [endpoint=]",
     "POST /_sim/faults/error [name=INVALID_PARAM] [message=] [endpoint=]",
     "POST /_sim/faults/malformed [endpoint=]",
-    "POST /_sim/faults/reject-handshakes count=N [status=429|418]",
+    "POST /_sim/faults/reject-handshakes count=N [status=429|418] [retry_after=1|0]",
     "POST /_sim/faults/rest count=N [status=500]",
     "POST /_sim/faults/clear",
     "POST /_sim/trades [count=1] [market=]",
