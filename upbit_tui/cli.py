@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from upbit_tui import __version__
 from upbit_tui.config import ACCESS_KEY_ENV, CONFIG_PATH_ENV, SECRET_KEY_ENV
+from upbit_tui.redaction import install_log_redaction
 
 EXIT_USAGE = 2
 
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    install_log_redaction()  # no token in any log line, whichever front end logs it
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

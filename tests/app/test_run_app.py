@@ -66,7 +66,7 @@ def test_logging_goes_to_the_file_only(tmp_path: Path) -> None:
     try:
         path = setup_logging(LoggingConfig(level="INFO", file=str(tmp_path / "logs" / "a.log")))
         logging.getLogger("upbit_tui.test").info("hello file")
-        assert [type(h) for h in root.handlers] == [logging.FileHandler]
+        assert len(root.handlers) == 1 and isinstance(root.handlers[0], logging.FileHandler)
         for handler in root.handlers:
             handler.flush()
         assert "hello file" in path.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
 
 import pytest
@@ -62,6 +63,41 @@ def test_latency_ring_keeps_fixed_memory_and_recent_samples() -> None:
     assert LatencyWindow().stats().samples == 0
     with pytest.raises(ValueError, match="power of two"):
         LatencyWindow(size=100)
+
+
+@pytest.mark.parametrize(
+    "poison", [-1e30, 1e30, 2e11, -2e11, math.inf, -math.inf, math.nan, -(10.0**300)]
+)
+def test_implausible_timestamps_never_reach_latency_statistics(poison: float) -> None:
+    # A timestamp of 1e30 ms gives a latency of about -1e30 ms; a negative one about +now.
+    window = LatencyWindow(size=16)
+    for ms in (10.0, 20.0, poison, 30.0):
+        window.record(ms)
+    stats = window.stats()
+    assert (stats.samples, stats.average_ms, stats.max_ms) == (3, 20.0, 30.0)
+    assert window.implausible == 1
+    window.stats()  # counted once, however often statistics are taken
+    assert window.implausible == 1
+
+
+def test_implausible_samples_written_straight_into_the_ring_are_counted() -> None:
+    # The router inlines record(): it writes the ring and the index itself.
+    collector = MetricsCollector(HEALTH)
+    ring, index = collector.latency._ring, collector.latency._index
+    ring[index] = 5.0
+    ring[index + 1] = 1000.0 * 1e6 - 1e30
+    collector.latency._index = index + 2
+    m = collector.snapshot(active_connections=1, wants_connection=True)
+    assert m.average_latency_ms == 5.0 and m.implausible_timestamp_count == 1
+    assert m.status == HEALTHY
+
+
+def test_plausible_extremes_stay_in_the_statistics() -> None:
+    # A real clock skew (exchange ahead of us) or an hour-old stream is not hidden.
+    window = LatencyWindow(size=4)
+    window.record(-5000.0)
+    window.record(3.6e6)
+    assert window.stats().samples == 2 and window.implausible == 0
 
 
 HEALTH = HealthConfig(error_rate_percent=5.0, latency_ms=1000.0)

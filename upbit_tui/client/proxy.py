@@ -4,6 +4,10 @@ Each component gets its own proxy with its own `client_id`; the proxy's subscrip
 with everyone else's by the manager, so no component can overwrite another's (Upbit replaces a
 connection's subscription with every request).
 
+A proxy is used from its manager's event loop only. A call from another loop (another thread's
+`asyncio.run`) is refused with a RuntimeError before anything changes: half of it would work
+(the request goes out) and delivery would stop silently when that loop ends.
+
 Lifetime: `async with WebSocketClientProxy(...)` or `await proxy.cleanup()` removes every
 subscription, queue and task of the proxy. Two safety nets make forgetting that harmless:
 - `owner=`: the proxy is cleaned up when the owner object is garbage-collected (weak reference),
@@ -15,6 +19,7 @@ subscription, queue and task of the proxy. Two safety nets make forgetting that 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import weakref
 from collections.abc import Callable, Iterable
@@ -80,6 +85,20 @@ class WebSocketClientProxy:
         if self._closed:
             raise RuntimeError(f"proxy '{self.client_id}' was cleaned up; create a new one")
 
+    def _check_loop(self) -> None:
+        """Refuse a call from an event loop other than the manager's (see the module docstring)."""
+        # The manager records its loop in start(); until then any loop may set things up.
+        loop: asyncio.AbstractEventLoop | None = getattr(self._manager, "_loop", None)
+        if loop is None:
+            return
+        running = asyncio.get_running_loop()
+        if running is not loop:
+            raise RuntimeError(
+                f"proxy '{self.client_id}' was called from another event loop than its "
+                "manager's (another thread's asyncio.run?); call it on the manager's loop, "
+                "e.g. asyncio.run_coroutine_threadsafe(proxy.subscribe_ticker(...), loop)"
+            )
+
     def _keep(self, *functions: Callable[..., Any] | None) -> None:
         owner = self._owner_ref() if self._owner_ref is not None else None
         for fn in functions:
@@ -107,6 +126,7 @@ class WebSocketClientProxy:
         **extra: Any,
     ) -> None:
         self._check_open()
+        self._check_loop()
         await self._manager.subscribe(
             self.client_id,
             data_type,
@@ -223,14 +243,17 @@ class WebSocketClientProxy:
     # ------------------------------------------------------------------ unsubscribing
 
     async def unsubscribe_ticker(self, symbols: Symbols | None = None) -> None:
+        self._check_loop()
         await self._manager.unsubscribe(self.client_id, DataType.TICKER, symbols)
         self._prune()
 
     async def unsubscribe_trade(self, symbols: Symbols | None = None) -> None:
+        self._check_loop()
         await self._manager.unsubscribe(self.client_id, DataType.TRADE, symbols)
         self._prune()
 
     async def unsubscribe_orderbook(self, symbols: Symbols | None = None) -> None:
+        self._check_loop()
         await self._manager.unsubscribe(self.client_id, DataType.ORDERBOOK, symbols)
         self._prune()
 
@@ -238,6 +261,7 @@ class WebSocketClientProxy:
         self, symbols: Symbols | None = None, timeframe: str | None = None
     ) -> None:
         """Stop candles of `timeframe` (None = every timeframe) for `symbols` (None = all)."""
+        self._check_loop()
         types = (
             [parse_timeframe(timeframe)]
             if timeframe is not None
@@ -248,14 +272,17 @@ class WebSocketClientProxy:
         self._prune()
 
     async def unsubscribe_balance(self) -> None:
+        self._check_loop()
         await self._manager.unsubscribe(self.client_id, DataType.BALANCE, None)
         self._prune()
 
     async def unsubscribe_orders(self, symbols: Symbols | None = None) -> None:
+        self._check_loop()
         await self._manager.unsubscribe(self.client_id, DataType.ORDER, symbols)
         self._prune()
 
     async def unsubscribe_all(self) -> None:
+        self._check_loop()
         await self._manager.unsubscribe_all(self.client_id)
         self._callbacks.clear()
 
@@ -264,12 +291,14 @@ class WebSocketClientProxy:
     async def get_ticker_snapshot(self, symbols: Symbols) -> list[TickerEvent]:
         """Current tickers: from the live stream when streaming, else one REST request."""
         self._check_open()
+        self._check_loop()
         return await self._manager.get_ticker_snapshot(symbols)
 
     async def get_orderbook_snapshot(
         self, symbols: Symbols, depth: int = 30
     ) -> list[OrderbookEvent]:
         self._check_open()
+        self._check_loop()
         return await self._manager.get_orderbook_snapshot(symbols, depth=depth)
 
     async def get_candle_snapshot(
@@ -277,6 +306,7 @@ class WebSocketClientProxy:
     ) -> dict[str, list[CandleEvent]]:
         """The last `count` candles per symbol, oldest first (more than 200 paginates)."""
         self._check_open()
+        self._check_loop()
         return await self._manager.get_candle_snapshot(symbols, timeframe, count)
 
     # ------------------------------------------------------------------ status

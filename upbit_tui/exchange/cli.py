@@ -21,6 +21,7 @@ from upbit_tui.exchange.catalog import (
     DEFAULT_MARKET_COUNT,
     USDT_MARKETS_LISTED,
 )
+from upbit_tui.exchange.control import is_loopback_host
 from upbit_tui.exchange.server import DEFAULT_API_KEYS, ExchangeServer
 
 DEFAULT_PORT = 8765
@@ -168,6 +169,14 @@ def run_exchange(args: argparse.Namespace) -> int:
     if args.idle_timeout <= 0:
         print("upbit-tui exchange: --idle-timeout must be > 0", file=sys.stderr)
         return EXIT_ERROR
+    if not is_loopback_host(args.host):
+        print(
+            f"upbit-tui exchange: WARNING: --host {args.host or '(all interfaces)'} is not a "
+            "loopback address: other machines can reach the simulator, its test keys and its "
+            "unauthenticated /_sim/ API",
+            file=sys.stderr,
+            flush=True,
+        )
     server = ExchangeServer(
         seed=args.seed,
         markets=args.markets,

@@ -1,10 +1,18 @@
-"""The `/_sim/` control API: stats and faults over loopback HTTP (the list is in server.py)."""
+"""The `/_sim/` control API: stats and faults over loopback HTTP (the list is in server.py).
+
+It has no authentication (it is a test tool), so it answers only requests that cannot come from
+a web page through DNS rebinding: `Host` must be a loopback name or address (or the host the
+server was told to bind), and `Origin`, when a browser sends one, must be a loopback origin.
+Anything else gets 403.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -21,6 +29,7 @@ class ControlTarget(Protocol):
     import this module without this module importing the server)."""
 
     api_keys: dict[str, str]
+    host: str
     faults: Faults
     limits: RateLimits
     rate: float
@@ -84,6 +93,42 @@ def _optional_number(request: web.Request, name: str) -> float | None:
     return value
 
 
+def is_loopback_host(host: str) -> bool:
+    """`localhost` (or a name under it) or a loopback address; brackets of IPv6 tolerated."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_of(authority: str) -> str:
+    """The host part of a Host header (`127.0.0.1:8765`, `[::1]:80`, `localhost`)."""
+    try:
+        return urlsplit(f"//{authority}").hostname or ""
+    except ValueError:  # "[::1" and other garbage: no host we could trust
+        return ""
+
+
+def control_refusal(request: web.Request, configured_host: str) -> str | None:
+    """Why this request may not use the control API (DNS rebinding guard), or None."""
+    host = _host_of(request.headers.get("Host", ""))
+    configured = configured_host.strip("[]").lower()
+    if not (is_loopback_host(host) or (configured and host == configured)):
+        return f"Host {host or '(none)'!r} is not a loopback address"
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        try:
+            origin_host = urlsplit(origin).hostname or ""
+        except ValueError:
+            origin_host = ""
+        if not (is_loopback_host(origin_host) or (configured and origin_host == configured)):
+            return f"Origin {origin!r} is not a loopback origin"
+    return None
+
+
 def _ok(**fields: Any) -> web.Response:
     return web.json_response({"ok": True, **fields})
 
@@ -135,7 +180,11 @@ def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
     async def reject_handshakes(request: web.Request) -> web.Response:
         status = _integer(request, "status", 429)
         try:
-            faults.reject_handshakes(_integer(request, "count"), status)
+            faults.reject_handshakes(
+                _integer(request, "count"),
+                status,
+                retry_after=request.query.get("retry_after", "1") not in ("0", "false", "no"),
+            )
         except ValueError as exc:
             raise BadParameter(str(exc)) from None
         return _ok(pending=faults.pending())
@@ -221,6 +270,9 @@ def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
 
     def guarded(handler: Handler) -> Handler:
         async def run(request: web.Request) -> web.StreamResponse:
+            refusal = control_refusal(request, sim.host)
+            if refusal is not None:
+                return web.json_response({"error": f"forbidden: {refusal}"}, status=403)
             try:
                 return await handler(request)
             except BadParameter as exc:
@@ -261,7 +313,7 @@ ROUTES = [
     "POST /_sim/faults/forget-subscriptions [endpoint=]",
     "POST /_sim/faults/error [name=INVALID_PARAM] [message=] [endpoint=]",
     "POST /_sim/faults/malformed [endpoint=]",
-    "POST /_sim/faults/reject-handshakes count=N [status=429|418]",
+    "POST /_sim/faults/reject-handshakes count=N [status=429|418] [retry_after=1|0]",
     "POST /_sim/faults/rest count=N [status=500]",
     "POST /_sim/faults/clear",
     "POST /_sim/trades [count=1] [market=]",

@@ -12,8 +12,10 @@
                                               client subscribes again
     sim.faults.send_error(name="INVALID_PARAM", message="...")  an Upbit error frame to all
     sim.faults.send_malformed(payload=b'{"type":')              a frame that is not JSON, to all
-    sim.faults.reject_handshakes(count, status=429)   the next `count` WebSocket handshakes get
-                                                      HTTP `status` (429 or 418)
+    sim.faults.reject_handshakes(count, status=429, retry_after=True)
+                                              the next `count` WebSocket handshakes get HTTP
+                                              `status` (429 or 418), with `Retry-After: 1` or
+                                              without it (as a proxy in front of Upbit might)
     sim.faults.fail_rest(count, status=500)   the next `count` REST calls answer `status`
                                               (429, 418 or any 5xx)
     sim.faults.take_rest_fault() -> int | None
@@ -54,7 +56,7 @@ class Faults:
 
     def __init__(self, target: FaultTarget) -> None:
         self._target = target
-        self._handshake_rejections: list[int] = []
+        self._handshake_rejections: list[tuple[int, bool]] = []
         self._rest_failures: list[int] = []
 
     def drop_all(self, endpoint: Endpoint | None = None) -> int:
@@ -95,18 +97,18 @@ class Faults:
     ) -> int:
         return self._target.broadcast_raw(endpoint, payload)
 
-    def reject_handshakes(self, count: int, status: int = 429) -> None:
+    def reject_handshakes(self, count: int, status: int = 429, *, retry_after: bool = True) -> None:
         if status not in (429, 418):
             raise ValueError(f"handshake rejection status must be 429 or 418, got {status}")
-        self._handshake_rejections.extend([status] * max(0, count))
+        self._handshake_rejections.extend([(status, retry_after)] * max(0, count))
 
     def fail_rest(self, count: int, status: int = 500) -> None:
         if status not in (429, 418) and not 500 <= status <= 599:
             raise ValueError(f"REST fault status must be 429, 418 or 5xx, got {status}")
         self._rest_failures.extend([status] * max(0, count))
 
-    def take_handshake_fault(self) -> int | None:
-        """The status to refuse this handshake with, if a rejection is pending."""
+    def take_handshake_fault(self) -> tuple[int, bool] | None:
+        """(status, send Retry-After?) to refuse this handshake with, if a rejection is pending."""
         return self._handshake_rejections.pop(0) if self._handshake_rejections else None
 
     def take_rest_fault(self) -> int | None:

@@ -469,11 +469,13 @@ class ExchangeServer:
     async def _handle_private(self, request: web.Request) -> web.StreamResponse:
         return await self._accept(request, "private")
 
-    def _refuse(self, status: int, retry_after: float = 1.0) -> web.Response:
+    def _refuse(self, status: int, retry_after: float | None = 1.0) -> web.Response:
         key = str(status)
         self._handshakes_refused[key] = self._handshakes_refused.get(key, 0) + 1
         message = "Too Many Requests" if status != BLOCKED else "I'm a teapot"
-        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
+        headers = (
+            {} if retry_after is None else {"Retry-After": str(max(1, math.ceil(retry_after)))}
+        )
         return web.json_response(
             {"error": {"name": status, "message": message}}, status=status, headers=headers
         )
@@ -481,7 +483,7 @@ class ExchangeServer:
     async def _accept(self, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
         fault = self.faults.take_handshake_fault()
         if fault is not None:
-            return self._refuse(fault)
+            return self._refuse(fault[0], 1.0 if fault[1] else None)
         access_key: str | None = None
         auth_error: AuthError | None = None
         if endpoint == "private":

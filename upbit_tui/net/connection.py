@@ -31,7 +31,8 @@ What kills a connection and what happens then:
 - no pong within ping_timeout (half-open socket) -> websockets closes it -> reconnect;
 - no data frame for `stale_after` while subscribed and no answer to the watchdog's probe
   within `ping_timeout` -> close, reconnect;
-- handshake refused with 429/418 -> wait what the server asks (Retry-After) before the next try;
+- handshake refused with 429/418 -> wait what the server asks (Retry-After, capped), else 1 s
+  doubling (recovery.py);
 - handshake refused with 401/403, or `auth_failed()` after an INVALID_AUTH error frame ->
   state UNAUTHORIZED, keep retrying with backoff and a fresh token each time.
 Each successful open is a new epoch (EpochManager); frames are tagged with it.
@@ -51,7 +52,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from upbit_tui.config import ConnectionConfig
-from upbit_tui.net.recovery import EpochManager, RecoveryEngine
+from upbit_tui.net.recovery import EpochManager, RecoveryEngine, parse_retry_after
+from upbit_tui.redaction import redact
 
 log = logging.getLogger(__name__)
 # websockets logs every handshake header at DEBUG, the private socket's Authorization (whose JWT
@@ -333,7 +335,7 @@ class Connection:
             self._handshake_refused(exc)
             return False
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            self.last_error = f"connect failed: {type(exc).__name__}: {exc}"
+            self.last_error = redact(f"connect failed: {type(exc).__name__}: {exc}")
             self._set_state(ConnectionState.FAILED)
             return False
         await self._run_open(ws)
@@ -341,11 +343,17 @@ class Connection:
 
     def _handshake_refused(self, exc: InvalidStatus) -> None:
         status = exc.response.status_code
-        retry_after = _retry_after(exc.response.headers.get("Retry-After"))
         if status in (429, 418):
-            self.recovery.request_wait(retry_after, blocked=status == 418)
+            asked = parse_retry_after(exc.response.headers.get("Retry-After"))
+            wait = self.recovery.request_wait(asked)
             word = "rate limited" if status == 429 else "blocked"
             self.last_error = f"handshake refused: HTTP {status} ({word})"
+            long_wait = self.recovery.server_wait_reason()
+            if long_wait is not None:
+                self.last_error += f"; {long_wait}"
+                log.error("%s connection: %s", self.kind, self.last_error)
+            else:
+                self.last_error += f"; waiting at least {wait:.1f} s"
             self._set_state(ConnectionState.FAILED)
         elif status in (401, 403):
             self.last_error = f"handshake refused: HTTP {status} (API keys not accepted)"
@@ -362,6 +370,7 @@ class Connection:
         self._lost = False
         budget = self._message_budget
         tasks: list[asyncio.Task[None]] = []
+        opened_at = time.time()
         try:
             request = self._request_factory()
             if request is not None:
@@ -371,7 +380,7 @@ class Connection:
                 self.messages_sent += 1
             self._dirty.clear()
             self._connected_at = time.monotonic()
-            self._last_data = time.time()
+            self._last_data = opened_at
             self.recovery.connected()
             self.last_error = None
             self._set_state(ConnectionState.LIVE)
@@ -388,7 +397,7 @@ class Connection:
             for task in tasks:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     exc = task.exception()
-                    self.last_error = f"connection task failed: {type(exc).__name__}: {exc}"
+                    self.last_error = redact(f"connection task failed: {type(exc).__name__}: {exc}")
                     log.error("%s connection task failed", self.kind, exc_info=exc)
         except ConnectionClosed as exc:
             self.last_error = _describe_close(exc)
@@ -403,7 +412,10 @@ class Connection:
             with contextlib.suppress(Exception):
                 await asyncio.shield(ws.close())
             on_purpose = self._stopping or self._close_reason == "nothing subscribed"
-            self.recovery.disconnected(count=not on_purpose)
+            # Data came, then the server (not our watchdog) ended it: a new incident, not a
+            # flapping server, so the backoff starts from calm (recovery.py).
+            delivered = self._last_data > opened_at and self._close_reason is None
+            self.recovery.disconnected(count=not on_purpose, delivered=delivered)
             if self._close_reason and self.last_error is None:
                 self.last_error = self._close_reason
 
@@ -532,20 +544,11 @@ class Connection:
         return True
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None
-
-
 def _describe_close(exc: ConnectionClosed) -> str:
     frame = exc.rcvd or exc.sent
     if frame is None:
         return "connection dropped (no close frame)"
-    reason = f": {frame.reason}" if frame.reason else ""
+    reason = f": {redact(frame.reason)}" if frame.reason else ""  # server text: no tokens
     if exc.rcvd is not None and frame.code in (1000, 1001):
         return f"closed by server (code {frame.code}{reason})"
     return f"connection closed (code {frame.code}{reason})"

@@ -20,6 +20,12 @@ reasons. Rates and the error rate cover the last `window` seconds (default 10); 
 statistics cover the last `latency_samples` samples (a fixed-memory ring). Error rate =
 (bad frames + callback errors) / (frames + deliveries) over the window, in percent.
 
+Implausible timestamps: a latency sample more than `MAX_PLAUSIBLE_LATENCY_MS` (one day) either
+way, or not finite, comes from a timestamp no live exchange message can carry (a hostile or
+broken server sent 1e30, a negative number, a date far off): it is left out of the statistics
+and counted (`implausible_timestamp_count`). One day, because a real clock skew or a stalled
+stream is seconds to hours, and one poisoned sample must not move the average by 1e28 ms.
+
 Health (`evaluate_health`): critical when the average latency exceeds `health.latency_ms` or no
 connection is up while something is subscribed (or `connection_problem` says so); degraded when
 the error rate exceeds `health.error_rate_percent`, messages are being dropped, or p99 latency
@@ -39,6 +45,9 @@ from typing import Any, Final
 import psutil
 
 from upbit_tui.config import HealthConfig
+
+# Latency samples beyond this (either way) come from implausible timestamps: not statistics.
+MAX_PLAUSIBLE_LATENCY_MS: Final = 86_400_000.0
 
 HEALTHY: Final = "healthy"
 DEGRADED: Final = "degraded"
@@ -87,10 +96,21 @@ class RateWindow:
         return self.count(now) / full
 
 
-class LatencyWindow:
-    """The last `size` latency samples (ms) in a ring; statistics computed on demand."""
+def _plausible(ms: float) -> bool:
+    # NaN fails both comparisons; inf fails the bound.
+    return -MAX_PLAUSIBLE_LATENCY_MS <= ms <= MAX_PLAUSIBLE_LATENCY_MS
 
-    __slots__ = ("_index", "_mask", "_ring")
+
+class LatencyWindow:
+    """The last `size` latency samples (ms) in a ring; statistics computed on demand.
+
+    Samples from implausible timestamps (see the module docstring) are left out of `stats()` and
+    counted in `implausible`. The router writes the ring directly (hot path), so they are counted
+    when statistics are taken: a sample overwritten before that (more than `size` samples between
+    two `stats()` calls) is not counted, but never reaches a statistic either.
+    """
+
+    __slots__ = ("_checked", "_index", "_mask", "_ring", "implausible")
 
     def __init__(self, size: int = 4096) -> None:
         if size < 1 or size & (size - 1):
@@ -100,6 +120,8 @@ class LatencyWindow:
         self._mask = size - 1
         # Total samples ever recorded; the router inlines record() and updates it directly.
         self._index = 0
+        self._checked = 0  # samples up to here were looked at for `implausible`
+        self.implausible = 0
 
     @property
     def count(self) -> int:
@@ -114,8 +136,16 @@ class LatencyWindow:
         n = min(self._index, self._mask + 1)
         return self._ring[:n] if n <= self._mask else list(self._ring)
 
+    def _count_implausible(self) -> None:
+        index, size = self._index, self._mask + 1
+        start = max(self._checked, index - size)
+        ring, mask = self._ring, self._mask
+        self.implausible += sum(1 for i in range(start, index) if not _plausible(ring[i & mask]))
+        self._checked = index
+
     def stats(self) -> LatencyStats:
-        values = sorted(self.samples())
+        self._count_implausible()
+        values = sorted(ms for ms in self.samples() if _plausible(ms))
         if not values:
             return LatencyStats()
         n = len(values)
@@ -165,6 +195,7 @@ class PerformanceMetrics:
     dropped_message_count: int = 0
     callback_error_count: int = 0
     malformed_message_count: int = 0
+    implausible_timestamp_count: int = 0  # left out of the latency statistics
     # totals
     messages_total: int = 0
     deliveries_total: int = 0
@@ -327,6 +358,7 @@ class MetricsCollector:
                 self.callback_errors.total if callback_errors is None else callback_errors
             ),
             malformed_message_count=self.bad_frames.total,
+            implausible_timestamp_count=self.latency.implausible,
             messages_total=self.messages.total,
             deliveries_total=self.deliveries.total,
             subscriptions=dict(subscriptions or {}),

@@ -3,8 +3,19 @@
 `RecoveryEngine` decides how long to wait before the next connection attempt: capped exponential
 backoff with jitter (so a fleet of clients does not reconnect in lock-step), reset once a
 connection has stayed up for a while, and never giving up. After `reconnect_critical_after`
-failed attempts in a row it reports itself critical and keeps trying at the maximum delay. A
-server that asks for a wait (HTTP 429/418 with Retry-After at the handshake) is obeyed.
+failed attempts in a row it reports itself critical and keeps trying at the maximum delay.
+
+A connection that delivered data before the server ended it resets the backoff too, however short
+its life: with a fault every few seconds, each incident is new and recovers as fast as from calm.
+One that delivered nothing (a server accepting and dropping at once) keeps backing off.
+
+A server that refuses the handshake (HTTP 429/418) is obeyed, proportionately:
+- `Retry-After` in any RFC 9110 form (delta-seconds or an HTTP-date; `0` or a past date = now) is
+  a floor for the next delay, capped at `MAX_SERVER_WAIT` (86400, 1e9 or inf must not park the
+  client for good); a wait of `CRITICAL_SERVER_WAIT` or more makes the engine critical while it
+  lasts, with `server_wait_reason()` saying how long and until when;
+- no usable Retry-After (absent, negative, garbage): 1 s, doubling per refusal in a row, jittered,
+  capped at `REFUSAL_MAX_WAIT`, as the REST path does (Upbit's connect limit is per second).
 
 `EpochManager` counts connection generations per connection kind ("public", "private"). Every
 event carries the epoch of the connection that delivered it, and nothing from an older epoch may
@@ -14,15 +25,49 @@ reach a callback (shared/spec-v6.md 3.3.2).
 from __future__ import annotations
 
 import asyncio
+import calendar
+import math
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_tz
 
 from upbit_tui.config import ConnectionConfig
 
-# How long to wait after a 418 ("blocked") when the server does not say; Upbit documents only
-# that the block lasts a while and grows with repeated violations.
-DEFAULT_BLOCK_WAIT = 30.0
+# A server-imposed wait (Retry-After) is obeyed up to this long, then the client tries again.
+MAX_SERVER_WAIT = 600.0
+# A server-imposed wait this long or longer is reported as critical while it lasts.
+CRITICAL_SERVER_WAIT = 60.0
+# A refusal without a usable Retry-After: 1 s, doubling per refusal in a row, capped.
+REFUSAL_INITIAL_WAIT = 1.0
+REFUSAL_MAX_WAIT = 30.0
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds a `Retry-After` value asks for (RFC 9110 10.2.3); None when absent or unusable.
+
+    Delta-seconds (`120`; a fraction is tolerated) or an HTTP-date (IMF-fixdate, RFC 850 or
+    asctime; a date in the past means now). `0` means now. Negative, NaN or garbage: None (the
+    caller's own policy applies). Infinity is returned as is, for the caller to cap.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 else None  # NaN >= 0 is False: unusable too
+    parsed = parsedate_tz(text)
+    if parsed is None:
+        return None
+    try:
+        when = calendar.timegm(parsed[:6]) - (parsed[9] or 0)  # asctime carries no zone: GMT
+    except (OverflowError, ValueError):
+        return None
+    return max(when - (time.time() if now is None else now), 0.0)
 
 
 class RecoveryEngine:
@@ -41,6 +86,9 @@ class RecoveryEngine:
         self._attempts = 0  # consecutive attempts that did not lead to a healthy connection
         self._connected_at: float | None = None
         self._server_wait = 0.0
+        self._refusals = 0  # handshakes refused in a row without a usable Retry-After
+        self._imposed_until = 0.0  # clock() until which a long server-imposed wait lasts
+        self._imposed_reason: str | None = None
         self.total_reconnects = 0
         self.last_delay = 0.0
 
@@ -51,7 +99,17 @@ class RecoveryEngine:
 
     @property
     def is_critical(self) -> bool:
-        return self._attempts >= self._config.reconnect_critical_after
+        """Too many failed attempts in a row, or the server imposed a long wait (still running)."""
+        return (
+            self._attempts >= self._config.reconnect_critical_after
+            or self.server_wait_reason() is not None
+        )
+
+    def server_wait_reason(self) -> str | None:
+        """What long wait the server imposed and until when, while it lasts; else None."""
+        if self._imposed_reason is not None and self._clock() < self._imposed_until:
+            return self._imposed_reason
+        return None
 
     def base_delay(self, attempt: int) -> float:
         """The un-jittered delay before attempt number `attempt` (0-based), capped."""
@@ -86,25 +144,41 @@ class RecoveryEngine:
             await asyncio.sleep(delay)
         return delay
 
-    def request_wait(self, seconds: float | None, *, blocked: bool = False) -> None:
-        """The server asked us to wait (429 Retry-After, or a 418 block) before the next try."""
-        if seconds is None or seconds <= 0:
-            seconds = DEFAULT_BLOCK_WAIT if blocked else self._config.reconnect_max_delay
-        self._server_wait = max(self._server_wait, seconds)
+    def request_wait(self, seconds: float | None) -> float:
+        """The server refused the handshake (429/418) asking for `seconds` (None: it did not say
+        usably, see `parse_retry_after`). Returns the floor set for the next delay."""
+        if seconds is None:
+            wait = min(REFUSAL_INITIAL_WAIT * 2 ** min(self._refusals, 32), REFUSAL_MAX_WAIT)
+            jitter = min(max(self._config.reconnect_jitter, 0.0), 1.0)
+            wait *= 1.0 - jitter * self._rng.random()
+            self._refusals += 1
+        else:
+            wait = min(seconds, MAX_SERVER_WAIT)
+            if wait >= CRITICAL_SERVER_WAIT:
+                until = datetime.fromtimestamp(time.time() + wait, UTC).strftime("%H:%M:%S UTC")
+                asked = "forever" if math.isinf(seconds) else f"{seconds:g} s"
+                capped = f", obeyed for {wait:g} s" if wait < seconds else ""
+                self._imposed_reason = f"the server asked to wait {asked}{capped}, until {until}"
+                self._imposed_until = self._clock() + wait
+        self._server_wait = max(self._server_wait, wait)
+        return wait
 
     def connected(self) -> None:
         """A connection is open (handshake done, subscription sent)."""
         if self._connected_at is None:
             self._connected_at = self._clock()
+        self._refusals = 0
+        self._imposed_reason = None
 
-    def disconnected(self, *, count: bool = True) -> None:
-        """The connection ended; reset the backoff if it had been healthy long enough.
+    def disconnected(self, *, count: bool = True, delivered: bool = False) -> None:
+        """The connection ended; reset the backoff if it had been healthy long enough, or if it
+        `delivered` data before the server ended it (so the next outage starts from calm).
 
         `count=False` for closes we chose (shutdown, nothing left to subscribe to).
         """
         if self._connected_at is not None:
             uptime = self._clock() - self._connected_at
-            if uptime >= self._config.reconnect_reset_after:
+            if uptime >= self._config.reconnect_reset_after or delivered:
                 self._attempts = 0
             self._connected_at = None
         if count:
@@ -114,6 +188,7 @@ class RecoveryEngine:
         """Forget the failure history (a user-requested reconnect, or new credentials)."""
         self._attempts = 0
         self._server_wait = 0.0
+        self._refusals = 0
 
 
 class EpochManager:

@@ -73,6 +73,7 @@ from upbit_tui.net.ratelimit import (
     parse_block_seconds,
     parse_retry_after,
 )
+from upbit_tui.redaction import redact
 from upbit_tui.wire.codec import parse_timeframe
 from upbit_tui.wire.events import (
     Asset,
@@ -440,6 +441,7 @@ class UpbitRestClient:
         return self._redact(name), self._redact(message)
 
     def _redact(self, text: str) -> str:
+        text = redact(text)  # a quoted Authorization header (bearer JWT)
         return self._credentials.redact(text) if self._credentials is not None else text
 
     # ------------------------------------------------------------------ quotation

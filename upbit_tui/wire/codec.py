@@ -56,6 +56,7 @@ from typing import Any, Final
 
 import msgspec
 
+from upbit_tui.redaction import redact
 from upbit_tui.wire.events import (
     BalanceEvent,
     CandleEvent,
@@ -322,7 +323,7 @@ class FrameDecoder:
         if decode is not None:
             try:
                 event = decode(frame)  # type: ignore[arg-type]
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
                 self._skip(exc)
                 return None
             event.epoch = epoch
@@ -330,7 +331,11 @@ class FrameDecoder:
             return event
         if frame.__class__ is not bytes:
             frame = frame.encode() if isinstance(frame, str) else bytes(frame)
-        return self._decode_bytes(frame, epoch, received_at)
+        try:
+            return self._decode_bytes(frame, epoch, received_at)
+        except RecursionError:  # JSON nested deeper than msgspec follows: malformed too
+            self._skip("JSON nested too deeply")
+            return None
 
     def _decode_bytes(self, data: bytes, epoch: int, received_at: float) -> Decoded:
         if data[:9] == _PREFIX:
@@ -395,7 +400,10 @@ class FrameDecoder:
             return StatusMessage(status=head.status)
         if head.error is not None:
             self.errors += 1
-            return ErrorMessage(name=str(head.error.name), message=head.error.message)
+            # A server may quote our Authorization header back: no token goes further.
+            return ErrorMessage(
+                name=redact(str(head.error.name)), message=redact(head.error.message)
+            )
         return self._decode_dict(data, epoch, received_at, None)
 
     def _decode_dict(

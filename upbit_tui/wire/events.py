@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import msgspec
 
@@ -58,6 +58,11 @@ class StreamType(StrEnum):
     REST = "REST"
 
 
+# Upbit documents `timestamp` as a Long. A bigger number (JSON allows 10**400) makes the frame
+# malformed rather than an event whose latency arithmetic overflows and kills its subscriber.
+Long = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
 def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
@@ -65,7 +70,7 @@ def _utc(ms: int) -> datetime:
 class MarketEvent(msgspec.Struct, kw_only=True):
     """Fields every event has."""
 
-    timestamp_ms: int = msgspec.field(default=0, name="timestamp")
+    timestamp_ms: Long = msgspec.field(default=0, name="timestamp")
     stream_type: str = StreamType.REALTIME
     epoch: int = 0
     received_at: float = 0.0

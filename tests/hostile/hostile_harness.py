@@ -1,0 +1,82 @@
+"""Helpers for the hostile-server tests: a config pointing the public stream at the server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from hostile_server import HostileServer
+
+from upbit_tui.client.interface import AbstractWebSocketManager
+from upbit_tui.client.proxy import WebSocketClientProxy
+from upbit_tui.config import Config, ConnectionConfig, ExchangeConfig, PrivateConfig
+
+# The suite's one timing factor (tests/conftest.py reads the same variable).
+TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
+
+
+def hostile_config(server: HostileServer | str, sim: Any, **connection: Any) -> Config:
+    """Public WebSocket on the hostile server (or a URL), REST on the simulator; fast,
+    jitter-free timings."""
+    timings: dict[str, Any] = {
+        "ping_interval": 0.5,
+        "ping_timeout": 0.5,
+        "open_timeout": 2.0,
+        "reconnect_initial_delay": 0.01,
+        "reconnect_max_delay": 0.1,
+        "reconnect_jitter": 0.0,
+        "reconnect_reset_after": 30.0,
+        "stale_after": 30.0,
+        "batch_window": 0.01,
+        "unsubscribe_grace": 0.1,
+        **connection,
+    }
+    return Config(
+        exchange=ExchangeConfig(
+            websocket_url=server if isinstance(server, str) else server.url,
+            private_websocket_url=sim.private_websocket_url,
+            rest_url=sim.rest_url,
+        ),
+        connection=ConnectionConfig(**timings),
+        private=PrivateConfig(rest_poll_interval=0.2),
+    )
+
+
+def with_connection(config: Config, **connection: Any) -> Config:
+    return dataclasses.replace(
+        config, connection=dataclasses.replace(config.connection, **connection)
+    )
+
+
+@contextlib.asynccontextmanager
+async def watching_ticker(
+    manager: AbstractWebSocketManager, *codes: str, seen: list[Any] | None = None
+) -> AsyncIterator[WebSocketClientProxy]:
+    """A proxy subscribed to tickers of `codes` (KRW-BTC by default) for the block's length."""
+    async with WebSocketClientProxy("hostile-test", manager) as proxy:
+        await proxy.subscribe_ticker(
+            list(codes or ("KRW-BTC",)), seen.append if seen is not None else lambda event: None
+        )
+        yield proxy
+
+
+async def wait_until(
+    condition: Callable[[], bool | Awaitable[bool]], within: float = 5.0, what: str = ""
+) -> None:
+    """Poll `condition` until true; fail after `within` x TIMEOUT_FACTOR seconds."""
+    try:
+        async with asyncio.timeout(within * TIMEOUT_FACTOR):
+            while True:
+                result = condition()
+                if not isinstance(result, bool):
+                    result = await result
+                if result:
+                    return
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        pytest.fail(f"timed out waiting for {what or condition}")
