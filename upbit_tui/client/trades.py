@@ -1,0 +1,230 @@
+"""TradeContinuity: every trade once, in order, across reconnects (issue 4).
+
+Trades are events, not state: a reconnect must neither lose the trades of the outage nor deliver
+one twice. Per market this keeps the newest delivered trade; after a (re)connect it holds live
+trades behind a REST backfill of what was missed, then delivers the missed ones (marked
+`backfilled`) and the held ones, de-duplicated by `sequential_id`. A failed backfill never stalls
+the stream: held trades go through and the missing range is reported as a gap.
+
+The manager feeds it decoded trades (`on_trade`) and tells it when a subscription was (re)sent
+(`catch_up`); it needs only a `publish(event)` callable, a REST client getter and a task spawner.
+
+    continuity = TradeContinuity(publish, rest_client, spawn)
+    continuity.on_trade(trade)                  # from the read loop: never awaits
+    continuity.catch_up(symbols, epoch)         # before the (re)sent subscription's frames
+    continuity.forget(symbol)                   # the market left the wire
+    continuity.backfilled_trades, duplicate_trades, backfill_failures, trade_gaps
+    continuity.recent_gap_symbols() -> [symbol] # gaps of the last GAP_REPORT_SECONDS
+    continuity.report() -> dict                 # the dashboard's "trades" section
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from upbit_tui.wire.events import StreamType, TradeEvent
+
+if TYPE_CHECKING:
+    from upbit_tui.net.rest import UpbitRestClient
+
+log = logging.getLogger(__name__)
+
+# How many REST attempts a trade backfill makes before it gives up for this epoch.
+BACKFILL_ATTEMPTS = 3
+# How long a trade gap (a backfill that failed) keeps health degraded; the dashboard lists the
+# last MAX_TRADE_GAPS gaps for good.
+GAP_REPORT_SECONDS = 300.0
+MAX_TRADE_GAPS = 50
+
+Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+
+
+@dataclass(eq=False)
+class TradeTrack:
+    """Per-market trade sequencing: the newest delivered id and trades held during backfill."""
+
+    last_sid: int | None = None
+    last_ts: int = 0
+    held: list[TradeEvent] | None = None  # not None while a backfill runs
+
+
+class TradeContinuity:
+    """Gap-free, duplicate-free trades per market; see the module docstring."""
+
+    def __init__(
+        self,
+        publish: Callable[[TradeEvent], Any],
+        rest_client: Callable[[], UpbitRestClient],
+        spawn: Spawn,
+    ) -> None:
+        self.publish = publish  # replaced by the manager when its router is rebuilt
+        self._rest_client = rest_client
+        self._spawn = spawn
+        self.tracks: dict[str, TradeTrack] = {}
+        self.backfills: dict[str, asyncio.Task[None]] = {}
+        self.backfilled_trades = 0
+        self.duplicate_trades = 0
+        self.backfill_failures = 0
+        self.trade_gaps: deque[dict[str, Any]] = deque(maxlen=MAX_TRADE_GAPS)
+
+    # ------------------------------------------------------------------ live trades
+
+    def on_trade(self, event: TradeEvent) -> None:
+        """One live trade: delivered, held behind a running backfill, or dropped as seen."""
+        track = self.tracks.get(event.symbol)
+        # Hot path: the next trade of a market already in sequence.
+        if (
+            track is not None
+            and track.held is None
+            and track.last_sid is not None
+            and event.sequential_id > track.last_sid
+            and event.trade_timestamp
+        ):
+            track.last_sid = event.sequential_id
+            track.last_ts = event.trade_timestamp
+            self.publish(event)
+            return
+        if track is None:
+            track = self.tracks[event.symbol] = TradeTrack()
+        if track.held is not None:
+            track.held.append(event)  # a backfill is running: live trades wait behind it
+            return
+        if track.last_sid is not None and event.sequential_id <= track.last_sid:
+            self.duplicate_trades += 1  # e.g. the snapshot trade re-sent after a resubscribe
+            return
+        track.last_sid = event.sequential_id
+        track.last_ts = event.trade_timestamp or event.timestamp_ms
+        self.publish(event)
+
+    def forget(self, symbol: str) -> None:
+        """The market left the wire: its sequence would go stale; a running backfill ends."""
+        self.tracks.pop(symbol, None)
+        task = self.backfills.pop(symbol, None)
+        if task is not None:
+            task.cancel()
+
+    # ------------------------------------------------------------------ backfill
+
+    def catch_up(self, symbols: Iterable[str], epoch: int) -> None:
+        """Hold live trades of `symbols` behind a REST backfill each (runs before the frames
+        of the (re)sent subscription are read)."""
+        for task in self.backfills.values():
+            task.cancel()
+        self.backfills.clear()
+        for symbol in symbols:
+            track = self.tracks.get(symbol)
+            if track is None or track.last_sid is None:
+                continue  # nothing delivered yet: nothing can be missing
+            track.held = []
+            self.backfills[symbol] = self._spawn(
+                self._backfill(symbol, track, epoch), f"upbit-backfill-{symbol}"
+            )
+
+    async def _backfill(self, symbol: str, track: TradeTrack, epoch: int) -> None:
+        """Fetch the trades missed during the outage, deliver them in order, then the held
+        live ones; everything de-duplicated by sequential_id. Live trades are released whatever
+        happens: a failed backfill is counted and reported as a gap, never a stalled stream."""
+        this = asyncio.current_task()
+        missed: list[TradeEvent] = []
+        failure: str | None = None
+        try:
+            missed = await self._fetch_missed(symbol, track)
+        except asyncio.CancelledError:
+            newer = self.backfills.get(symbol)
+            if newer is None or newer is this:
+                # Shutdown or the market left: let what was held through.
+                self.backfills.pop(symbol, None)
+                self._release_held(track, [])
+            # else: a newer connection took over and backfills from the same point.
+            raise
+        except Exception as exc:
+            self.backfill_failures += 1
+            failure = f"{type(exc).__name__}: {exc}"[:200]
+            log.warning("trade backfill for %s failed: %s", symbol, failure)
+        if self.backfills.get(symbol) is this:
+            del self.backfills[symbol]
+        now = time.time()
+        for trade in missed:
+            trade.backfilled = True
+            trade.epoch = epoch
+            trade.stream_type = StreamType.REST
+            trade.received_at = now
+        if failure is not None:
+            self._record_gap(symbol, track, failure)
+        self._release_held(track, missed)
+
+    async def _fetch_missed(self, symbol: str, track: TradeTrack) -> list[TradeEvent]:
+        rest = self._rest_client()
+        for attempt in range(BACKFILL_ATTEMPTS):
+            try:
+                return await rest.get_trades_since(
+                    symbol, since_sequential_id=track.last_sid, since_timestamp_ms=track.last_ts
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt == BACKFILL_ATTEMPTS - 1:
+                    raise
+                log.info("trade backfill for %s failed (%s); retrying", symbol, exc)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        return []
+
+    def _release_held(self, track: TradeTrack, missed: list[TradeEvent]) -> None:
+        held = track.held or []
+        track.held = None
+        merged: dict[int, TradeEvent] = {t.sequential_id: t for t in missed}
+        merged.update((t.sequential_id, t) for t in held)  # the live copy wins
+        for sid in sorted(merged):
+            trade = merged[sid]
+            if track.last_sid is not None and sid <= track.last_sid:
+                self.duplicate_trades += 1
+                continue
+            if trade.backfilled:
+                self.backfilled_trades += 1
+            track.last_sid = sid
+            track.last_ts = trade.trade_timestamp or trade.timestamp_ms
+            self.publish(trade)
+
+    # ------------------------------------------------------------------ gaps and reports
+
+    def _record_gap(self, symbol: str, track: TradeTrack, failure: str) -> None:
+        """Trades after the last delivered one and before the first live one held behind the
+        failed backfill may be missing: say exactly which range, for health and the dashboard."""
+        after = track.last_sid
+        resumed = [
+            t.sequential_id for t in track.held or () if after is None or t.sequential_id > after
+        ]
+        gap = {
+            "symbol": symbol,
+            "after_sequential_id": after,
+            # None: no live trade yet; the gap then ends at the next trade delivered.
+            "resumed_sequential_id": min(resumed) if resumed else None,
+            "detected_at": time.time(),
+            "error": failure,
+        }
+        self.trade_gaps.append(gap)
+        log.warning(
+            "trades of %s between sequential_id %s and %s may be missing (backfill failed)",
+            symbol,
+            gap["after_sequential_id"],
+            gap["resumed_sequential_id"],
+        )
+
+    def recent_gap_symbols(self) -> list[str]:
+        since = time.time() - GAP_REPORT_SECONDS
+        return sorted({g["symbol"] for g in self.trade_gaps if g["detected_at"] >= since})
+
+    def report(self) -> dict[str, Any]:
+        """The dashboard's "trades" section."""
+        return {
+            "backfilled": self.backfilled_trades,
+            "duplicates_dropped": self.duplicate_trades,
+            "backfill_failures": self.backfill_failures,
+            "gaps": [dict(g) for g in self.trade_gaps],
+        }
