@@ -155,6 +155,27 @@ def test_no_import_circles(layers: tuple[str, ...]) -> None:
     assert _cycles(members) == []
 
 
+# Each client layer may import itself and the layers before it, nothing after.
+LAYER_ORDER = (
+    ("upbit_tui.wire",),
+    ("upbit_tui.config", "upbit_tui.logsetup"),
+    ("upbit_tui.net",),
+    ("upbit_tui.client",),
+)
+
+
+@pytest.mark.parametrize("position", range(len(LAYER_ORDER)), ids=lambda i: LAYER_ORDER[i][0])
+def test_a_client_layer_imports_only_the_layers_before_it(position: int) -> None:
+    allowed = [p for layer in LAYER_ORDER[: position + 1] for p in layer]
+    later = [p for layer in LAYER_ORDER[position + 1 :] for p in layer]
+    upward = {
+        module: sorted(m for m in imported if _under(m, later) and not _under(m, allowed))
+        for module, imported in GRAPH.items()
+        if _under(module, LAYER_ORDER[position])
+    }
+    assert {m: i for m, i in upward.items() if i} == {}
+
+
 def test_nothing_below_the_app_imports_textual() -> None:
     forbidden = ("textual", "textual_plotext", "upbit_tui.tui", "widgets")
     offenders = {
