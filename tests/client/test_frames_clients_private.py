@@ -38,13 +38,14 @@ class Seen:
         self.errors: list[tuple[str, str, str]] = []
         self.metrics = MetricsCollector(HealthConfig())
 
-    def dispatch(self) -> FrameDispatch:
+    def dispatch(self, wanted: set[str] | None = None) -> FrameDispatch:
         return FrameDispatch(
             self.published.append,
             self.trades.append,
             self.metrics,
             lambda *a: self.listings.append(a),
             lambda *a: self.errors.append(a),
+            {"KRW-BTC"} if wanted is None else wanted,
         )
 
 
@@ -55,6 +56,23 @@ def test_trades_go_through_continuity_and_the_rest_to_the_router() -> None:
     assert dispatch.public(doc_frames("ticker.default.json")[0], 1, 0.0)
     assert [t.symbol for t in seen.trades] == ["KRW-BTC"]
     assert [type(e).__name__ for e in seen.published] == ["TickerEvent"]
+    assert dispatch.unsolicited == 0
+
+
+def test_events_for_codes_nobody_subscribed_are_dropped_and_counted() -> None:
+    seen = Seen()
+    wanted: set[str] = set()
+    dispatch = seen.dispatch(wanted)
+    frames = [*doc_frames("trade.default.json"), *doc_frames("ticker.default.json")]
+    for frame in frames:
+        assert dispatch.public(frame, 1, 0.0)  # data: the stream is alive
+    assert (seen.trades, seen.published, dispatch.unsolicited) == ([], [], len(frames))
+    wanted.add("KRW-BTC")  # the union changed in place: now they are wanted
+    for frame in frames:
+        dispatch.public(frame, 1, 0.0)
+    assert seen.trades and seen.published
+    delivered = len(seen.trades) + len(seen.published)
+    assert delivered + dispatch.unsolicited == 2 * len(frames)
 
 
 def test_control_frames_reach_the_manager_and_errors_are_counted() -> None:

@@ -29,8 +29,13 @@ class Parts:
             return listed
 
         self.markets = MarketDirectory(fetch)
+        self.data_frames = 0
         self.refusals = Refusals(
-            lambda: self.markets, lambda: self.union.public_codes(), self.spawner, self._changed
+            lambda: self.markets,
+            lambda: self.union.public_codes(),
+            self.spawner,
+            self._changed,
+            lambda: self.data_frames,
         )
         self.union = WireUnion(
             self.state,

@@ -6,7 +6,11 @@ LIST_SUBSCRIPTIONS answer, Upbit's error frames) go back to the manager through 
 Malformed frames and error frames are counted in the metrics; the last error text per connection
 is kept for health.
 
-    dispatch = FrameDispatch(publish, on_trade, metrics, on_listing, on_error)
+Public events for a market code nobody subscribed (`wanted`: the union's codes, kept current by
+WireUnion) are dropped and counted (`unsolicited`), before anything keeps state for the code: a
+server sending endless new codes cannot grow our memory (issue 9).
+
+    dispatch = FrameDispatch(publish, on_trade, metrics, on_listing, on_error, wanted)
     Connection(..., on_frame=dispatch.public)   # or dispatch.private
 """
 
@@ -44,6 +48,7 @@ class FrameDispatch:
         metrics: MetricsCollector,
         on_listing: Callable[[str, SubscriptionList, int], None],
         on_error: Callable[[str, str, str], None],
+        wanted: set[str],
     ) -> None:
         self.publish = publish  # replaced by the manager when its router is rebuilt
         self._on_trade = on_trade
@@ -53,6 +58,9 @@ class FrameDispatch:
         self._public_decode = FrameDecoder().decode
         self._private_decode = FrameDecoder().decode
         self.last_error_frame: dict[str, str] = {}
+        self._wanted = wanted  # the same set object WireUnion updates in place
+        self.unsolicited = 0  # public events for codes nobody subscribed, dropped
+        self.control_frames = {PUBLIC: 0, PRIVATE: 0}  # frames that carried no market data
 
     def public(self, data: bytes, epoch: int, received_at: float) -> bool:
         """One public frame; True if it carried market data (the watchdog's sign of life).
@@ -62,14 +70,23 @@ class FrameDispatch:
         result = self._public_decode(data, epoch=epoch, received_at=received_at)
         cls = result.__class__
         if cls is TradeEvent:
-            self._on_trade(result)  # type: ignore[arg-type]
+            if result.symbol in self._wanted:  # type: ignore[union-attr]
+                self._on_trade(result)  # type: ignore[arg-type]
+            else:
+                self.unsolicited += 1
             return True
         if cls is TickerEvent or cls is OrderbookEvent or cls is CandleEvent:
-            self.publish(result)  # type: ignore[arg-type]
+            if result.symbol in self._wanted:  # type: ignore[union-attr]
+                self.publish(result)  # type: ignore[arg-type]
+            else:
+                self.unsolicited += 1
             return True
         if cls is list:
+            wanted = self._wanted
             for event in result:  # type: ignore[union-attr]
-                if event.__class__ is TradeEvent:
+                if getattr(event, "symbol", None) not in wanted:
+                    self.unsolicited += 1
+                elif event.__class__ is TradeEvent:
                     self._on_trade(event)
                 else:
                     self.publish(event)
@@ -88,6 +105,7 @@ class FrameDispatch:
         return self._control(PRIVATE, result, epoch)
 
     def _control(self, kind: str, result: object, epoch: int) -> bool:
+        self.control_frames[kind] += 1
         if isinstance(result, SubscriptionList):
             # The answer to the watchdog's probe: alive, and what the server thinks we want.
             self._on_listing(kind, result, epoch)
@@ -101,6 +119,10 @@ class FrameDispatch:
             self._on_error(kind, result.name.upper(), text)
         elif isinstance(result, MarketEvent):
             # A public type on the private socket (or vice versa) is still data.
-            self.publish(result)
+            self.control_frames[kind] -= 1
+            if kind == PUBLIC and getattr(result, "symbol", None) not in self._wanted:
+                self.unsolicited += 1
+            else:
+                self.publish(result)
             return True
         return False

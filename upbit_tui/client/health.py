@@ -2,8 +2,9 @@
 
 Reads only; changes nothing. The verdict gathers every reason an operator must act on or know
 about: a public connection down, private data on REST polling, a refused request or code, a
-recent trade gap. `metrics()` is the spec's section 6.1 record with that verdict; `health_check()`
-adds the connections and the private side; `dashboard()` is everything an operator screen shows.
+recent trade gap, a market whose live trades are all being dropped. `metrics()` is the spec's
+section 6.1 record with that verdict; `health_check()` adds the connections and the private
+side; `dashboard()` is everything an operator screen shows.
 
     report = HealthReport(manager)
     report.connection_status() / verdict() / metrics() / health() / dashboard()
@@ -70,6 +71,13 @@ class HealthReport:
                 f"({next(iter(refused.values()))}): not streamed; unsubscribe or "
                 "correct the code (the other codes stream)"
             )
+        silenced = m.trades.silenced()
+        if silenced:
+            degraded.append(
+                "live trades of "
+                + ", ".join(f"{s} ({n} in a row)" for s, n in sorted(silenced.items()))
+                + " are all being dropped (duplicate or invalid sequential_id)"
+            )
         gaps = m.trades.recent_gap_symbols()
         if gaps:
             degraded.append(
@@ -114,6 +122,8 @@ class HealthReport:
         data["private"] = m.private.report()
         data["trade_gaps"] = [dict(g) for g in m.trade_gaps]
         data["refused_codes"] = dict(m.refused_codes)
+        data["unsolicited_events"] = m.frames.unsolicited
+        data["invalid_trades"] = m.trades.invalid_trades
         return data
 
     def dashboard(self) -> dict[str, Any]:
@@ -142,6 +152,8 @@ class HealthReport:
             "subscriptions": m._state.summary(),
             "consolidated": m.consolidated_subscription(),
             "refused_codes": dict(m.refused_codes),
+            # Events for codes nobody subscribed: dropped before any state is kept for them.
+            "unsolicited_events": m.frames.unsolicited,
             "markets": m.markets.status() if "markets" in m.__dict__ else None,
             "subscribers": m._router.stats(),
             "trades": m.trades.report(),

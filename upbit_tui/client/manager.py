@@ -143,18 +143,12 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
         self._private: Connection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.trades = TradeContinuity(self._publish, self._rest_client, self._spawn)
-        self.frames = FrameDispatch(
-            self._publish,
-            self.trades.on_trade,
-            self._metrics,
-            self._on_listing,
-            self._on_error_frame,
-        )
         self.refusals = Refusals(
             lambda: self.markets,
             lambda: self.union.public_codes(),
             self._spawn,
             self._request_refused,
+            self._public_data_frames,
         )
         self.union = WireUnion(
             self._state,
@@ -164,6 +158,14 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
             lambda: self.private.has_keys,
             self._forget_symbol,
             self._wake,
+        )
+        self.frames = FrameDispatch(
+            self._publish,
+            self.trades.on_trade,
+            self._metrics,
+            self._on_listing,
+            self._on_error_frame,
+            self.union.wanted,
         )
         self.private = PrivateChannel(
             config.auth,
@@ -491,6 +493,10 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
         """The last error frame's text per connection kind."""
         return self.frames.last_error_frame
 
+    def _public_data_frames(self) -> int:
+        conn = self._public
+        return 0 if conn is None else conn.frames_received - self.frames.control_frames[PUBLIC]
+
     def _request_refused(self) -> None:
         """Refusals changed the refused codes: rebuild the public request and send it."""
         self.union.changed()
@@ -506,6 +512,7 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
         if kind == PRIVATE:
             self._spawn(self.private.stop_fallback(), "upbit-stop-fallback")
             return
+        self.refusals.resent(self._request(PUBLIC))
         self._catch_up(epoch, refresh_candles=epoch > 1)
 
     def _on_resubscribe(self, kind: str, epoch: int) -> None:
@@ -514,6 +521,7 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
         Whatever traded meanwhile never came: fetched exactly as after a reconnect.
         """
         if kind == PUBLIC:
+            self.refusals.resent(self._request(PUBLIC))
             self._catch_up(epoch, refresh_candles=True)
 
     def _catch_up(self, epoch: int, *, refresh_candles: bool) -> None:

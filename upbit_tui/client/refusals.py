@@ -5,13 +5,16 @@ since. Upbit then refuses the whole public request: every component's stream wou
 resend would be refused again. So a refused code is left out of the request while anyone holds
 it (`codes`, shown in health and the dashboard); a refusal that names no code we send is looked
 up in a fresh market list, and failing that the request itself is marked refused until the
-subscription changes.
+subscription changes or the same request is accepted: sent again (after a reconnect, or by the
+watchdog on the same socket) and answered with market data, or listed by the server when the
+watchdog asks. The watchdog keeps re-sending a subscription the server lost, refused or not.
 
-    refusals = Refusals(markets, public_codes, spawn, on_change)
+    refusals = Refusals(markets, public_codes, spawn, on_change, data_frames)
     refusals.on_refused(text, request)          # an INVALID_PARAM error frame on the public socket
     refusals.codes -> {code: error text}
     refusals.without_refused(desired) -> DesiredSubscription
     refusals.request_built(request)             # the public request changed: an old refusal ends
+    refusals.resent(request)                    # sent again; data after this ends a refusal
     refusals.standing(request) -> error text | None
     refusals.listing_matches(request, listing) -> bool   # the watchdog's probe check
 """
@@ -45,14 +48,18 @@ class Refusals:
         public_codes: Callable[[], set[str]],
         spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]],
         on_change: Callable[[], None],
+        data_frames: Callable[[], int],
     ) -> None:
         self._markets = markets
         self._public_codes = public_codes
         self._spawn = spawn
         self._on_change = on_change  # the public request must be rebuilt and sent
+        self._data_frames = data_frames  # market-data frames the public socket has read so far
         self.codes: dict[str, str] = {}
         # A public request Upbit refused without our finding which code: (request, error text).
         self.request: tuple[bytes, str] | None = None
+        # data_frames() when the refused request was sent again; None until it is.
+        self._resent_at: int | None = None
 
     def on_refused(self, text: str, request: bytes | None) -> None:
         """Upbit refused the public request `request`: find the codes it refused."""
@@ -79,6 +86,7 @@ class Refusals:
         )
         if request is not None:
             self.request = (request, text)
+            self._resent_at = None
 
     def refuse(self, codes: set[str], text: str) -> None:
         fresh = codes - self.codes.keys()
@@ -113,15 +121,30 @@ class Refusals:
         if self.request is not None and request != self.request[0]:
             self.request = None
 
+    def resent(self, request: bytes | None) -> None:
+        """`request` went out again (a new connection, or the watchdog's re-send)."""
+        if self.request is not None and request == self.request[0]:
+            self._resent_at = self._data_frames()
+
     def standing(self, request: bytes | None) -> str | None:
         """Upbit's error text while `request` (the current public one) is one it refused."""
         refused = self.request
         if refused is None or refused[0] != request:
             return None
+        if self._resent_at is not None and self._data_frames() > self._resent_at:
+            self._accepted("market data arrived after it was sent again")
+            return None
         return refused[1]
 
     def listing_matches(self, request: bytes | str, listing: SubscriptionList) -> bool:
+        """The watchdog's check; a listing that shows a refused request ends the refusal."""
+        matches = listing_matches(request, listing)
         refused = self.request
-        if refused is not None and request == refused[0]:
-            return True  # the watchdog must not re-send it: it would be refused again, forever
-        return listing_matches(request, listing)
+        if matches and refused is not None and request == refused[0]:
+            self._accepted("the server lists it")
+        return matches
+
+    def _accepted(self, how: str) -> None:
+        log.info("Upbit accepted the subscription request it had refused (%s)", how)
+        self.request = None
+        self._resent_at = None

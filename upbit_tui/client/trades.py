@@ -1,10 +1,17 @@
-"""TradeContinuity: every trade once, in order, across reconnects (issue 4).
+"""TradeContinuity: every trade once, in order, across reconnects (issues 4 and 9).
 
 Trades are events, not state: a reconnect must neither lose the trades of the outage nor deliver
-one twice. Per market this keeps the newest delivered trade; after a (re)connect it holds live
-trades behind a REST backfill of what was missed, then delivers the missed ones (marked
-`backfilled`) and the held ones, de-duplicated by `sequential_id`. A failed backfill never stalls
-the stream: held trades go through and the missing range is reported as a gap.
+one twice. Upbit documents `sequential_id` as a unique Long but does not promise its order, so a
+trade is a duplicate when its id is among the last SEEN_WINDOW ids delivered for its market (a
+bounded window per market), never because it is "not above the last one": ids that arrive out of
+order are delivered, and no single id, however large, can silence a market. An id outside
+Upbit's type (a Long: 0 < id < 2**63) is dropped and counted (`invalid_trades`); a market whose
+last SILENCED_AFTER live trades were all dropped is reported (`silenced()`, health says so).
+
+After a (re)connect live trades are held behind a REST backfill of what was missed (from the
+newest delivered trade's timestamp); the missed ones (marked `backfilled`) and then the held ones
+are delivered in time order, each once. A failed backfill never stalls the stream: held trades go
+through and the missing range is reported as a gap.
 
 The manager feeds it decoded trades (`on_trade`) and tells it when a subscription was (re)sent
 (`catch_up`); it needs only a `publish(event)` callable, a REST client getter and a task spawner.
@@ -13,7 +20,8 @@ The manager feeds it decoded trades (`on_trade`) and tells it when a subscriptio
     continuity.on_trade(trade)                  # from the read loop: never awaits
     continuity.catch_up(symbols, epoch)         # before the (re)sent subscription's frames
     continuity.forget(symbol)                   # the market left the wire
-    continuity.backfilled_trades, duplicate_trades, backfill_failures, trade_gaps
+    continuity.backfilled_trades, duplicate_trades, invalid_trades, backfill_failures, trade_gaps
+    continuity.silenced() -> {symbol: trades dropped in a row}
     continuity.recent_gap_symbols() -> [symbol] # gaps of the last GAP_REPORT_SECONDS
     continuity.report() -> dict                 # the dashboard's "trades" section
 """
@@ -25,7 +33,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from upbit_tui.wire.events import StreamType, TradeEvent
@@ -41,17 +49,40 @@ BACKFILL_ATTEMPTS = 3
 # last MAX_TRADE_GAPS gaps for good.
 GAP_REPORT_SECONDS = 300.0
 MAX_TRADE_GAPS = 50
+# sequential_id is a Long in Upbit's docs: anything outside 0 < id < 2**63 is not a trade id.
+MAX_SEQUENTIAL_ID = 2**63
+# Ids remembered per market for de-duplication (Upbit re-sends the last trade after a
+# re-subscription; backfill overlaps the live stream by a few trades).
+SEEN_WINDOW = 512
+# Live trades of one market dropped in a row (duplicates or invalid ids) before health says so.
+SILENCED_AFTER = 20
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
 
 @dataclass(eq=False)
 class TradeTrack:
-    """Per-market trade sequencing: the newest delivered id and trades held during backfill."""
+    """Per market: the ids delivered lately, the newest trade's time, trades held in backfill."""
 
-    last_sid: int | None = None
+    seen: set[int] = field(default_factory=set)
+    order: deque[int] = field(default_factory=deque)  # `seen` in delivery order, oldest first
+    last_sid: int | None = None  # the newest delivered trade (by trade time)
     last_ts: int = 0
+    dropped_in_a_row: int = 0
     held: list[TradeEvent] | None = None  # not None while a backfill runs
+
+    def remember(self, trade: TradeEvent) -> None:
+        sid = trade.sequential_id
+        order = self.order
+        if len(order) >= SEEN_WINDOW:
+            self.seen.discard(order.popleft())
+        order.append(sid)
+        self.seen.add(sid)
+        self.dropped_in_a_row = 0
+        ts = trade.trade_timestamp or trade.timestamp_ms
+        if ts >= self.last_ts:
+            self.last_ts = ts
+            self.last_sid = sid
 
 
 class TradeContinuity:
@@ -70,37 +101,53 @@ class TradeContinuity:
         self.backfills: dict[str, asyncio.Task[None]] = {}
         self.backfilled_trades = 0
         self.duplicate_trades = 0
+        self.invalid_trades = 0
         self.backfill_failures = 0
         self.trade_gaps: deque[dict[str, Any]] = deque(maxlen=MAX_TRADE_GAPS)
 
     # ------------------------------------------------------------------ live trades
 
     def on_trade(self, event: TradeEvent) -> None:
-        """One live trade: delivered, held behind a running backfill, or dropped as seen."""
+        """One live trade of a subscribed market: delivered, held behind a running backfill,
+        or dropped (seen already, or an invalid id)."""
         track = self.tracks.get(event.symbol)
-        # Hot path: the next trade of a market already in sequence.
-        if (
-            track is not None
-            and track.held is None
-            and track.last_sid is not None
-            and event.sequential_id > track.last_sid
-            and event.trade_timestamp
-        ):
-            track.last_sid = event.sequential_id
-            track.last_ts = event.trade_timestamp
-            self.publish(event)
-            return
         if track is None:
             track = self.tracks[event.symbol] = TradeTrack()
         if track.held is not None:
             track.held.append(event)  # a backfill is running: live trades wait behind it
             return
-        if track.last_sid is not None and event.sequential_id <= track.last_sid:
-            self.duplicate_trades += 1  # e.g. the snapshot trade re-sent after a resubscribe
-            return
-        track.last_sid = event.sequential_id
-        track.last_ts = event.trade_timestamp or event.timestamp_ms
-        self.publish(event)
+        sid = event.sequential_id
+        # The common case first, without a call: a valid id not seen yet.
+        if (0 < sid < MAX_SEQUENTIAL_ID and sid not in track.seen) or self._is_new(event, track):
+            track.remember(event)
+            self.publish(event)
+        else:
+            track.dropped_in_a_row += 1
+
+    def _is_new(self, trade: TradeEvent, track: TradeTrack) -> bool:
+        sid = trade.sequential_id
+        if not 0 < sid < MAX_SEQUENTIAL_ID:
+            self.invalid_trades += 1
+            if self.invalid_trades == 1 or self.invalid_trades % 1000 == 0:
+                log.warning(
+                    "dropped a %s trade whose sequential_id is not a Long (%d bits; %d so far)",
+                    trade.symbol,
+                    sid.bit_length(),
+                    self.invalid_trades,
+                )
+            return False
+        if sid in track.seen:
+            self.duplicate_trades += 1  # e.g. the last trade re-sent after a resubscribe
+            return False
+        return True
+
+    def silenced(self) -> dict[str, int]:
+        """Markets whose last SILENCED_AFTER or more live trades were all dropped."""
+        return {
+            symbol: track.dropped_in_a_row
+            for symbol, track in self.tracks.items()
+            if track.dropped_in_a_row >= SILENCED_AFTER
+        }
 
     def forget(self, symbol: str) -> None:
         """The market left the wire: its sequence would go stale; a running backfill ends."""
@@ -119,7 +166,7 @@ class TradeContinuity:
         self.backfills.clear()
         for symbol in symbols:
             track = self.tracks.get(symbol)
-            if track is None or track.last_sid is None:
+            if track is None or not track.seen:
                 continue  # nothing delivered yet: nothing can be missing
             track.held = []
             self.backfills[symbol] = self._spawn(
@@ -163,9 +210,9 @@ class TradeContinuity:
         rest = self._rest_client()
         for attempt in range(BACKFILL_ATTEMPTS):
             try:
-                return await rest.get_trades_since(
-                    symbol, since_sequential_id=track.last_sid, since_timestamp_ms=track.last_ts
-                )
+                # From the newest trade's millisecond on, whatever the ids: the window drops
+                # what was delivered already.
+                return await rest.get_trades_since(symbol, since_timestamp_ms=track.last_ts)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -176,19 +223,20 @@ class TradeContinuity:
         return []
 
     def _release_held(self, track: TradeTrack, missed: list[TradeEvent]) -> None:
+        """Deliver the missed trades, then the held live ones, in time order, each once."""
         held = track.held or []
         track.held = None
         merged: dict[int, TradeEvent] = {t.sequential_id: t for t in missed}
         merged.update((t.sequential_id, t) for t in held)  # the live copy wins
-        for sid in sorted(merged):
-            trade = merged[sid]
-            if track.last_sid is not None and sid <= track.last_sid:
-                self.duplicate_trades += 1
+        # REST answers in time order; sorting by time alone (stable) keeps the held trades in
+        # the order they arrived within one millisecond.
+        in_time = sorted(merged.values(), key=lambda t: t.trade_timestamp or t.timestamp_ms)
+        for trade in in_time:
+            if not self._is_new(trade, track):
                 continue
             if trade.backfilled:
                 self.backfilled_trades += 1
-            track.last_sid = sid
-            track.last_ts = trade.trade_timestamp or trade.timestamp_ms
+            track.remember(trade)
             self.publish(trade)
 
     # ------------------------------------------------------------------ gaps and reports
@@ -196,15 +244,12 @@ class TradeContinuity:
     def _record_gap(self, symbol: str, track: TradeTrack, failure: str) -> None:
         """Trades after the last delivered one and before the first live one held behind the
         failed backfill may be missing: say exactly which range, for health and the dashboard."""
-        after = track.last_sid
-        resumed = [
-            t.sequential_id for t in track.held or () if after is None or t.sequential_id > after
-        ]
+        resumed = [t.sequential_id for t in track.held or () if t.sequential_id not in track.seen]
         gap = {
             "symbol": symbol,
-            "after_sequential_id": after,
+            "after_sequential_id": track.last_sid,
             # None: no live trade yet; the gap then ends at the next trade delivered.
-            "resumed_sequential_id": min(resumed) if resumed else None,
+            "resumed_sequential_id": resumed[0] if resumed else None,
             "detected_at": time.time(),
             "error": failure,
         }
@@ -225,6 +270,8 @@ class TradeContinuity:
         return {
             "backfilled": self.backfilled_trades,
             "duplicates_dropped": self.duplicate_trades,
+            "invalid_dropped": self.invalid_trades,
+            "silenced": self.silenced(),
             "backfill_failures": self.backfill_failures,
             "gaps": [dict(g) for g in self.trade_gaps],
         }

@@ -4,12 +4,15 @@ Upbit replaces the whole subscription with every request, so each connection sen
 every component's wishes. That union is the ref-counted desired state (subscriptions.py), plus
 public symbols in their `unsubscribe_grace` (a pane being re-created causes no churn), minus
 codes Upbit refused (refusals.py). Requests are built once per change (`version`), not per send.
+`wanted` is the set of public codes on the wire, updated in place on every change, so the frame
+dispatch can drop events for codes nobody asked for with one set lookup.
 
     union = WireUnion(state, ticket, grace_seconds, refusals, has_keys, forget, wake)
     union.loop = asyncio.get_running_loop()      # grace timers need it; None: no grace
     union.apply(diff)              # a subscription changed: grace, then wake the connections
     union.request(kind) -> bytes | None          # "public" / "private"
     union.changed()                # something outside the state changed the request
+    union.wanted -> set[str]       # public codes on the wire (the same object, kept current)
     union.holds(data_type, symbol) / symbols(data_type) / public_codes() / consolidated()
     union.cancel_grace()
 """
@@ -58,6 +61,13 @@ class WireUnion:
         self.version = 0
         self._cache: dict[str, tuple[int, bytes | None]] = {}
         self._last_options: dict[str, OrderbookOptions] = {}
+        self.wanted: set[str] = set()
+
+    def _refresh_wanted(self) -> None:
+        codes = self.public_codes()
+        if codes != self.wanted:
+            self.wanted.intersection_update(codes)
+            self.wanted.update(codes)
 
     def apply(self, diff: SubscriptionDiff) -> None:
         """Apply a union change: grace for removed public symbols, then wake the connections."""
@@ -84,6 +94,8 @@ class WireUnion:
             kinds.add(PUBLIC)
         self._last_options = self._state.get_orderbook_options()
         self.version += 1
+        if PUBLIC in kinds:
+            self._refresh_wanted()
         for kind in kinds:
             self._wake(kind)
 
@@ -98,12 +110,14 @@ class WireUnion:
         if not self._state.is_subscribed(data_type, symbol):
             self._forget(data_type, symbol)
         self.version += 1
+        self._refresh_wanted()
         self._wake(PUBLIC)
 
     def cancel_grace(self) -> None:
         for handle, _ in self.grace.values():
             handle.cancel()
         self.grace.clear()
+        self._refresh_wanted()
 
     def request(self, kind: str) -> bytes | None:
         """The whole subscription of one connection as one request, or None if nothing."""
