@@ -11,6 +11,7 @@ frames. Real sockets on 127.0.0.1, port 0.
         await upbit.send_trade("KRW-BTC", sid=12)
         upbit.rest_trades["KRW-BTC"].append(...)  # what /v1/trades/ticks answers (oldest first)
         await upbit.drop()                        # close the socket: the client reconnects
+        upbit.refuse_handshakes = 401             # refuse the next handshakes with this status
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class HostileUpbit:
         self.rest_trades: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.requests: list[Any] = []
         self._request_seen = asyncio.Condition()
+        self.refuse_handshakes: int | None = None  # an HTTP status to refuse handshakes with
+        self.handshakes_refused = 0
         self._ws: web.WebSocketResponse | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -124,6 +127,11 @@ class HostileUpbit:
             await self._request_seen.wait_for(lambda: len(self.requests) >= count)
         return self.requests[-1]
 
+    async def wait_for_refusals(self, count: int, within: float = 5.0) -> None:
+        """Wait until `count` handshakes were refused (the client handled all but the last)."""
+        async with asyncio.timeout(within), self._request_seen:
+            await self._request_seen.wait_for(lambda: self.handshakes_refused >= count)
+
     async def send(self, message: dict[str, Any] | list[Any]) -> None:
         assert self._ws is not None, "no client connected"
         await self._ws.send_bytes(json.dumps(message).encode())
@@ -149,7 +157,12 @@ class HostileUpbit:
 
     # ------------------------------------------------------------------ handlers
 
-    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse_handshakes is not None:
+            async with self._request_seen:
+                self.handshakes_refused += 1
+                self._request_seen.notify_all()
+            return web.Response(status=self.refuse_handshakes)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         async for message in ws:

@@ -14,6 +14,7 @@ held weakly: the manager must not keep a component alive.
 from __future__ import annotations
 
 import inspect
+import math
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -51,12 +52,18 @@ def open_handle(
     callback: Callback,
     **options: Any,
 ) -> Handle:
-    """Subscribe `callback` in the router; unset options take the config's defaults."""
+    """Subscribe `callback` in the router; unset (None) options take the config's defaults.
+
+    A queue_size or throttle_per_second given as 0 or less is an error, not the default."""
+    queue_size = options.get("queue_size")
+    throttle = options.get("throttle_per_second")
+    _check_positive("queue_size", queue_size, whole=True)
+    _check_positive("throttle_per_second", throttle, whole=False)
     options = {
         "error_handler": options.get("error_handler"),
         "policy": options.get("policy") or routing.policy,
-        "queue_size": options.get("queue_size") or routing.queue_size,
-        "throttle_per_second": options.get("throttle_per_second") or routing.throttle_per_second,
+        "queue_size": routing.queue_size if queue_size is None else queue_size,
+        "throttle_per_second": routing.throttle_per_second if throttle is None else throttle,
         "depth": options.get("depth"),
         "level": options.get("level"),
     }
@@ -130,6 +137,15 @@ def normalize(data_type: DataType, symbols: Iterable[str] | str) -> list[str]:
     if data_type is DataType.ORDER and items == ["*"]:
         return ["*"]
     return normalize_symbols(items)
+
+
+def _check_positive(name: str, value: object, *, whole: bool) -> None:
+    if value is None:
+        return
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 < value < math.inf:
+        what = "a whole number >= 1" if whole else "a number > 0"
+        raise ValueError(f"{name} must be {what} (or None for the default), got {value!r}")
 
 
 def check_depth(depth: int | None) -> None:

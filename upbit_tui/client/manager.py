@@ -48,6 +48,7 @@ Public API (components use a WebSocketClientProxy; these are for the app, bots a
     manager.is_private_available(), manager.private_unavailable_reason,
     manager.private_degraded_reason                  # set while on REST polling
     await manager.get_ticker_snapshot(...) / get_orderbook_snapshot(...) / get_candle_snapshot(...)
+        # candles: count 1 .. 10,000 per symbol (Upbit pages 200 per call)
     await manager.wait_synced()                      # the wire carries the current union
     get_default_manager(config=None)                 # a shared one, for convenience only
 
@@ -461,7 +462,8 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
 
     async def wait_synced(self) -> None:
         """Wait until every connection carries the current union (tests, tools); wrap it in
-        `asyncio.timeout()`."""
+        `asyncio.timeout()`. Raises RuntimeError when the manager is not running."""
+        self._require_started()  # stopped, nothing will ever be synced: say so, do not return
         for conn in (self._public, self._private):
             if conn is not None and self._request(conn.kind) is not None:
                 await conn.wait_synced()
@@ -614,7 +616,7 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
     async def get_candle_snapshot(
         self, symbols: Iterable[str] | str, timeframe: str, count: int = 200
     ) -> dict[str, list[CandleEvent]]:
-        """REST candles, oldest first; "1d" / "day" gives day candles (see Snapshots)."""
+        """REST candles, oldest first; count 1 .. 10,000; "1d" / "day" gives day candles."""
         return await self.snapshots.candles(symbols, timeframe, count)
 
     # ------------------------------------------------------------------ health

@@ -7,6 +7,7 @@ a candle when it trades.
 
     snapshots = Snapshots(rest_client, live, latest, publish, is_current_epoch)
     await snapshots.tickers(symbols) / orderbooks(symbols, depth) / candles(symbols, tf, count)
+        # count: 1 .. MAX_CANDLES (10,000); more raises ValueError before any request
     await snapshots.refresh_candles({DataType.CANDLE_1M: {"KRW-BTC"}}, epoch)
 """
 
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ORDERBOOK_DEPTHS = (1, 5, 15, 30)
+# The most candles one snapshot may ask for: Upbit answers 200 per call, so 10,000 is 50 calls
+# (about 5 s at the quotation limit of 10 calls/s); more would park the caller for minutes.
+MAX_CANDLES = 10_000
 
 
 class Snapshots:
@@ -91,14 +95,18 @@ class Snapshots:
     async def candles(
         self, symbols: Iterable[str] | str, timeframe: str, count: int = 200
     ) -> dict[str, list[CandleEvent]]:
-        """REST candles, oldest first. Besides the streamable timeframes, "1d" / "day" gives
-        day candles (Upbit streams no day candle: the ticker carries the current day's)."""
+        """REST candles, oldest first, at most MAX_CANDLES (10,000) per symbol. Besides the
+        streamable timeframes, "1d" / "day" gives day candles (Upbit streams no day candle:
+        the ticker carries the current day's)."""
         from upbit_tui.net.rest import DAY_TIMEFRAMES
 
         day = isinstance(timeframe, str) and timeframe.strip().lower() in DAY_TIMEFRAMES
         period: str | DataType = "1d" if day else parse_timeframe(timeframe)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"count must be a whole number >= 1, got {count!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_CANDLES:
+            raise ValueError(
+                f"count must be a whole number from 1 to {MAX_CANDLES:,} (Upbit pages 200 "
+                f"candles per call), got {count!r}"
+            )
         codes = normalize_symbols(symbols)  # type: ignore[arg-type]
         rest = self._rest_client()
         out: dict[str, list[CandleEvent]] = {}
