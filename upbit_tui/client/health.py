@@ -7,17 +7,19 @@ section 6.1 record with that verdict; `health_check()` adds the connections and 
 side; `dashboard()` is everything an operator screen shows.
 
     report = HealthReport(manager)
+    await report.count_frames(metrics)          # the manager's task: message rates
     report.connection_status() / verdict() / metrics() / health() / dashboard()
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from upbit_tui.net.metrics import DEGRADED, HEALTHY, PerformanceMetrics
+from upbit_tui.net.metrics import DEGRADED, HEALTHY, MetricsCollector, PerformanceMetrics
 
 if TYPE_CHECKING:
     from upbit_tui.client.manager import GlobalWebSocketManager
@@ -31,6 +33,22 @@ class HealthReport:
     def __init__(self, manager: GlobalWebSocketManager) -> None:
         self._manager = manager
         self.rates: dict[str, float] = {}  # smoothed messages/s per connection kind
+
+    async def count_frames(self, metrics: MetricsCollector, period: float = 0.25) -> None:
+        """Feed frame counts to the rate windows a few times a second (not per frame)."""
+        counted: dict[int, int] = {}
+        rates = self.rates
+        while True:
+            await asyncio.sleep(period)
+            for conn in self._manager.connections().values():
+                seen = conn.frames_received
+                delta = seen - counted.get(id(conn), 0)
+                counted[id(conn)] = seen
+                if delta > 0:
+                    metrics.record_message(delta)
+                # Smoothed per-connection rate for the dashboard (about a 2 s memory).
+                rate = rates.get(conn.kind, 0.0)
+                rates[conn.kind] = rate + 0.125 * (delta / period - rate)
 
     def connection_status(self) -> dict[str, dict[str, Any]]:
         """Per connection: state, epoch, uptime, reconnects, last error, messages per second."""

@@ -233,7 +233,7 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
         self._started = True
         self._public = self._make_connection(PUBLIC)
         self._public.start()
-        self._spawn(self._pump_metrics(), "upbit-metrics")
+        self._spawn(self.health.count_frames(self._metrics), "upbit-metrics")
         if self._private_wanted():
             self._ensure_private()
 
@@ -318,23 +318,6 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
             probe=functools.partial(list_subscriptions_request, self._ticket),
             probe_matches=self.refusals.listing_matches,
         )
-
-    async def _pump_metrics(self) -> None:
-        """Feed frame counts to the rate windows a few times a second (not per frame)."""
-        counted: dict[int, int] = {}
-        period = 0.25
-        rates = self.health.rates
-        while True:
-            await asyncio.sleep(period)
-            for conn in self.connections().values():
-                seen = conn.frames_received
-                delta = seen - counted.get(id(conn), 0)
-                counted[id(conn)] = seen
-                if delta > 0:
-                    self._metrics.record_message(delta)
-                # Smoothed per-connection rate for the dashboard (about a 2 s memory).
-                rate = rates.get(conn.kind, 0.0)
-                rates[conn.kind] = rate + 0.125 * (delta / period - rate)
 
     @functools.cached_property
     def markets(self) -> MarketDirectory:
