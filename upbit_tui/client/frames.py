@@ -84,7 +84,7 @@ class FrameDispatch:
         if cls is list:
             wanted = self._wanted
             for event in result:  # type: ignore[union-attr]
-                if getattr(event, "symbol", None) not in wanted:
+                if event.symbol not in wanted:  # type: ignore[union-attr]
                     self.unsolicited += 1
                 elif event.__class__ is TradeEvent:
                     self._on_trade(event)

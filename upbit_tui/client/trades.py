@@ -117,11 +117,23 @@ class TradeContinuity:
             track.held.append(event)  # a backfill is running: live trades wait behind it
             return
         sid = event.sequential_id
-        # The common case first, without a call: a valid id not seen yet.
-        if (0 < sid < MAX_SEQUENTIAL_ID and sid not in track.seen) or self._is_new(event, track):
-            track.remember(event)
+        seen = track.seen
+        if 0 < sid < MAX_SEQUENTIAL_ID and sid not in seen:
+            # The common case: TradeTrack.remember inlined (a Python call per trade shows).
+            order = track.order
+            if len(order) >= SEEN_WINDOW:
+                seen.discard(order.popleft())
+            order.append(sid)
+            seen.add(sid)
+            ts = event.trade_timestamp or event.timestamp_ms
+            if ts >= track.last_ts:
+                track.last_ts = ts
+                track.last_sid = sid
+            if track.dropped_in_a_row:
+                track.dropped_in_a_row = 0
             self.publish(event)
         else:
+            self._is_new(event, track)  # counts why it is dropped
             track.dropped_in_a_row += 1
 
     def _is_new(self, trade: TradeEvent, track: TradeTrack) -> bool:
