@@ -6,7 +6,7 @@ from typing import Any
 
 from client_harness import Spawner, trade
 
-from upbit_tui.client.trades import TradeContinuity
+from upbit_tui.client.trades import SEEN_WINDOW, TradeContinuity
 from upbit_tui.net.rest import UpbitRestClient
 from upbit_tui.wire.events import TradeEvent
 
@@ -72,3 +72,17 @@ async def test_a_failed_backfill_releases_held_trades_and_reports_the_gap() -> N
     assert (gap["after_sequential_id"], gap["resumed_sequential_id"]) == (10, 15)
     assert trades.recent_gap_symbols() == ["KRW-BTC"]
     assert trades.report()["gaps"][0]["symbol"] == "KRW-BTC"
+
+
+def test_ids_out_of_order_are_delivered_and_a_huge_one_leaves_the_window() -> None:
+    trades, delivered = continuity()
+    for sid in (10, 12, 11, 2**62, 14, 13, 12, 0, 10**400):
+        trades.on_trade(trade(sid))
+    assert [t.sequential_id for t in delivered] == [10, 12, 11, 2**62, 14, 13]
+    assert (trades.duplicate_trades, trades.invalid_trades) == (1, 2)
+    for sid in range(100, 100 + 2 * SEEN_WINDOW + 1):
+        trades.on_trade(trade(sid))
+    assert len(delivered) == 6 + 2 * SEEN_WINDOW + 1  # nothing dropped behind the huge id
+    track = trades.tracks["KRW-BTC"]
+    assert track.top < 2**62 and not track.has_seen(10)  # it and the old ids left the window
+    assert SEEN_WINDOW <= len(track.ids) <= 2 * SEEN_WINDOW

@@ -60,24 +60,32 @@ SILENCED_AFTER = 20
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class TradeTrack:
     """Per market: the ids delivered lately, the newest trade's time, trades held in backfill."""
 
-    seen: set[int] = field(default_factory=set)
-    order: deque[int] = field(default_factory=deque)  # `seen` in delivery order, oldest first
+    # Delivered ids in arrival order: the last SEEN_WINDOW to twice that many. A list, not a
+    # set: ids mostly grow, and an id above `top` (the largest kept) needs no lookup at all, so
+    # the common trade costs one append; only an id at or below `top` is searched for.
+    ids: list[int] = field(default_factory=list)
+    top: int = 0
     last_sid: int | None = None  # the newest delivered trade (by trade time)
     last_ts: int = 0
     dropped_in_a_row: int = 0
     held: list[TradeEvent] | None = None  # not None while a backfill runs
 
+    def has_seen(self, sid: int) -> bool:
+        return sid <= self.top and sid in self.ids
+
     def remember(self, trade: TradeEvent) -> None:
         sid = trade.sequential_id
-        order = self.order
-        if len(order) >= SEEN_WINDOW:
-            self.seen.discard(order.popleft())
-        order.append(sid)
-        self.seen.add(sid)
+        ids = self.ids
+        ids.append(sid)
+        if sid > self.top:
+            self.top = sid
+        if len(ids) > 2 * SEEN_WINDOW:
+            del ids[:SEEN_WINDOW]
+            self.top = max(ids)  # an id that left the window no longer raises the bar
         self.dropped_in_a_row = 0
         ts = trade.trade_timestamp or trade.timestamp_ms
         if ts >= self.last_ts:
@@ -117,14 +125,14 @@ class TradeContinuity:
             track.held.append(event)  # a backfill is running: live trades wait behind it
             return
         sid = event.sequential_id
-        seen = track.seen
-        if 0 < sid < MAX_SEQUENTIAL_ID and sid not in seen:
-            # The common case: TradeTrack.remember inlined (a Python call per trade shows).
-            order = track.order
-            if len(order) >= SEEN_WINDOW:
-                seen.discard(order.popleft())
-            order.append(sid)
-            seen.add(sid)
+        if track.top < sid < MAX_SEQUENTIAL_ID:
+            # The common case (a larger id than any kept: new for sure), remember() inlined:
+            # a Python call per trade shows in the benchmarks.
+            ids = track.ids
+            ids.append(sid)
+            track.top = sid
+            if len(ids) > 2 * SEEN_WINDOW:
+                del ids[:SEEN_WINDOW]
             ts = event.trade_timestamp or event.timestamp_ms
             if ts >= track.last_ts:
                 track.last_ts = ts
@@ -132,8 +140,10 @@ class TradeContinuity:
             if track.dropped_in_a_row:
                 track.dropped_in_a_row = 0
             self.publish(event)
+        elif self._is_new(event, track):  # out of order, a duplicate or an invalid id
+            track.remember(event)
+            self.publish(event)
         else:
-            self._is_new(event, track)  # counts why it is dropped
             track.dropped_in_a_row += 1
 
     def _is_new(self, trade: TradeEvent, track: TradeTrack) -> bool:
@@ -148,7 +158,7 @@ class TradeContinuity:
                     self.invalid_trades,
                 )
             return False
-        if sid in track.seen:
+        if track.has_seen(sid):
             self.duplicate_trades += 1  # e.g. the last trade re-sent after a resubscribe
             return False
         return True
@@ -178,7 +188,7 @@ class TradeContinuity:
         self.backfills.clear()
         for symbol in symbols:
             track = self.tracks.get(symbol)
-            if track is None or not track.seen:
+            if track is None or track.last_sid is None:
                 continue  # nothing delivered yet: nothing can be missing
             track.held = []
             self.backfills[symbol] = self._spawn(
@@ -256,7 +266,7 @@ class TradeContinuity:
     def _record_gap(self, symbol: str, track: TradeTrack, failure: str) -> None:
         """Trades after the last delivered one and before the first live one held behind the
         failed backfill may be missing: say exactly which range, for health and the dashboard."""
-        resumed = [t.sequential_id for t in track.held or () if t.sequential_id not in track.seen]
+        resumed = [t.sequential_id for t in track.held or () if not track.has_seen(t.sequential_id)]
         gap = {
             "symbol": symbol,
             "after_sequential_id": track.last_sid,
