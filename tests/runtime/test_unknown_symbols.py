@@ -340,7 +340,7 @@ async def test_a_code_the_server_refuses_is_dropped_from_the_wire_and_reported(
         await rest.close()
 
 
-async def test_a_refusal_naming_no_code_is_not_resent_by_the_watchdog(
+async def test_a_refusal_ends_when_the_watchdog_resends_the_lost_request_and_it_streams(
     sim: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A short silence makes the watchdog ask the server what it carries (LIST_SUBSCRIPTIONS).
@@ -353,8 +353,7 @@ async def test_a_refusal_naming_no_code_is_not_resent_by_the_watchdog(
         await chart.subscribe_ticker(["KRW-BTC", "KRW-ETH"], ticks)
         await ticks.wait_for(lambda c: {"KRW-BTC", "KRW-ETH"} <= c.symbols())
         assert manager.markets.fetches == 1
-        sent_before = len(requests_sent(sim))
-        caplog.set_level(logging.ERROR, logger="upbit_tui.client.manager")
+        caplog.set_level(logging.ERROR, logger="upbit_tui.client.refusals")
         # The server drops the subscription and says INVALID_PARAM without naming a code.
         sim.faults.forget_subscriptions(endpoint="public")
         sim.faults.send_error("INVALID_PARAM", "잘못된 요청입니다", endpoint="public")
@@ -362,19 +361,66 @@ async def test_a_refusal_naming_no_code_is_not_resent_by_the_watchdog(
             lambda: any("does not say which code" in r.getMessage() for r in caplog.records),
             what="the unexplained refusal logged",
         )
-        # The market list was asked again; every code is listed, so none is dropped...
+        # The market list was asked again; every code is listed, so none is dropped.
         assert manager.markets.fetches == 2
         assert manager.refused_codes == {}
-        health = await chart.health_check()
-        assert any("refused the subscription request" in r for r in health["reasons"])
-        # ...and the watchdog, finding the server without our subscription, does not re-send
-        # a request Upbit refused (it would be refused again, every `stale_after`, for ever).
+        # The watchdog finds the server without our subscription and sends it again (issue 9:
+        # it used to stay silent for good); the server accepts it and data flows again...
         public = manager.connections()["public"]
-        probes = public.probes_sent
-        await wait_until(lambda: public.probes_sent >= probes + 2, what="two more probes")
-        assert public.resubscribes == 0
-        resent = [m for _, m in requests_sent(sim)[sent_before:] if any("type" in i for i in m)]
-        assert resent == []
+        await wait_until(lambda: public.resubscribes >= 1, what="the lost request re-sent")
+        await more_events(ticks, "KRW-ETH")
+        # ...which ends the refusal: health no longer says refused.
+        await wait_until(
+            lambda: not any("refused" in r for r in manager.metrics().reasons),
+            what="the refusal ended",
+        )
+
+
+async def test_a_refusal_ends_when_the_same_request_streams_after_a_reconnect(
+    sim: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        GlobalWebSocketManager(fast_config(sim)) as manager,
+        WebSocketClientProxy("chart", manager) as chart,
+    ):
+        ticks = Collector()
+        await chart.subscribe_ticker(["KRW-BTC", "KRW-ETH"], ticks)
+        await ticks.wait_for(lambda c: {"KRW-BTC", "KRW-ETH"} <= c.symbols())
+        caplog.set_level(logging.ERROR, logger="upbit_tui.client.refusals")
+        # One unsolicited error frame while data flows.
+        sim.faults.send_error("INVALID_PARAM", "잘못된 요청입니다", endpoint="public")
+        await wait_until(
+            lambda: any("refused the subscription" in r for r in manager.metrics().reasons),
+            what="health degraded by the refusal",
+        )
+        epoch = manager.epochs.current("public")
+        sim.faults.drop_all(endpoint="public")
+        await wait_until(lambda: manager.epochs.current("public") > epoch, what="a reconnect")
+        await more_events(ticks, "KRW-BTC")  # the same request, accepted on the new socket
+        health = await chart.health_check()
+        assert not any("refused" in r for r in health["reasons"])
+
+
+async def test_a_refused_request_stays_refused_while_no_data_comes(
+    sim: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        GlobalWebSocketManager(fast_config(sim)) as manager,
+        WebSocketClientProxy("chart", manager) as chart,
+    ):
+        ticks = Collector()
+        await chart.subscribe_ticker(["KRW-BTC", "KRW-ETH"], ticks)
+        await ticks.wait_for(lambda c: {"KRW-BTC", "KRW-ETH"} <= c.symbols())
+        caplog.set_level(logging.ERROR, logger="upbit_tui.client.refusals")
+        sim.faults.forget_subscriptions(endpoint="public")  # nothing streams any more
+        sim.faults.send_error("INVALID_PARAM", "잘못된 요청입니다", endpoint="public")
+        await wait_until(
+            lambda: any("refused the subscription" in r for r in manager.metrics().reasons),
+            what="health degraded by the refusal",
+        )
+        for _ in range(5):  # health is read again and again; no data, no acceptance
+            assert any("refused the subscription" in r for r in manager.metrics().reasons)
+            await asyncio.sleep(0.05)
 
         # A change of subscription is a new request: sent, and everything streams again.
         await chart.subscribe_ticker(["KRW-XRP"], ticks)

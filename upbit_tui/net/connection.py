@@ -356,7 +356,9 @@ class Connection:
                 self.last_error += f"; waiting at least {wait:.1f} s"
             self._set_state(ConnectionState.FAILED)
         elif status in (401, 403):
-            self.last_error = f"handshake refused: HTTP {status} (API keys not accepted)"
+            self.last_error = f"handshake refused: HTTP {status}" + (
+                " (API keys not accepted)" if self.kind == "private" else ""  # public: no keys
+            )
             self._set_state(ConnectionState.UNAUTHORIZED)
         else:
             self.last_error = f"handshake refused: HTTP {status}"

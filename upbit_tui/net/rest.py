@@ -40,6 +40,10 @@ UpbitAuthError (401/403, with what to fix), UpbitBlockedError (418 longer than
 every retry), UpbitConnectionError (network/timeouts after every retry; status 0),
 PrivateUnavailableError (a private call without keys; status 0). Bad arguments (a malformed
 market code, an unknown timeframe, a bad count) raise ValueError (SymbolError) before any request.
+
+Layout: this module is the HTTP layer (one request path: limits, retries, errors) and the
+endpoints; the error types live in rest_errors.py and the reading of answers into our types in
+rest_decoding.py. Both are re-exported here, so callers import everything from this module.
 """
 
 from __future__ import annotations
@@ -59,7 +63,6 @@ from yarl import URL
 
 from upbit_tui.config import Config
 from upbit_tui.net.auth import (
-    NO_KEYS_REASON,
     Credentials,
     Params,
     bearer,
@@ -72,6 +75,26 @@ from upbit_tui.net.ratelimit import (
     RateLimitBlockedError,
     parse_block_seconds,
     parse_retry_after,
+)
+from upbit_tui.net.rest_decoding import (
+    MarketInfo,
+    amount,
+    convert_quotation,
+    list_of_objects,
+    order_from_rest,
+    trade_from_rest,
+    unexpected,
+)
+from upbit_tui.net.rest_errors import (
+    AUTH_HINTS,
+    PrivateUnavailableError,
+    UnknownSymbolError,
+    UpbitApiError,
+    UpbitAuthError,
+    UpbitBlockedError,
+    UpbitConnectionError,
+    UpbitRateLimitedError,
+    UpbitServerError,
 )
 from upbit_tui.redaction import redact
 from upbit_tui.wire.codec import parse_timeframe
@@ -88,6 +111,20 @@ from upbit_tui.wire.events import (
 )
 from upbit_tui.wire.symbols import normalize_symbol, normalize_symbols
 
+__all__ = [
+    "DAY_TIMEFRAMES",
+    "MarketInfo",
+    "PrivateUnavailableError",
+    "UnknownSymbolError",
+    "UpbitApiError",
+    "UpbitAuthError",
+    "UpbitBlockedError",
+    "UpbitConnectionError",
+    "UpbitRateLimitedError",
+    "UpbitRestClient",
+    "UpbitServerError",
+]
+
 log = logging.getLogger(__name__)
 
 MAX_TICKER_CODES = 100  # per /v1/ticker call (pyupbit's split; Upbit's own cap is undocumented)
@@ -97,98 +134,6 @@ MAX_ORDERS_PER_PAGE = 100
 ORDERBOOK_DEPTHS = (1, 5, 15, 30)
 # Spellings of the day timeframe (REST only: Upbit streams no day candle).
 DAY_TIMEFRAMES = {"1d", "d", "day", "days", "candle.1d"}
-
-# What a user can do about each of Upbit's authentication errors.
-_AUTH_HINTS = {
-    "jwt_verification": "the secret key does not match the access key: check UPBIT_SECRET_KEY",
-    "invalid_access_key": "Upbit does not know this access key: check UPBIT_ACCESS_KEY",
-    "expired_access_key": "the API key has expired: create a new one in Upbit's Open API page",
-    "no_authorization_ip": (
-        "this machine's IP address is not allowed for the API key: add it in Upbit's Open API page"
-    ),
-    "no_authorization_token": "no API key was sent: set UPBIT_ACCESS_KEY and UPBIT_SECRET_KEY",
-    "out_of_scope": (
-        "the API key lacks a permission this needs (asset view for balances, order view for "
-        "orders): enable it in Upbit's Open API page"
-    ),
-    "nonce_used": "a token was reused; this is retried with a fresh token",
-    "invalid_query_payload": "the signed query did not match the request (a client bug)",
-}
-
-
-class UpbitApiError(Exception):
-    """Upbit refused a call: HTTP `status`, Upbit's error `name` and `message`."""
-
-    def __init__(self, status: int, name: str, message: str, *, hint: str = "") -> None:
-        self.status = status
-        self.name = name
-        self.message = message
-        self.hint = hint
-        text = f"Upbit API error {status} {name}: {message}" if status else message
-        super().__init__(f"{text} ({hint})" if hint else text)
-
-
-class UnknownSymbolError(UpbitApiError):
-    """A market code that is well-formed but not listed on the exchange."""
-
-    def __init__(self, symbols: Sequence[str], message: str = "Code not found") -> None:
-        self.symbols = list(symbols)
-        listed = ", ".join(self.symbols)
-        super().__init__(
-            404,
-            "404",
-            message,
-            hint=f"not listed on Upbit: {listed}; check the spelling (e.g. KRW-BTC)",
-        )
-
-
-class UpbitAuthError(UpbitApiError):
-    """The API keys were refused (401/403)."""
-
-
-class UpbitBlockedError(UpbitApiError):
-    """Upbit blocked us (418) for longer than the client waits; `seconds_left` until it ends."""
-
-    def __init__(self, group: str, seconds_left: float) -> None:
-        self.group = group
-        self.seconds_left = seconds_left
-        super().__init__(
-            418,
-            "blocked",
-            f"Upbit blocked the '{group}' request group for {seconds_left:.0f} s after too many "
-            "requests",
-            hint="requests resume by themselves when the block ends",
-        )
-
-
-class UpbitRateLimitedError(UpbitApiError):
-    """Still 429 Too Many Requests after every retry."""
-
-
-class UpbitServerError(UpbitApiError):
-    """Upbit answered 5xx on every retry."""
-
-
-class UpbitConnectionError(UpbitApiError):
-    """Upbit could not be reached (network error or timeout) on every retry."""
-
-
-class PrivateUnavailableError(UpbitApiError):
-    """A private call (balances, orders) without API keys."""
-
-    def __init__(self) -> None:
-        super().__init__(0, "no_credentials", NO_KEYS_REASON)
-
-
-class MarketInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """One listed market from /v1/market/all."""
-
-    market: str
-    korean_name: str = ""
-    english_name: str = ""
-    # Only filled with is_details=True.
-    warning: bool = False
-    cautions: dict[str, bool] = msgspec.field(default_factory=dict)
 
 
 class _Retry(Exception):
@@ -206,13 +151,6 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _amount(value: Any) -> float | None:
-    """Exchange amounts are strings ("50000.47088291"); quotation numbers are numbers."""
-    if value is None or value == "":
-        return None
-    return float(value)
-
-
 def _format_to(to: datetime | str | None) -> str | None:
     """Upbit's `to` for candles: ISO 8601 in UTC ('2025-06-24T04:56:53Z')."""
     if to is None or isinstance(to, str):
@@ -220,16 +158,6 @@ def _format_to(to: datetime | str | None) -> str | None:
     if to.tzinfo is None:
         to = to.replace(tzinfo=UTC)
     return to.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_kst_iso(text: str | None) -> int:
-    """'2026-03-22T21:42:22+09:00' -> ms since the epoch (0 when absent or unreadable)."""
-    if not text:
-        return 0
-    try:
-        return int(datetime.fromisoformat(text).timestamp() * 1000)
-    except ValueError:
-        return 0
 
 
 def _candle_path(timeframe: str | DataType) -> tuple[str, str]:
@@ -422,9 +350,9 @@ class UpbitRestClient:
             raise _Retry(error, backoff=True)
         if status in (401, 403):
             if name == "nonce_used":
-                error = UpbitAuthError(status, name, message, hint=_AUTH_HINTS[name])
+                error = UpbitAuthError(status, name, message, hint=AUTH_HINTS[name])
                 raise _Retry(error, backoff=False)
-            raise UpbitAuthError(status, name, message, hint=_AUTH_HINTS.get(name, ""))
+            raise UpbitAuthError(status, name, message, hint=AUTH_HINTS.get(name, ""))
         raise UpbitApiError(status, name, message)
 
     def _error_fields(self, status: int, body: bytes) -> tuple[str, str]:
@@ -450,7 +378,7 @@ class UpbitRestClient:
         """Every listed market (with warning/caution flags when `is_details`)."""
         data = await self.request("GET", "/market/all", {"is_details": is_details}, group="market")
         out = []
-        for item in self._list(data, "/market/all"):
+        for item in list_of_objects(data, "/market/all"):
             event = item.get("market_event") or {}
             out.append(
                 MarketInfo(
@@ -471,8 +399,8 @@ class UpbitRestClient:
             chunk = codes[start : start + self.codes_per_call]
             data = await self._quotation("/ticker", {"markets": ",".join(chunk)}, "ticker", chunk)
             now = time.time()
-            for item in self._list(data, "/ticker"):
-                out.append(self._convert(item, TickerEvent, "/ticker", received_at=now))
+            for item in list_of_objects(data, "/ticker"):
+                out.append(convert_quotation(item, TickerEvent, "/ticker", received_at=now))
         return out
 
     async def get_orderbooks(
@@ -490,8 +418,8 @@ class UpbitRestClient:
                 params.append(("level", int(level) if float(level).is_integer() else level))
             data = await self._quotation("/orderbook", params, "orderbook", chunk)
             now = time.time()
-            for item in self._list(data, "/orderbook"):
-                event = self._convert(item, OrderbookEvent, "/orderbook", received_at=now)
+            for item in list_of_objects(data, "/orderbook"):
+                event = convert_quotation(item, OrderbookEvent, "/orderbook", received_at=now)
                 del event.orderbook_units[depth:]
                 out.append(event)
         return out
@@ -519,12 +447,14 @@ class UpbitRestClient:
             if cursor is not None:
                 params.append(("to", cursor))
             data = await self._quotation(path, params, "candle", [code])
-            page = self._list(data, path)
+            page = list_of_objects(data, path)
             now = time.time()
             before = len(by_start)
             oldest: str | None = None
             for item in page:
-                candle = self._convert(item, CandleEvent, path, received_at=now, type=event_type)
+                candle = convert_quotation(
+                    item, CandleEvent, path, received_at=now, type=event_type
+                )
                 by_start.setdefault(candle.candle_date_time_utc, candle)
                 if oldest is None or candle.candle_date_time_utc < oldest:
                     oldest = candle.candle_date_time_utc
@@ -560,7 +490,7 @@ class UpbitRestClient:
             params.append(("days_ago", days_ago))
         data = await self._quotation("/trades/ticks", params, "trade", [code])
         now = time.time()
-        trades = [self._trade(item, now) for item in self._list(data, "/trades/ticks")]
+        trades = [trade_from_rest(item, now) for item in list_of_objects(data, "/trades/ticks")]
         trades.reverse()  # Upbit answers newest first
         return trades
 
@@ -627,15 +557,15 @@ class UpbitRestClient:
             assets = [
                 Asset(
                     currency=str(item["currency"]),
-                    balance=_amount(item.get("balance")) or 0.0,
-                    locked=_amount(item.get("locked")) or 0.0,
-                    avg_buy_price=_amount(item.get("avg_buy_price")),
+                    balance=amount(item.get("balance")) or 0.0,
+                    locked=amount(item.get("locked")) or 0.0,
+                    avg_buy_price=amount(item.get("avg_buy_price")),
                     unit_currency=str(item.get("unit_currency") or "KRW"),
                 )
-                for item in self._list(data, "/accounts")
+                for item in list_of_objects(data, "/accounts")
             ]
         except (KeyError, TypeError, ValueError) as exc:
-            raise self._unexpected("/accounts", exc) from None
+            raise unexpected("/accounts", exc) from None
         return BalanceEvent(
             assets=assets,
             timestamp_ms=now_ms,
@@ -669,9 +599,9 @@ class UpbitRestClient:
                 ("order_by", "asc"),
             ]
             data = await self.request("GET", "/orders/open", params, group="default", auth=True)
-            items = self._list(data, "/orders/open")
+            items = list_of_objects(data, "/orders/open")
             now = time.time()
-            out.extend(self._order(item, now) for item in items)
+            out.extend(order_from_rest(item, now) for item in items)
             if len(items) < MAX_ORDERS_PER_PAGE:
                 break
         return out
@@ -681,7 +611,7 @@ class UpbitRestClient:
         data = await self.request("GET", "/order", {"uuid": uuid}, group="default", auth=True)
         if not isinstance(data, dict):
             raise UpbitApiError(200, "bad_response", "/order: expected a JSON object")
-        return self._order(data, time.time())
+        return order_from_rest(data, time.time())
 
     # ------------------------------------------------------------------ decoding
 
@@ -702,91 +632,3 @@ class UpbitRestClient:
         except UpbitApiError:
             return list(codes)
         return [c for c in codes if c not in listed] or list(codes)
-
-    @staticmethod
-    def _list(data: Any, path: str) -> list[dict[str, Any]]:
-        if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
-            raise UpbitApiError(200, "bad_response", f"{path}: expected a JSON list of objects")
-        return data
-
-    @staticmethod
-    def _unexpected(path: str, exc: Exception) -> UpbitApiError:
-        return UpbitApiError(200, "bad_response", f"{path}: unexpected answer ({exc})")
-
-    def _convert(self, item: dict[str, Any], cls: type[Any], path: str, **extra: Any) -> Any:
-        """A quotation object (key `market`) -> the event type (wire key `code`)."""
-        data = dict(item)
-        data["code"] = data.pop("market", "")
-        data["stream_type"] = StreamType.REST.value
-        data["epoch"] = 0
-        data.update(extra)
-        try:
-            return msgspec.convert(data, cls, strict=False)
-        except msgspec.ValidationError as exc:
-            raise self._unexpected(path, exc) from None
-
-    def _trade(self, item: dict[str, Any], received_at: float) -> TradeEvent:
-        try:
-            price = float(item["trade_price"])
-            prev = item.get("prev_closing_price")
-            change = "EVEN"
-            if prev is not None:
-                change = "RISE" if price > prev else "FALL" if price < prev else "EVEN"
-            return TradeEvent(
-                symbol=str(item["market"]),
-                trade_price=price,
-                trade_volume=float(item["trade_volume"]),
-                ask_bid=str(item["ask_bid"]),
-                sequential_id=int(item["sequential_id"]),
-                trade_timestamp=int(item["timestamp"]),
-                timestamp_ms=int(item["timestamp"]),
-                trade_date=str(item.get("trade_date_utc", "")),
-                trade_time=str(item.get("trade_time_utc", "")),
-                prev_closing_price=float(prev or 0.0),
-                change=change,
-                change_price=float(item.get("change_price") or 0.0),
-                stream_type=StreamType.REST,
-                received_at=received_at,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise self._unexpected("/trades/ticks", exc) from None
-
-    def _order(self, item: dict[str, Any], received_at: float) -> OrderEvent:
-        try:
-            volume = _amount(item.get("volume"))
-            executed = _amount(item.get("executed_volume"))
-            funds = _amount(item.get("executed_funds"))
-            trades = item.get("trades")
-            if funds is None and isinstance(trades, list) and trades:
-                # GET /v1/order has no executed_funds: its fills carry them.
-                funds = sum(float(t["funds"]) for t in trades)
-            avg = funds / executed if funds is not None and executed else None
-            return OrderEvent(
-                symbol=str(item["market"]),
-                uuid=str(item["uuid"]),
-                ask_bid=str(item["side"]).upper(),
-                order_type=str(item["ord_type"]),
-                state=str(item["state"]),
-                price=_amount(item.get("price")),
-                avg_price=avg,
-                volume=volume,
-                remaining_volume=_amount(item.get("remaining_volume")),
-                executed_volume=executed,
-                trades_count=int(item.get("trades_count") or 0),
-                reserved_fee=_amount(item.get("reserved_fee")),
-                remaining_fee=_amount(item.get("remaining_fee")),
-                paid_fee=_amount(item.get("paid_fee")),
-                locked=_amount(item.get("locked")),
-                executed_funds=funds,
-                time_in_force=item.get("time_in_force"),
-                identifier=item.get("identifier"),
-                smp_type=item.get("smp_type"),
-                prevented_volume=_amount(item.get("prevented_volume")),
-                prevented_locked=_amount(item.get("prevented_locked")),
-                order_timestamp=_parse_kst_iso(item.get("created_at")),
-                timestamp_ms=_now_ms(),
-                stream_type=StreamType.REST,
-                received_at=received_at,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise self._unexpected("/orders/open", exc) from None
