@@ -12,6 +12,7 @@ calls its callback, so a slow or failing consumer only ever delays or hurts itse
     router.publish(event)                        # from the read loop; never blocks
     router.set_epoch("public", 4)                # after a reconnect: older events are stale
     router.forget(DataType.TICKER, ["KRW-BTC"])  # symbol left the wire: drop its cached value
+    router.change_symbols(sub, ["KRW-ETH"])      # same queue and task, another symbol set
     router.unsubscribe(sub)  # or sub.close() / await sub.aclose(): ends its task, frees its queue
     await router.aclose()                        # ends and awaits every drain task
     router.latest(DataType.TICKER, "KRW-BTC")    # the cached latest event, or None
@@ -268,15 +269,55 @@ class Router:
                 else:
                     existing.add(sub)
                     routes.append(existing)
-        if kind not in _NO_REPLAY:
-            for route in routes:
-                latest = route.latest
-                if latest is not None and self._is_current(latest, sub.connection):
-                    sub._offer_matching(latest)
-                else:
-                    route.lacking[sub] = latest
+        self._replay(sub, routes)
         sub.start()
         return sub
+
+    def change_symbols(self, sub: Subscriber, symbols: Iterable[str]) -> None:
+        """Give a live subscriber a new set of symbols, keeping its queue and drain task.
+
+        Symbols it gains are routed to it from now on (their latest value replayed as for a new
+        subscriber); events of symbols it loses that are still queued are discarded, those of
+        the symbols it keeps stay queued in order. So one subscriber can serve a changing set of
+        event streams (trades) instead of one subscriber, queue and drain task per symbol.
+        """
+        if sub not in self._subscribers:
+            raise ValueError(f"{sub!r} is not subscribed here")
+        if sub.symbols is None or sub.data_type is DataType.BALANCE:
+            raise ValueError(f"{sub!r} takes every symbol: there is no set to change")
+        wanted = frozenset([symbols] if isinstance(symbols, str) else symbols)
+        if not wanted:
+            raise ValueError("no symbols given (unsubscribe instead)")
+        kind = sub.data_type.value
+        table = self._routes.get(kind, {})
+        gone, added = sub.symbols - wanted, wanted - sub.symbols
+        sub.symbols = wanted
+        for symbol in gone:
+            route = table.get(symbol)
+            if route is not None:
+                route.remove(sub)
+        if gone:
+            sub._discard(gone)
+        routes = []
+        for symbol in added:
+            route = table.get(symbol)
+            if route is None:
+                routes.append(self._new_route(kind, symbol))  # includes `sub`: it wants it now
+            else:
+                route.add(sub)
+                routes.append(route)
+        self._replay(sub, routes)
+
+    def _replay(self, sub: Subscriber, routes: Iterable[_Route]) -> None:
+        """A subscriber joins `routes`: hand it their current latest value, or note it lacks one."""
+        if sub.data_type.value in _NO_REPLAY:
+            return
+        for route in routes:
+            latest = route.latest
+            if latest is not None and self._is_current(latest, sub.connection):
+                sub._offer_matching(latest)
+            else:
+                route.lacking[sub] = latest
 
     def _new_route(self, kind: str, symbol: str) -> _Route:
         # A new route starts with the wildcard subscribers of its kind (and the new one, if any,
@@ -528,6 +569,10 @@ class Subscriber(abc.ABC):
 
     @abc.abstractmethod
     def _clear(self) -> None: ...
+
+    @abc.abstractmethod
+    def _discard(self, symbols: frozenset[str]) -> None:
+        """Drop the queued events of `symbols` (the subscriber no longer wants them)."""
 
     @property
     @abc.abstractmethod
@@ -847,6 +892,10 @@ class _DropOldest(Subscriber):
     def _clear(self) -> None:
         self._queue = deque(maxlen=self.queue_size)
 
+    def _discard(self, symbols: frozenset[str]) -> None:
+        kept = (e for e in self._queue if getattr(e, "symbol", ALL_SYMBOLS) not in symbols)
+        self._queue = deque(kept, maxlen=self.queue_size)
+
     @property
     def queue_depth(self) -> int:
         return len(self._queue) + self._in_flight
@@ -892,6 +941,14 @@ class _Coalescing(Subscriber):
     def _clear(self) -> None:
         self._order.clear()
         self._latest.clear()
+
+    def _discard(self, symbols: frozenset[str]) -> None:
+        for symbol in symbols & self._latest.keys():
+            del self._latest[symbol]
+        # In place: a batch being delivered pops from this very deque.
+        kept = [s for s in self._order if s not in symbols]
+        self._order.clear()
+        self._order.extend(kept)
 
     @property
     def queue_depth(self) -> int:
@@ -958,6 +1015,11 @@ class _Throttled(Subscriber):
             return None
         self._ready = deque()
         return ready
+
+    def _discard(self, symbols: frozenset[str]) -> None:
+        self._ready = deque(e for e in self._ready if getattr(e, "symbol", None) not in symbols)
+        for symbol in symbols & self._held.keys():
+            del self._held[symbol]
 
     def _clear(self) -> None:
         self._ready = deque()
