@@ -175,6 +175,11 @@ class Router:
         self._epochs: dict[str, int] = {PUBLIC: 0, PRIVATE: 0}
         self.metrics = metrics
         self.slow_callback = slow_callback
+        # Subscribers with sync callbacks woken since the last flush (see Subscriber._inline):
+        # one loop callback delivers to all of them.
+        self._ready: list[Subscriber] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         # Counters of subscribers already removed, so router totals never go backwards.
         self._closed_dropped = 0
         self._closed_errors = 0
@@ -198,7 +203,7 @@ class Router:
     ) -> Subscriber:
         """Register a subscriber and start its drain task (needs a running loop)."""
         try:
-            asyncio.get_running_loop()
+            self._loop = asyncio.get_running_loop()
         except RuntimeError:
             raise RuntimeError("Router.subscribe() needs a running event loop") from None
         data_type = DataType(data_type)
@@ -397,6 +402,18 @@ class Router:
             for offer in route.others:
                 offer(event)
 
+    def _schedule(self, sub: Subscriber) -> None:
+        """`sub` (sync callback, task parked) has events: deliver them in the next flush."""
+        self._ready.append(sub)
+        if self._flush_handle is None and self._loop is not None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        ready, self._ready = self._ready, []
+        for sub in ready:
+            sub._deliver_parked()
+
     @staticmethod
     def _resent_snapshot(route: _Route, event: MarketEvent, latest: MarketEvent) -> None:
         # Upbit re-sent a snapshot after a re-subscription: only those lacking it need it.
@@ -432,6 +449,10 @@ class Router:
 
     async def aclose(self) -> None:
         """Cancel every drain task and wait for them to finish."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._ready.clear()
         subs = list(self._subscribers)
         tasks = [s._task for s in subs if s._task is not None]
         for sub in subs:

@@ -60,8 +60,11 @@ class Subscriber(abc.ABC):
         "_callback_ref",
         "_error_handler",
         "_error_ref",
+        "_handover",
         "_in_flight",
+        "_inline",
         "_is_async",
+        "_parked",
         "_router",
         "_task",
         "_waiter",
@@ -117,8 +120,17 @@ class Subscriber(abc.ABC):
                 self._error_ref = _weak(error_handler)
                 self._error_handler = None
         self._is_async = _is_async_callable(callback)
+        # Sync callbacks are called from the router's flush (one loop callback for every
+        # subscriber an event burst woke) while the drain task stays parked: no task wake-up
+        # per subscriber per burst. The task takes over whenever something must be awaited.
+        self._inline = not self._is_async
         self._task: asyncio.Task[None] | None = None
+        # Whom the next offer wakes (None: already woken or busy).
         self._waiter: asyncio.Future[None] | None = None
+        # The future the idle drain task waits on.
+        self._parked: asyncio.Future[None] | None = None
+        # (what a flush-called callback returned or raised, the rest of its batch): the task's.
+        self._handover: tuple[Any, Iterator[MarketEvent]] | None = None
         # True while the drain runs (started and not idle): only then must close() cancel it.
         self._busy = False
         # Events of the batch being delivered that have not reached the callback yet (kept
@@ -188,8 +200,87 @@ class Subscriber(abc.ABC):
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            if not waiter.done():
+            router = self._router
+            if self._inline and not self._busy and router is not None:
+                router._schedule(self)
+            elif not waiter.done():
                 waiter.set_result(None)
+
+    def _deliver_parked(self) -> None:
+        """From the router's flush: deliver one batch to a sync callback, the task parked."""
+        parked = self._parked
+        if self.closed or self._busy or parked is None or parked.done():
+            return  # closed, or the task is running and takes the batch itself
+        self._waiter = parked  # offers made by the callbacks below schedule another flush
+        handover = self._deliver_batch()
+        if handover is not None and not self.closed:
+            self._waiter = None
+            self._handover = handover
+            parked.set_result(None)  # the task awaits it, then delivers the rest
+
+    def _deliver_batch(self) -> tuple[Any, Iterator[MarketEvent]] | None:
+        """The sync part of the drain loop for one batch (see `_drain_loop`).
+
+        Stops at a callback that returned an awaitable or raised, and returns that with the
+        rest of the batch for the task to carry on.
+        """
+        batch = self._take_batch()
+        if batch is None:
+            return None
+        callback = self._callback
+        if callback is None:
+            callback = self._resolve_callback()
+            if callback is None:
+                return None
+        router = self._router
+        assert router is not None
+        current = router._epochs[self.connection]
+        metrics = router.metrics
+        latency = metrics.latency if metrics is not None else None
+        ring = latency._ring if latency is not None else None
+        mask = latency._mask if latency is not None else 0
+        index = latency._index if latency is not None else 0
+        self._in_flight = len(batch) if isinstance(batch, deque) else 0
+        delivered = stale = 0
+        started = time.time()
+        started_ms = started * 1000.0
+        events = iter(batch)
+        handover: tuple[Any, Iterator[MarketEvent]] | None = None
+        try:
+            for event in events:
+                if event.epoch < current and event.epoch:
+                    stale += 1
+                    continue
+                if (
+                    not delivered & 7
+                    and ring is not None
+                    and event.timestamp_ms
+                    and event.stream_type == "REALTIME"
+                ):
+                    ring[index & mask] = started_ms - event.timestamp_ms
+                    index += 1
+                delivered += 1
+                try:
+                    result = callback(event)
+                except Exception as exc:
+                    handover = (exc, events)
+                    break
+                if result is not None and inspect.isawaitable(result):
+                    handover = (result, events)
+                    break
+                if self.closed:
+                    break
+        finally:
+            self._in_flight = 0
+            self.delivered += delivered
+            self.stale += stale
+            if latency is not None:
+                latency._index = index
+            if metrics is not None and delivered:
+                metrics.record_deliveries(delivered)
+        if delivered and handover is None and time.time() - started > router.slow_callback:
+            self._slow(time.time() - started)
+        return handover
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -227,10 +318,14 @@ class Subscriber(abc.ABC):
         waiter, self._waiter = self._waiter, None
         # End the drain without cancelling when we can: a task that ends normally stores no
         # exception whose traceback would keep frames (and this subscriber) alive.
+        parked = self._parked
         if waiter is not None and not waiter.done():
             waiter.set_result(None)  # idle: it wakes, sees `closed`, returns
+        elif parked is not None and not parked.done():
+            parked.set_result(None)  # idle, a flush pending: the same
         elif task is not None and self._busy and task is not asyncio.current_task():
             task.cancel()  # inside a callback that awaits: interrupt it
+        self._handover = None
         # Not started yet: it will start, see `closed` and return.
         self._callback = self._error_handler = None
         self._callback_ref = self._error_ref = None
@@ -272,12 +367,33 @@ class Subscriber(abc.ABC):
         index = 0
         callback: Callback | None = None
         event: MarketEvent | None = None
+        batch: Iterable[MarketEvent] | None
         while not self.closed:
-            batch = take_batch()
+            handover = self._handover
+            if handover is not None:
+                # A sync callback called from the router's flush returned an awaitable or
+                # raised: finish that event here, then the rest of its batch.
+                self._handover = None
+                pending, batch = handover
+                handover = None
+                if isinstance(pending, Exception):
+                    await self._failed(pending)
+                else:
+                    try:
+                        await pending
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        await self._failed(exc)
+                del pending
+                if self.closed:
+                    break
+            else:
+                batch = take_batch()
             if batch is None:
                 # Idle: hold no reference to the callback (a weak subscriber's owner may go).
                 callback = event = None
-                waiter = self._waiter = loop.create_future()
+                waiter = self._waiter = self._parked = loop.create_future()
                 self._busy = False
                 await waiter
                 self._busy = True
