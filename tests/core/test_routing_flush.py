@@ -27,6 +27,13 @@ def trade(symbol: str, seq: int) -> TradeEvent:
     )
 
 
+async def until(condition: Any, changed: asyncio.Event) -> None:
+    async with asyncio.timeout(TIMEOUT):
+        while not condition():
+            changed.clear()
+            await changed.wait()
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -54,12 +61,14 @@ async def test_a_sync_callable_returning_an_awaitable_is_awaited_in_order(
     router: Router,
 ) -> None:
     order: list[int] = []
+    changed = asyncio.Event()
 
     async def slow(seq: int) -> None:
         await asyncio.sleep(0.01)
         order.append(seq)
 
     def callback(event: TradeEvent) -> Any:
+        changed.set()
         if event.sequential_id == 1:
             return slow(1)  # a sync callable handing back a coroutine: awaited before the next
         order.append(event.sequential_id)
@@ -69,14 +78,10 @@ async def test_a_sync_callable_returning_an_awaitable_is_awaited_in_order(
     await settle()
     for seq in (0, 1, 2, 3):
         router.publish(trade("KRW-BTC", seq))
-    async with asyncio.timeout(TIMEOUT):
-        while len(order) < 4:
-            await asyncio.sleep(0.005)
+    await until(lambda: len(order) >= 4, changed)
     assert order == [0, 1, 2, 3]
     router.publish(trade("KRW-BTC", 4))  # back to the flush after the task parked again
-    async with asyncio.timeout(TIMEOUT):
-        while len(order) < 5:
-            await asyncio.sleep(0.005)
+    await until(lambda: len(order) >= 5, changed)
     assert order == [0, 1, 2, 3, 4]
 
 
@@ -85,8 +90,10 @@ async def test_a_raising_sync_callback_reaches_its_async_error_handler_then_goes
 ) -> None:
     got: list[int] = []
     errors: list[str] = []
+    changed = asyncio.Event()
 
     def callback(event: TradeEvent) -> None:
+        changed.set()
         if event.sequential_id == 1:
             raise ValueError("bad trade")
         got.append(event.sequential_id)
@@ -99,9 +106,7 @@ async def test_a_raising_sync_callback_reaches_its_async_error_handler_then_goes
     await settle()
     for seq in (0, 1, 2):
         router.publish(trade("KRW-BTC", seq))
-    async with asyncio.timeout(TIMEOUT):
-        while len(got) < 2:
-            await asyncio.sleep(0.005)
+    await until(lambda: len(got) >= 2, changed)
     assert got == [0, 2] and errors == ["bad trade"]
     assert sub.callback_errors == 1 and sub.delivered == 3
 
