@@ -75,7 +75,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+import inspect
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 from upbit_tui.net.metrics import MetricsCollector
@@ -409,10 +412,88 @@ class Router:
             self._flush_handle = self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
+        """Deliver one batch to each woken sync subscriber whose drain task is parked.
+
+        The sync half of `Subscriber._drain_loop`, for many subscribers at once (its comments
+        apply): epochs, sampled latency, counters, slow-callback timing. A callback that
+        returns an awaitable or raises hands that, with the rest of its batch, to its task.
+        """
         self._flush_handle = None
         ready, self._ready = self._ready, []
-        for sub in ready:
-            sub._deliver_parked()
+        epochs = self._epochs
+        metrics = self.metrics
+        latency = metrics.latency if metrics is not None else None
+        ring = latency._ring if latency is not None else None
+        mask = latency._mask if latency is not None else 0
+        index = latency._index if latency is not None else 0
+        slow = self.slow_callback
+        isawaitable = inspect.isawaitable
+        now = time.time
+        before = now()
+        total = 0
+        try:
+            for sub in ready:
+                parked = sub._parked
+                if sub.closed or sub._busy or parked is None or parked.done():
+                    continue  # closed, or its task runs and takes the batch itself
+                sub._waiter = parked  # offers made by the callbacks below flush again
+                batch = sub._take_batch()
+                if batch is None:
+                    continue
+                callback = sub._callback
+                if callback is None:
+                    callback = sub._resolve_callback()
+                    if callback is None:
+                        continue
+                current = epochs[sub.connection]
+                sub._in_flight = len(batch) if batch.__class__ is deque else 0
+                before_ms = before * 1000.0
+                delivered = stale = 0
+                events = iter(batch)
+                handover: tuple[Any, Iterator[MarketEvent]] | None = None
+                try:
+                    for event in events:
+                        if event.epoch < current and event.epoch:
+                            stale += 1
+                            continue
+                        if (
+                            not delivered & 7
+                            and ring is not None
+                            and event.timestamp_ms
+                            and event.stream_type == "REALTIME"
+                        ):
+                            ring[index & mask] = before_ms - event.timestamp_ms
+                            index += 1
+                        delivered += 1
+                        try:
+                            result = callback(event)
+                        except Exception as exc:
+                            handover = (exc, events)
+                            break
+                        if result is not None and isawaitable(result):
+                            handover = (result, events)
+                            break
+                        if sub.closed:
+                            break
+                finally:
+                    sub._in_flight = 0
+                    sub.delivered += delivered
+                    sub.stale += stale
+                    total += delivered
+                if handover is not None and not sub.closed:
+                    sub._waiter = None
+                    sub._handover = handover
+                    parked.set_result(None)  # its task awaits it, then delivers the rest
+                    continue
+                after = now()
+                if delivered and after - before > slow:
+                    sub._slow(after - before)
+                before = after
+        finally:
+            if latency is not None:
+                latency._index = index
+            if metrics is not None and total:
+                metrics.record_deliveries(total)
 
     @staticmethod
     def _resent_snapshot(route: _Route, event: MarketEvent, latest: MarketEvent) -> None:
