@@ -14,7 +14,8 @@ callback:
   `--transports`: each transport is its own row);
 - bare websockets + msgspec: `async for frame in ws` -> decode into a Struct -> count;
 - bare picows + msgspec: picows' listener -> decode -> count;
-- cryptofeed (its FeedHandler with defaults, which include uvloop) and ccxt pro
+- cryptofeed (its FeedHandler with its defaults, which install uvloop; `cryptofeed:asyncio` is
+  the same on asyncio's own loop, like every other client here) and ccxt pro
   (`watch_trades_for_symbols`), their Upbit URLs pointed at the source (only the URLs).
 Each client measures its own CPU time (`time.process_time`, every thread) over a window after a
 warm-up. Rounds are interleaved (the client order rotates each round); the table shows medians
@@ -24,7 +25,8 @@ The peers live in their own venv (created on first use, `--peers-venv`), never i
 dependencies: `pip install cryptofeed ccxt picows msgspec websockets`.
 
     .venv/bin/python bench/bench_peers.py [--seconds 4] [--rounds 3] [--rate 5000]
-        [--clients ours,websockets,picows,cryptofeed,ccxt] [--transports websockets,picows]
+        [--clients ours,websockets,picows,cryptofeed,cryptofeed:asyncio,ccxt]
+        [--transports websockets,picows]
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ CODES = [
 ]  # fmt: skip
 PEERS_VENV = Path("/tmp/upbit-bench-peers")
 PEER_PACKAGES = ["cryptofeed", "ccxt", "picows", "msgspec", "websockets"]
-PEER_CLIENTS = {"picows", "cryptofeed", "ccxt"}  # run with the peers' interpreter
+# Run with the peers' interpreter.
+PEER_CLIENTS = {"picows", "cryptofeed", "cryptofeed:asyncio", "ccxt"}
 WARM_UP = 1.0
 
 # --------------------------------------------------------------------------- the source
@@ -332,7 +335,9 @@ async def client_ours(
     return result
 
 
-def run_cryptofeed(url: str, rest: str, probe: Probe, seconds: float) -> dict[str, Any]:
+def run_cryptofeed(
+    url: str, rest: str, probe: Probe, seconds: float, uvloop: bool
+) -> dict[str, Any]:
     import cryptofeed.feed
     from cryptofeed import FeedHandler
     from cryptofeed.connection import RestEndpoint, Routes, WebsocketEndpoint, WSAsyncConn
@@ -354,7 +359,7 @@ def run_cryptofeed(url: str, rest: str, probe: Probe, seconds: float) -> dict[st
     async def on_trade(trade: Any, receipt_timestamp: float) -> None:
         sid(int(trade.id))
 
-    handler = FeedHandler(config={"log": {"disabled": True}})
+    handler = FeedHandler(config={"log": {"disabled": True}, "uvloop": uvloop})
     symbols = [f"{c.split('-')[1]}-KRW" for c in CODES]
     handler.add_feed(Upbit(symbols=symbols, channels=[TRADES], callbacks={TRADES: on_trade}))
     loop = asyncio.new_event_loop()
@@ -387,8 +392,8 @@ async def client_ccxt(url: str, rest: str, probe: Probe, seconds: float) -> dict
 
 def run_client(kind: str, url: str, rest: str, seconds: float, paced: bool) -> dict[str, Any]:
     probe = Probe(latency=paced)
-    if kind == "cryptofeed":
-        return run_cryptofeed(url, rest, probe, seconds)
+    if kind.startswith("cryptofeed"):
+        return run_cryptofeed(url, rest, probe, seconds, uvloop=not kind.endswith(":asyncio"))
     runs: dict[str, Callable[[], Any]] = {
         "websockets": lambda: client_websockets(url, probe, seconds),
         "picows": lambda: client_picows(url, probe, seconds),
@@ -512,7 +517,9 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=4.0, help="measurement per client run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--rate", type=float, default=5000.0, help="paced messages per second")
-    parser.add_argument("--clients", default="ours,websockets,picows,cryptofeed,ccxt")
+    parser.add_argument(
+        "--clients", default="ours,websockets,picows,cryptofeed,cryptofeed:asyncio,ccxt"
+    )
     parser.add_argument("--transports", default="websockets,picows", help="ours, one row each")
     parser.add_argument("--peers-venv", default=str(PEERS_VENV))
     parser.add_argument("--source", action="store_true", help=argparse.SUPPRESS)
