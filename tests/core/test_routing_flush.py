@@ -9,6 +9,7 @@ from typing import Any
 from core_harness import TIMEOUT, Collector
 
 from upbit_tui.net.routing import Router
+from upbit_tui.net.transport import READ_BURST
 from upbit_tui.wire.events import DataType, TradeEvent
 
 NOW_MS = int(time.time() * 1000)
@@ -123,3 +124,18 @@ async def test_closing_with_a_flush_pending_ends_the_drain_task(router: Router) 
         await task
     await settle()
     assert got.events == []
+
+
+async def test_inside_a_transport_read_the_flush_runs_when_the_read_ends(router: Router) -> None:
+    got = Collector()
+    router.subscribe(DataType.TRADE, ["KRW-BTC"], got)
+    await settle()
+    READ_BURST.active = True  # as a transport does while it hands over one socket read
+    try:
+        router.publish(trade("KRW-BTC", 1))
+        router.publish(trade("KRW-BTC", 2))
+        assert got.events == []  # batched until the read is handed over
+    finally:
+        READ_BURST.end()
+    # Delivered at the end of the read itself, not in a later loop iteration.
+    assert [e.sequential_id for e in got.events] == [1, 2]

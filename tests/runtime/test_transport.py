@@ -15,7 +15,12 @@ import pytest
 from runtime_helpers import TIMEOUT_FACTOR
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from upbit_tui.net.transport import TransportOptions, open_transport, resolve_transport
+from upbit_tui.net.transport import (
+    TransportOptions,
+    after_read_burst,
+    open_transport,
+    resolve_transport,
+)
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -92,10 +97,19 @@ async def test_messages_arrive_whole_and_in_order_then_the_close_is_reported(
     assert ws.name == resolve_transport(transport)
     await ws.send_text(b"subscribe")
     got: list[bytes] = []
+    in_read: list[bool] = []
+    read_ends: list[int] = []
+
+    def on_message(data: bytes, received_at: float) -> None:
+        got.append(data)
+        # Work registered now runs once this socket read's messages are all handed over.
+        in_read.append(after_read_burst(lambda: read_ends.append(len(got))))
+
     with pytest.raises(ConnectionClosed) as closed:
         async with asyncio.timeout(5 * TIMEOUT_FACTOR):
-            await ws.stream(lambda data, received_at: got.append(data))
+            await ws.stream(on_message)
     assert got == [b"a", b"b", b"c1c2c3", b"d"]
+    assert all(in_read) and read_ends and read_ends[-1] == 4
     assert all(type(data) is bytes for data in got)  # the codec's fast path wants bytes
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "bye")

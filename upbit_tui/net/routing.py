@@ -92,6 +92,7 @@ from upbit_tui.net.subscribers import (
     Policy,
     Subscriber,
 )
+from upbit_tui.net.transport import after_read_burst
 from upbit_tui.wire.events import (
     BalanceEvent,
     CandleEvent,
@@ -181,6 +182,7 @@ class Router:
         # Subscribers with sync callbacks woken since the last flush (see Subscriber._inline):
         # one loop callback delivers to all of them.
         self._ready: list[Subscriber] = []
+        self._flush_scheduled = False
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # Counters of subscribers already removed, so router totals never go backwards.
@@ -408,8 +410,16 @@ class Router:
     def _schedule(self, sub: Subscriber) -> None:
         """`sub` (sync callback, task parked) has events: deliver them in the next flush."""
         self._ready.append(sub)
-        if self._flush_handle is None and self._loop is not None:
-            self._flush_handle = self._loop.call_soon(self._flush)
+        if not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            # Inside a transport's read: flush when it has handed over the whole read (same
+            # loop iteration); otherwise in the next iteration.
+            if not after_read_burst(self._flush_after_read):
+                self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush_after_read(self) -> None:
+        if self._flush_scheduled:  # not closed meanwhile
+            self._flush()
 
     def _flush(self) -> None:
         """Deliver one batch to each woken sync subscriber whose drain task is parked.
@@ -418,6 +428,7 @@ class Router:
         apply): epochs, sampled latency, counters, slow-callback timing. A callback that
         returns an awaitable or raises hands that, with the rest of its batch, to its task.
         """
+        self._flush_scheduled = False
         self._flush_handle = None
         ready, self._ready = self._ready, []
         epochs = self._epochs
@@ -533,6 +544,7 @@ class Router:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        self._flush_scheduled = False
         self._ready.clear()
         subs = list(self._subscribers)
         tasks = [s._task for s in subs if s._task is not None]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -35,6 +36,38 @@ TRANSPORTS: Final = ("auto", "websockets", "picows")
 FAST_TRANSPORT: Final = "picows"
 
 MessageHandler = Callable[[bytes, float], None]
+
+
+class _ReadBurst(threading.local):
+    """The messages of one socket read, being handed over (per thread: one event loop each)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.after: list[Callable[[], None]] = []
+
+    def end(self) -> None:
+        self.active = False
+        after = self.after
+        if after:
+            self.after = []
+            for callback in after:
+                callback()
+
+
+READ_BURST: Final = _ReadBurst()
+
+
+def after_read_burst(callback: Callable[[], None]) -> bool:
+    """Run `callback` once the transport has handed over every message of the current read.
+
+    Returns False outside a read (the caller schedules `callback` itself). The router flushes
+    its sync subscribers this way: in the same loop iteration as the read, not one later.
+    """
+    burst = READ_BURST
+    if not burst.active:
+        return False
+    burst.after.append(callback)
+    return True
 
 
 class Transport(Protocol):

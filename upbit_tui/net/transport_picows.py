@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.frames import Close
 from websockets.http11 import Response
 
-from upbit_tui.net.transport import MessageHandler, TransportOptions
+from upbit_tui.net.transport import READ_BURST, MessageHandler, TransportOptions
 
 _TEXT, _BINARY, _CONT, _CLOSE = (
     WSMsgType.TEXT,
@@ -47,6 +47,19 @@ class _Listener(WSListener):
         self.fragments: list[bytes] | None = None
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        # picows hands over one read's frames in a row, the last one marked `last_in_buffer`.
+        burst = READ_BURST
+        burst.active = True
+        try:
+            self._on_frame(transport, frame)
+        finally:
+            if frame.last_in_buffer:
+                burst.end()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        READ_BURST.end()  # a read cut short by a protocol error leaves nothing pending
+
+    def _on_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
         if kind is _BINARY or kind is _TEXT:
             if not frame.fin:

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
 
-from upbit_tui.net.transport import MessageHandler, TransportOptions
+from upbit_tui.net.transport import READ_BURST, MessageHandler, TransportOptions
 
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 
@@ -32,6 +32,17 @@ class _PushConnection(ClientConnection):
         # Messages before the handler is attached (None once attached or detached).
         self.early: list[tuple[bytes, float]] | None = []
         self.fragments: list[bytes] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        burst = READ_BURST
+        if burst.active:  # not expected: reads are separate loop callbacks
+            super().data_received(data)
+            return
+        burst.active = True
+        try:
+            super().data_received(data)
+        finally:
+            burst.end()
 
     def process_event(self, event: Event) -> None:
         if self.response is None or event.__class__ is not Frame:
