@@ -4,6 +4,9 @@ The Router (net/routing.py, whose docstring is the contract: policies, delivery,
 metrics) decides who gets an event; a subscriber decides when and how its callback sees it.
 Split from routing.py by job; the hot paths cross the boundary on purpose: `Router.publish`
 inlines `DropOldestSubscriber.offer`, and the drain reads the router's epochs and metrics.
+One piece (~650 lines) because the base class's drain loop and the three policies' queues are
+one mechanism: each policy implements the queue (`offer`, `_take_batch`, `_discard`) that the
+same drain empties; apart, neither half can be read on its own.
 """
 
 from __future__ import annotations
