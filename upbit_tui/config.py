@@ -176,6 +176,8 @@ class ConnectionConfig:
     batch_window: float = 0.05
     # A symbol that lost its last subscriber stays subscribed this long.
     unsubscribe_grace: float = 5.0
+    # The WebSocket library: "auto" (picows if installed, else websockets), "websockets", "picows".
+    transport: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -371,6 +373,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 
 
 def _validate(config: Config, where: str) -> None:
+    from upbit_tui.net.transport import resolve_transport
     from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 
     try:
@@ -389,6 +392,10 @@ def _validate(config: Config, where: str) -> None:
             f"{where}: [exchange] rest_url: expected an http:// or https:// URL, "
             f"got '{config.exchange.rest_url}'"
         )
+    try:
+        resolve_transport(config.connection.transport)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: [connection] transport: {exc}") from None
     policies = ("drop_oldest", "coalesce_by_symbol", "throttle")
     for section in ("routing", "headless"):
         policy = getattr(config, section).policy

@@ -21,6 +21,9 @@ from upbit_tui.config import (
 
 # The suite's one timing factor (tests/conftest.py reads the same variable).
 TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
+# The WebSocket transport fast_config() uses; conftest's `transport` fixture runs every runtime
+# test once per transport (UPBIT_TUI_TEST_TRANSPORTS=websockets limits the set).
+TRANSPORT = "websockets"
 ACCESS = "test-access"
 SECRET = "test-secret"
 
@@ -38,6 +41,7 @@ def fast_config(sim: Any, *, keys: bool = False, secret: str = SECRET, **connect
         "stale_after": 5.0,
         "batch_window": 0.02,
         "unsubscribe_grace": 0.1,
+        "transport": TRANSPORT,
         **connection,
     }
     return Config(

@@ -28,7 +28,7 @@ Without `probe` the watchdog closes on silence, as it does for any stream that c
 
 What kills a connection and what happens then:
 - abrupt drop or clean close from the server -> reconnect after backoff;
-- no pong within ping_timeout (half-open socket) -> websockets closes it -> reconnect;
+- no pong within ping_timeout (half-open socket) -> the transport closes it -> reconnect;
 - no data frame for `stale_after` while subscribed and no answer to the watchdog's probe
   within `ping_timeout` -> close, reconnect;
 - handshake refused with 429/418 -> wait what the server asks (Retry-After, capped), else 1 s
@@ -36,6 +36,10 @@ What kills a connection and what happens then:
 - handshake refused with 401/403, or `auth_failed()` after an INVALID_AUTH error frame ->
   state UNAUTHORIZED, keep retrying with backoff and a fresh token each time.
 Each successful open is a new epoch (EpochManager); frames are tagged with it.
+
+The socket itself is a transport (net/transport.py: websockets, or picows with the `fast` extra,
+per `[connection] transport`) that pushes each message to the read loop's handler from its
+socket reader: no task wake-up per message.
 """
 
 from __future__ import annotations
@@ -48,11 +52,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Any, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from upbit_tui.config import ConnectionConfig
 from upbit_tui.net.recovery import EpochManager, RecoveryEngine, parse_retry_after
+from upbit_tui.net.transport import Transport, TransportOptions, open_transport
 from upbit_tui.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -123,6 +127,15 @@ class Connection:
         self._probe = probe
         self._probe_matches = probe_matches
         self.recovery = recovery or RecoveryEngine(config)
+        self._options = TransportOptions(
+            open_timeout=config.open_timeout or None,
+            ping_interval=config.ping_interval or None,
+            ping_timeout=config.ping_timeout or None,
+            # We only close to stop or to reconnect: under a flood the server may send its whole
+            # backlog before answering the close, so wait briefly, then abort.
+            close_timeout=min(max(config.ping_timeout, 0.5), CLOSE_TIMEOUT),
+            logger=_WIRE_LOG,
+        )
 
         self.state = ConnectionState.IDLE
         self.epoch = 0
@@ -141,7 +154,7 @@ class Connection:
         self._probe_reply: asyncio.Future[Any] | None = None
         self._probe_epoch = 0
         self._lost = False  # the server lost our subscription: the next send restores it
-        self._ws: ClientConnection | None = None
+        self._ws: Transport | None = None
         self._sent: Request | None = None
         self._dirty = asyncio.Event()
         self._wanted = asyncio.Event()
@@ -316,21 +329,7 @@ class Connection:
             if self._connect_gate is not None:
                 await self._connect_gate()
             headers = dict(self._headers_factory()) if self._headers_factory else None
-            ws = await connect(
-                self.url,
-                additional_headers=headers,
-                open_timeout=self._config.open_timeout or None,
-                ping_interval=self._config.ping_interval or None,
-                ping_timeout=self._config.ping_timeout or None,
-                # We only close to stop or to reconnect: under a flood the server may send
-                # its whole backlog before answering the close, so wait briefly, then abort.
-                close_timeout=min(max(self._config.ping_timeout, 0.5), CLOSE_TIMEOUT),
-                proxy=None,
-                compression=None,
-                max_size=2**22,
-                max_queue=64,
-                logger=_WIRE_LOG,
-            )
+            ws = await open_transport(self._config.transport, self.url, headers, self._options)
         except InvalidStatus as exc:
             self._handshake_refused(exc)
             return False
@@ -364,7 +363,7 @@ class Connection:
             self.last_error = f"handshake refused: HTTP {status}"
             self._set_state(ConnectionState.FAILED)
 
-    async def _run_open(self, ws: ClientConnection) -> None:
+    async def _run_open(self, ws: Transport) -> None:
         self._ws = ws
         self._close_reason = None
         self.epoch = self._epochs.increment_epoch(self.kind)
@@ -377,7 +376,7 @@ class Connection:
             request = self._request_factory()
             if request is not None:
                 await budget.acquire()
-                await ws.send(request, text=True)
+                await ws.send_text(request)
                 self._sent = request
                 self.messages_sent += 1
             self._dirty.clear()
@@ -421,24 +420,25 @@ class Connection:
             if self._close_reason and self.last_error is None:
                 self.last_error = self._close_reason
 
-    async def _read(self, ws: ClientConnection, epoch: int) -> None:
+    async def _read(self, ws: Transport, epoch: int) -> None:
         on_frame = self._on_frame
-        now = time.time
+
+        # Called by the transport from its socket reader, once per message: no task wake-up.
+        def on_message(data: bytes, received_at: float) -> None:
+            self.frames_received += 1
+            try:
+                if on_frame(data, epoch, received_at):
+                    self._last_data = received_at
+            except Exception:  # one bad frame or handler bug must not end the stream
+                self.frame_errors += 1
+                log.exception("%s frame handler failed", self.kind)
+
         try:
-            while True:
-                data = await ws.recv(decode=False)
-                received_at = now()
-                self.frames_received += 1
-                try:
-                    if on_frame(data, epoch, received_at):
-                        self._last_data = received_at
-                except Exception:  # one bad frame or handler bug must not end the stream
-                    self.frame_errors += 1
-                    log.exception("%s frame handler failed", self.kind)
+            await ws.stream(on_message)
         except ConnectionClosed as exc:
             self.last_error = self._close_reason or _describe_close(exc)
 
-    async def _write(self, ws: ClientConnection, budget: MessageBudget) -> None:
+    async def _write(self, ws: Transport, budget: MessageBudget) -> None:
         batch = self._config.batch_window
         while True:
             await self._dirty.wait()
@@ -466,12 +466,12 @@ class Connection:
                 if self._on_resubscribe is not None:
                     # Before the send, like on_open: what was missed is fetched from here on.
                     self._on_resubscribe(self.epoch)
-            await ws.send(request, text=True)
+            await ws.send_text(request)
             self._sent = request
             self.messages_sent += 1
             await self._notify_synced()
 
-    async def _watch(self, ws: ClientConnection) -> None:
+    async def _watch(self, ws: Transport) -> None:
         stale_after = self._config.stale_after
         interval = max(stale_after / 4, 0.001)
         while True:
@@ -499,7 +499,7 @@ class Connection:
                 await asyncio.wait_for(ws.close(1000, "stale"), timeout=max(stale_after, 1.0))
             return
 
-    async def _probe_alive(self, ws: ClientConnection, probe: Request) -> bool:
+    async def _probe_alive(self, ws: Transport, probe: Request) -> bool:
         """Ask a silent server what we are subscribed to; False if it does not answer at all.
 
         On a listing that differs from what the socket carries, the whole desired request is
@@ -512,7 +512,7 @@ class Connection:
         self._probe_reply, self._probe_epoch = reply, self.epoch
         timeout = self._config.ping_timeout or min(self._config.stale_after, 10.0)
         try:
-            await ws.send(probe, text=True)
+            await ws.send_text(probe)
             self.messages_sent += 1
             self.probes_sent += 1
             async with asyncio.timeout(timeout):

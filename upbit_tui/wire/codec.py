@@ -67,6 +67,19 @@ from upbit_tui.wire.events import (
     TickerEvent,
     TradeEvent,
 )
+from upbit_tui.wire.simple_keys import (
+    ASSET_ITEM_SIMPLE,
+    ASSET_SIMPLE,
+    CANDLE_SIMPLE,
+    LIST_SUBSCRIPTIONS_SIMPLE,
+    LISTED_SIMPLE,
+    ORDER_SIMPLE,
+    ORDERBOOK_SIMPLE,
+    ORDERBOOK_UNIT_SIMPLE,
+    TICKER_SIMPLE,
+    TRADE_SIMPLE,
+    to_default_keys,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,129 +120,6 @@ class SubscriptionList(msgspec.Struct, frozen=True):
 Decoded = MarketEvent | list[MarketEvent] | StatusMessage | ErrorMessage | SubscriptionList | None
 
 
-# --------------------------------------------------------------------------- SIMPLE key tables
-
-# shared/upbit-protocol.md section 3: SIMPLE key -> DEFAULT key, per type. `mk` and `market` are
-# the legacy (2018) spelling of `code`.
-_COMMON_SIMPLE: Final = {
-    "ty": "type",
-    "cd": "code",
-    "mk": "code",
-    "tms": "timestamp",
-    "st": "stream_type",
-}
-_TICKER_SIMPLE: Final = {
-    **_COMMON_SIMPLE,
-    "op": "opening_price",
-    "hp": "high_price",
-    "lp": "low_price",
-    "tp": "trade_price",
-    "pcp": "prev_closing_price",
-    "atp": "acc_trade_price",
-    "c": "change",
-    "cp": "change_price",
-    "scp": "signed_change_price",
-    "cr": "change_rate",
-    "scr": "signed_change_rate",
-    "ab": "ask_bid",
-    "tv": "trade_volume",
-    "atv": "acc_trade_volume",
-    "tdt": "trade_date",
-    "ttm": "trade_time",
-    "ttms": "trade_timestamp",
-    "aav": "acc_ask_volume",
-    "abv": "acc_bid_volume",
-    "h52wp": "highest_52_week_price",
-    "h52wdt": "highest_52_week_date",
-    "l52wp": "lowest_52_week_price",
-    "l52wdt": "lowest_52_week_date",
-    "ms": "market_state",
-    "its": "is_trading_suspended",
-    "dd": "delisting_date",
-    "mw": "market_warning",
-    "atp24h": "acc_trade_price_24h",
-    "atv24h": "acc_trade_volume_24h",
-}
-_TRADE_SIMPLE: Final = {
-    **_COMMON_SIMPLE,
-    "tp": "trade_price",
-    "tv": "trade_volume",
-    "ab": "ask_bid",
-    "pcp": "prev_closing_price",
-    "c": "change",
-    "cp": "change_price",
-    "td": "trade_date",
-    "ttm": "trade_time",
-    "ttms": "trade_timestamp",
-    "sid": "sequential_id",
-    "bap": "best_ask_price",
-    "bas": "best_ask_size",
-    "bbp": "best_bid_price",
-    "bbs": "best_bid_size",
-}
-_ORDERBOOK_SIMPLE: Final = {
-    **_COMMON_SIMPLE,
-    "tas": "total_ask_size",
-    "tbs": "total_bid_size",
-    "obu": "orderbook_units",
-    "lv": "level",
-}
-_ORDERBOOK_UNIT_SIMPLE: Final = {
-    "ap": "ask_price",
-    "bp": "bid_price",
-    "as": "ask_size",
-    "bs": "bid_size",
-}
-_CANDLE_SIMPLE: Final = {
-    **_COMMON_SIMPLE,
-    "cdttmu": "candle_date_time_utc",
-    "cdttmk": "candle_date_time_kst",
-    "op": "opening_price",
-    "hp": "high_price",
-    "lp": "low_price",
-    "tp": "trade_price",
-    "catv": "candle_acc_trade_volume",
-    "catp": "candle_acc_trade_price",
-}
-_ORDER_SIMPLE: Final = {
-    **_COMMON_SIMPLE,
-    "uid": "uuid",
-    "ab": "ask_bid",
-    "ot": "order_type",
-    "s": "state",
-    "tuid": "trade_uuid",
-    "p": "price",
-    "ap": "avg_price",
-    "v": "volume",
-    "rv": "remaining_volume",
-    "ev": "executed_volume",
-    "tc": "trades_count",
-    "rsf": "reserved_fee",
-    "rmf": "remaining_fee",
-    "pf": "paid_fee",
-    "l": "locked",
-    "ef": "executed_funds",
-    "tif": "time_in_force",
-    "tf": "trade_fee",
-    "im": "is_maker",
-    "id": "identifier",
-    "smpt": "smp_type",
-    "pv": "prevented_volume",
-    "pl": "prevented_locked",
-    "ttms": "trade_timestamp",
-    "otms": "order_timestamp",
-}
-_ASSET_SIMPLE: Final = {
-    **_COMMON_SIMPLE,
-    "astuid": "asset_uuid",
-    "ast": "assets",
-    "asttms": "asset_timestamp",
-}
-_ASSET_ITEM_SIMPLE: Final = {"cu": "currency", "b": "balance", "l": "locked"}
-_LIST_SUBSCRIPTIONS_SIMPLE: Final = {"mthd": "method", "rslt": "result", "tckt": "ticket"}
-_LISTED_SIMPLE: Final = {"ty": "type", "cds": "codes", "lv": "level"}
-
-
 # --------------------------------------------------------------------------- type tables
 
 _EVENT_CLASS: Final[dict[str, type[MarketEvent]]] = {
@@ -241,12 +131,12 @@ _EVENT_CLASS: Final[dict[str, type[MarketEvent]]] = {
     **{dt.value: CandleEvent for dt in DataType if dt.is_candle},
 }
 _SIMPLE_TABLE: Final[dict[type[MarketEvent], dict[str, str]]] = {
-    TickerEvent: _TICKER_SIMPLE,
-    TradeEvent: _TRADE_SIMPLE,
-    OrderbookEvent: _ORDERBOOK_SIMPLE,
-    CandleEvent: _CANDLE_SIMPLE,
-    OrderEvent: _ORDER_SIMPLE,
-    BalanceEvent: _ASSET_SIMPLE,
+    TickerEvent: TICKER_SIMPLE,
+    TradeEvent: TRADE_SIMPLE,
+    OrderbookEvent: ORDERBOOK_SIMPLE,
+    CandleEvent: CANDLE_SIMPLE,
+    OrderEvent: ORDER_SIMPLE,
+    BalanceEvent: ASSET_SIMPLE,
 }
 _DECODERS: Final[dict[type[MarketEvent], msgspec.json.Decoder[Any]]] = {
     cls: msgspec.json.Decoder(cls) for cls in set(_EVENT_CLASS.values())
@@ -437,16 +327,16 @@ class FrameDecoder:
             self.unknown += 1
             self.last_problem = f"unknown type {str(kind)[:40]!r}"
             return None
-        renamed = _rename(obj, _SIMPLE_TABLE[cls])
+        renamed = to_default_keys(obj, _SIMPLE_TABLE[cls])
         renamed.setdefault("type", kind)
         if cls is OrderbookEvent and isinstance(renamed.get("orderbook_units"), list):
             renamed["orderbook_units"] = [
-                _rename(u, _ORDERBOOK_UNIT_SIMPLE) if isinstance(u, dict) else u
+                to_default_keys(u, ORDERBOOK_UNIT_SIMPLE) if isinstance(u, dict) else u
                 for u in renamed["orderbook_units"]
             ]
         elif cls is BalanceEvent and isinstance(renamed.get("assets"), list):
             renamed["assets"] = [
-                _rename(a, _ASSET_ITEM_SIMPLE) if isinstance(a, dict) else a
+                to_default_keys(a, ASSET_ITEM_SIMPLE) if isinstance(a, dict) else a
                 for a in renamed["assets"]
             ]
         try:
@@ -457,11 +347,11 @@ class FrameDecoder:
         return self._stamp(event, epoch, received_at)
 
     def _subscription_list(self, obj: dict[str, Any]) -> Decoded:
-        renamed = _rename(obj, _LIST_SUBSCRIPTIONS_SIMPLE)
+        renamed = to_default_keys(obj, LIST_SUBSCRIPTIONS_SIMPLE)
         result = renamed.get("result")
         if isinstance(result, list):
             renamed["result"] = [
-                _rename(r, _LISTED_SIMPLE) if isinstance(r, dict) else r for r in result
+                to_default_keys(r, LISTED_SIMPLE) if isinstance(r, dict) else r for r in result
             ]
         try:
             return msgspec.convert(renamed, SubscriptionList)
@@ -485,17 +375,6 @@ def _first_significant_byte(data: bytes) -> int:
         if byte not in b" \t\r\n":
             return byte
     return -1
-
-
-def _rename(obj: dict[str, Any], table: Mapping[str, str]) -> dict[str, Any]:
-    # A DEFAULT key passes through unchanged; a SIMPLE key becomes its DEFAULT name.
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        name = table.get(key, key)
-        if name == "market":
-            name = "code"
-        out[name] = value
-    return out
 
 
 def _infer_legacy_type(obj: Mapping[str, Any]) -> str | None:
