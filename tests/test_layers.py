@@ -137,16 +137,9 @@ def test_the_circle_finder_finds_function_level_and_long_circles() -> None:
     [
         pytest.param(CLIENT_LAYERS, id="client"),
         pytest.param(("upbit_tui.headless",), id="headless"),
-        pytest.param(
-            ("upbit_tui.exchange",),
-            id="exchange",
-            marks=pytest.mark.xfail(strict=False, reason="fixed on branch simmarket/tui"),
-        ),
-        pytest.param(
-            ("upbit_tui.tui",),
-            id="tui",
-            marks=pytest.mark.xfail(strict=False, reason="fixed on branch simmarket/tui"),
-        ),
+        pytest.param(("upbit_tui.exchange",), id="exchange"),
+        pytest.param(("upbit_tui.tui",), id="tui"),
+        pytest.param(("upbit_tui.gateway",), id="gateway"),
     ],
 )
 def test_no_import_circles(layers: tuple[str, ...]) -> None:

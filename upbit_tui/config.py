@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hmac
+import importlib.util
 import logging
 import math
 import os
@@ -19,7 +20,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,32 @@ UPBIT_REST_URL = "https://api.upbit.com"
 ACCESS_KEY_ENV = "UPBIT_ACCESS_KEY"
 SECRET_KEY_ENV = "UPBIT_SECRET_KEY"
 CONFIG_PATH_ENV = "UPBIT_TUI_CONFIG"
+
+
+# [connection] transport: the names, and which one "auto" means here (net/transport.py opens it).
+TRANSPORTS: Final = ("auto", "websockets", "picows")
+FAST_TRANSPORT: Final = "picows"
+
+
+def fast_transport_installed() -> bool:
+    return importlib.util.find_spec(FAST_TRANSPORT) is not None
+
+
+def resolve_transport(name: str) -> str:
+    """The transport `name` stands for ("auto" -> picows if installed, else websockets).
+
+    Raises ValueError for an unknown name, or for "picows" when it is not installed.
+    """
+    if name not in TRANSPORTS:
+        raise ValueError(f"unknown transport {name!r} (expected one of {', '.join(TRANSPORTS)})")
+    if name == "auto":
+        return FAST_TRANSPORT if fast_transport_installed() else "websockets"
+    if name == FAST_TRANSPORT and not fast_transport_installed():
+        raise ValueError(
+            "transport 'picows' is not installed (pip install 'upbit-tui[fast]'), "
+            'or use transport = "websockets"'
+        )
+    return name
 
 
 class ConfigError(ValueError):
@@ -373,7 +400,6 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 
 
 def _validate(config: Config, where: str) -> None:
-    from upbit_tui.net.transport import resolve_transport
     from upbit_tui.wire.symbols import SymbolError, normalize_symbol
 
     try:

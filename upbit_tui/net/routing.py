@@ -92,7 +92,7 @@ from upbit_tui.net.subscribers import (
     Policy,
     Subscriber,
 )
-from upbit_tui.net.transport import after_read_burst
+from upbit_tui.net.transport_base import after_read_burst
 from upbit_tui.wire.events import (
     BalanceEvent,
     CandleEvent,

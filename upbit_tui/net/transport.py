@@ -25,94 +25,28 @@ flat out, ~40 % less paced; see BENCHMARKS.md ("Peers").
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Final, Protocol
+from collections.abc import Mapping
 
-TRANSPORTS: Final = ("auto", "websockets", "picows")
-FAST_TRANSPORT: Final = "picows"
+from upbit_tui.config import FAST_TRANSPORT, TRANSPORTS, resolve_transport
+from upbit_tui.net.transport_base import (
+    READ_BURST,
+    MessageHandler,
+    Transport,
+    TransportOptions,
+    after_read_burst,
+)
 
-MessageHandler = Callable[[bytes, float], None]
-
-
-class _ReadBurst(threading.local):
-    """The messages of one socket read, being handed over (per thread: one event loop each)."""
-
-    def __init__(self) -> None:
-        self.active = False
-        self.after: list[Callable[[], None]] = []
-
-    def end(self) -> None:
-        self.active = False
-        after = self.after
-        if after:
-            self.after = []
-            for callback in after:
-                callback()
-
-
-READ_BURST: Final = _ReadBurst()
-
-
-def after_read_burst(callback: Callable[[], None]) -> bool:
-    """Run `callback` once the transport has handed over every message of the current read.
-
-    Returns False outside a read (the caller schedules `callback` itself). The router flushes
-    its sync subscribers this way: in the same loop iteration as the read, not one later.
-    """
-    burst = READ_BURST
-    if not burst.active:
-        return False
-    burst.after.append(callback)
-    return True
-
-
-class Transport(Protocol):
-    """One open WebSocket (see the module docstring)."""
-
-    name: str
-
-    async def send_text(self, data: bytes | str) -> None: ...
-
-    async def stream(self, on_message: MessageHandler) -> None: ...
-
-    async def close(self, code: int = 1000, reason: str = "") -> None: ...
-
-
-@dataclass(frozen=True)
-class TransportOptions:
-    """What every transport is opened with; seconds, 0 or None = off."""
-
-    open_timeout: float | None = 10.0
-    ping_interval: float | None = 30.0
-    ping_timeout: float | None = 10.0
-    close_timeout: float = 2.0
-    max_size: int = 2**22
-    logger: logging.Logger | None = None
-
-
-def fast_transport_installed() -> bool:
-    return importlib.util.find_spec(FAST_TRANSPORT) is not None
-
-
-def resolve_transport(name: str) -> str:
-    """The transport `name` stands for ("auto" -> picows if installed, else websockets).
-
-    Raises ValueError for an unknown name, or for "picows" when it is not installed.
-    """
-    if name not in TRANSPORTS:
-        raise ValueError(f"unknown transport {name!r} (expected one of {', '.join(TRANSPORTS)})")
-    if name == "auto":
-        return FAST_TRANSPORT if fast_transport_installed() else "websockets"
-    if name == FAST_TRANSPORT and not fast_transport_installed():
-        raise ValueError(
-            "transport 'picows' is not installed (pip install 'upbit-tui[fast]'), "
-            'or use transport = "websockets"'
-        )
-    return name
+__all__ = [
+    "FAST_TRANSPORT",
+    "READ_BURST",
+    "TRANSPORTS",
+    "MessageHandler",
+    "Transport",
+    "TransportOptions",
+    "after_read_burst",
+    "open_transport",
+    "resolve_transport",
+]
 
 
 async def open_transport(

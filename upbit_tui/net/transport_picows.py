@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.frames import Close
 from websockets.http11 import Response
 
-from upbit_tui.net.transport import READ_BURST, MessageHandler, TransportOptions
+from upbit_tui.net.transport_base import READ_BURST, MessageHandler, TransportOptions
 
 _TEXT, _BINARY, _CONT, _CLOSE = (
     WSMsgType.TEXT,

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
 
-from upbit_tui.net.transport import READ_BURST, MessageHandler, TransportOptions
+from upbit_tui.net.transport_base import READ_BURST, MessageHandler, TransportOptions
 
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 
