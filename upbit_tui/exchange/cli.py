@@ -22,6 +22,7 @@ from upbit_tui.exchange.catalog import (
     USDT_MARKETS_LISTED,
 )
 from upbit_tui.exchange.control import is_loopback_host
+from upbit_tui.exchange.market import OUT_OF_ORDER_IDS
 from upbit_tui.exchange.server import DEFAULT_API_KEYS, ExchangeServer
 
 DEFAULT_PORT = 8765
@@ -155,10 +156,10 @@ def add_exchange_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out-of-order-ids",
         type=_fraction,
-        default=0.0,
+        default=OUT_OF_ORDER_IDS,
         metavar="FRACTION",
         help="share of trades (0..1) sent with a sequential_id below the previous one, as "
-        "Upbit allows (unique, seeded; default 0)",
+        f"Upbit allows (unique, seeded; default {OUT_OF_ORDER_IDS})",
     )
     parser.set_defaults(run=run_exchange)
     return parser

@@ -8,7 +8,7 @@ synthetic price path, catalog.py the listed markets, ticks.py the tick tables.
 Read API (what the REST and WebSocket renderers use; records are in `records.py`)
 -------------------------------------------------------------------------------
     model = MarketModel(seed=1, markets=30, clock=time.time, api_keys=["test-access"],
-                        out_of_order_ids=0.0, btc_markets=0, usdt_markets=0)
+                        out_of_order_ids=0.05, btc_markets=0, usdt_markets=0)
 
     model.markets() -> list[MarketInfo]             all listed markets, listing order
     model.has_market(code) -> bool                  exact, uppercase code ("KRW-BTC")
@@ -126,6 +126,8 @@ ModelEvent = Trade | OrderUpdate | AssetUpdate | BookChange
 
 _INTERVALS_SORTED = tuple(sorted(INTERVALS))  # take_changed_candles' order within a market
 HISTORY_TRADES_S = 300
+# Share of live trades sent with an id below the previous one (Upbit: unique, order not promised).
+OUT_OF_ORDER_IDS = 0.05
 _MEAN_REVERSION = 0.0001  # per trade, toward the listing's level
 
 
@@ -142,7 +144,7 @@ class MarketModel:
         markets: int = DEFAULT_MARKET_COUNT,
         clock: Clock | None = None,
         api_keys: Iterable[str] = (),
-        out_of_order_ids: float = 0.0,
+        out_of_order_ids: float = OUT_OF_ORDER_IDS,
         btc_markets: int = 0,
         usdt_markets: int = 0,
     ) -> None:
@@ -429,12 +431,19 @@ class MarketModel:
     ) -> list[Trade]:
         state = self._state(code)
         result: list[Trade] = []
+        # The cursor is a position: the trades older than the trade it names. Ids are unique but
+        # not ordered (out_of_order_ids), so comparing ids would skip some and repeat others.
+        positional = cursor is not None and any(t.sequential_id == cursor for t in state.trades)
+        after_cursor = not positional
         for trade in reversed(state.trades):
             if len(result) >= count:
                 return result
+            if not after_cursor:
+                after_cursor = trade.sequential_id == cursor
+                continue
             if to_ms is not None and trade.trade_timestamp >= to_ms:
                 continue
-            if cursor is not None and trade.sequential_id >= cursor:
+            if cursor is not None and not positional and trade.sequential_id >= cursor:
                 continue
             result.append(trade)
         # The synthetic past (past_trades.py), back to the start of the UTC day seven days ago.

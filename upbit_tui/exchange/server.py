@@ -82,7 +82,7 @@ from upbit_tui.exchange.control import add_control_routes
 from upbit_tui.exchange.fanout import Fanout
 from upbit_tui.exchange.faults import Endpoint, Faults
 from upbit_tui.exchange.limits import BLOCKED, MessageViolation, RateLimits
-from upbit_tui.exchange.market import MarketModel, ModelEvent
+from upbit_tui.exchange.market import OUT_OF_ORDER_IDS, MarketModel, ModelEvent
 from upbit_tui.exchange.records import Trade
 from upbit_tui.exchange.rest import Quotation429Body, add_rest_routes, json_errors
 from upbit_tui.exchange.session import CLOSE_TIMEOUT, Session
@@ -129,7 +129,8 @@ class ExchangeServer:
     quotation_429_body: "text" (Upbit's plain "Too many API requests.", the default) or "json"
         (`{"error": {"name": 429, ...}}`) for a quotation REST call over its limit.
     out_of_order_ids: share of live trades (0..1, seeded) whose sequential_id is below the
-        previous trade's (still unique), as Upbit allows; default 0.
+        previous trade's (still unique), as Upbit allows; default 0.05 so that every client
+        meets the weaker promise (0 for strictly increasing ids).
     book_changes_per_trade: orders placed or cancelled (orderbook messages without a trade)
         the `rate` loop makes per trade, in markets chosen by activity.
     status_up_interval: seconds between the `{"status":"UP"}` messages a connection gets once
@@ -163,7 +164,7 @@ class ExchangeServer:
         max_message_size: int = 1 << 20,
         max_backlog: int = 20_000,
         quotation_429_body: Quotation429Body = "text",
-        out_of_order_ids: float = 0.0,
+        out_of_order_ids: float = OUT_OF_ORDER_IDS,
         book_changes_per_trade: float = 4.0,
         status_up_interval: float = 10.0,
         private_token_reuse: Literal["accept", "refuse"] = "accept",

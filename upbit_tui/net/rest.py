@@ -507,8 +507,11 @@ class UpbitRestClient:
         For gap-free trades after a reconnect: pages back from the newest trade until it reaches
         the given one, then returns the newer trades oldest first, de-duplicated by
         sequential_id and marked `backfilled=True`. Upbit does not promise that sequential_id
-        grows with time, so the timestamp (when given) also ends the walk. Stops after
-        `max_pages` pages of 500 (logged: older missed trades are then not fetched).
+        grows with time, so "after" is by position in Upbit's newest-first answer: the walk ends
+        at the given trade itself, or at the first trade older than `since_timestamp_ms`
+        (trades in that same millisecond are then all returned: callers de-duplicate). Ids are
+        compared by size only when neither ends it. Stops after `max_pages` pages of 500
+        (logged: older missed trades are then not fetched).
         """
         if since_sequential_id is None and since_timestamp_ms is None:
             raise ValueError("give since_sequential_id or since_timestamp_ms")
@@ -521,12 +524,12 @@ class UpbitRestClient:
             if not page:
                 reached = True
                 break
-            for trade in page:
-                if self._is_newer(trade, since_sequential_id, since_timestamp_ms):
-                    trade.backfilled = True
-                    found.setdefault(trade.sequential_id, trade)
-                else:
+            for trade in reversed(page):  # newest first, as Upbit answers
+                if _is_older(trade, since_sequential_id, since_timestamp_ms):
                     reached = True
+                    break
+                trade.backfilled = True
+                found.setdefault(trade.sequential_id, trade)
             if reached or len(page) < MAX_TRADES_PER_CALL:
                 reached = True
                 break
@@ -537,15 +540,8 @@ class UpbitRestClient:
                 symbol,
                 max_pages,
             )
-        return sorted(found.values(), key=lambda t: (t.trade_timestamp, t.sequential_id))
-
-    @staticmethod
-    def _is_newer(trade: TradeEvent, since_sid: int | None, since_ts: int | None) -> bool:
-        if since_ts is not None and trade.trade_timestamp != since_ts:
-            return trade.trade_timestamp > since_ts
-        if since_sid is None:
-            return True  # same millisecond, no id to compare: keep it (callers de-duplicate)
-        return trade.sequential_id > since_sid
+        # Oldest first by time; within a millisecond, Upbit's own order (its ids may disagree).
+        return sorted(reversed(found.values()), key=lambda t: t.trade_timestamp)
 
     # ------------------------------------------------------------------ exchange (private)
 
@@ -632,3 +628,12 @@ class UpbitRestClient:
         except UpbitApiError:
             return list(codes)
         return [c for c in codes if c not in listed] or list(codes)
+
+
+def _is_older(trade: TradeEvent, since_sid: int | None, since_ts: int | None) -> bool:
+    """Whether the newest-first walk of get_trades_since has passed the given trade."""
+    if trade.sequential_id == since_sid:
+        return True
+    if since_ts is not None:
+        return trade.trade_timestamp < since_ts
+    return since_sid is not None and trade.sequential_id < since_sid
