@@ -11,6 +11,7 @@ Textual: the panes and the tests share them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 RISE_STYLE = "bold red"
 FALL_STYLE = "bold dodger_blue2"
@@ -114,19 +115,31 @@ def quote_currency(symbol: str) -> str:
     return symbol.partition("-")[0]
 
 
-def format_traded_value(value: float, symbol: str, width: int = 9) -> str:
-    """24h traded value in the market's quote currency: KRW in millions as Upbit shows it,
-    BTC with 4 decimals ('12.3457 BTC' or '12.3457'), USDT with 2 or a unit ('1.25M USDT')."""
+def format_traded_value(value: float, symbol: str, width: int = 10) -> str:
+    """24h traded value in the market's quote currency: KRW in millions as Upbit shows it;
+    BTC and USDT with their currency named, giving up decimals, then taking a unit, to keep it
+    ('34.7660 BTC' at 11, '34.77 BTC' at 10, '5.16M USDT'): beside KRW's '93,846M' a bare
+    '5.16M' reads as KRW. A value too small for its decimals is '<0.0001 BTC', never 0."""
     quote = quote_currency(symbol)
     if quote == "KRW":
         return format_krw_millions(value, width)
-    plain = f"{value:,.4f}" if quote == "BTC" else f"{value:,.2f}"
-    for candidate in (f"{plain} {quote}", plain):
-        if len(candidate) <= width:
-            return candidate
-    number = fit_units(value, width)
-    with_quote = f"{number} {quote}"
-    return with_quote if len(with_quote) <= width else number
+    if value == 0:
+        return f"0 {quote}"
+    room = width - len(quote) - 1
+    most = 4 if quote == "BTC" else 2
+    if abs(value) < 10**-most / 2:
+        tiny = f"<{10**-most:.{most}f}"
+        return f"{tiny} {quote}" if len(tiny) <= room else tiny
+    if abs(value) < 1000:
+        for decimals in range(most, -1, -1):
+            number = f"{value:,.{decimals}f}"
+            if len(number) <= room and (round(value, decimals) != 0):
+                return f"{number} {quote}"
+    if room > 0 and abs(value) >= 1:
+        number = fit_units(value, room, f"{value:,.0f}")
+        if len(number) <= room:
+            return f"{number} {quote}"
+    return fit_units(value, width, f"{value:,.{most}f}")
 
 
 def format_size(size: float) -> str:
@@ -140,6 +153,21 @@ def format_size(size: float) -> str:
     if size >= 1:
         return f"{size:,.4f}".rstrip("0").rstrip(".")
     return f"{size:.8f}".rstrip("0").rstrip(".") or "0"
+
+
+def format_size_column(sizes: Sequence[float], width: int = 11) -> list[str]:
+    """Order-book quantities shown together, with one number of decimals so their points line
+    up ('0.44166990' under '0.33690800', never a ragged '0.4416699'): the decimals
+    `format_size` gives the largest of them; any that would not fit take `format_size`'s form."""
+    largest = max((abs(s) for s in sizes), default=0.0)
+    if largest >= 1e7:
+        return [format_size(s) for s in sizes]
+    decimals = 8 if largest < 1 else 4 if largest < 1000 else 2
+    column = []
+    for size in sizes:
+        text = f"{size:,.{decimals}f}"
+        column.append(text if len(text) <= width else format_size(size))
+    return column
 
 
 def format_krw(value: float) -> str:

@@ -18,7 +18,7 @@ from widgets.market_format import (
     depth_bar,
     format_change_rate,
     format_price,
-    format_size,
+    format_size_column,
     format_volume,
 )
 from widgets.proxy_pane import ProxyPane
@@ -189,14 +189,18 @@ def render_book(book: OrderbookEvent, ticker: TickerEvent | None, width: int, he
     size_w = 11
     rate_w = 7
     bar_w = max(0, width - price_w - rate_w - size_w - 3)
+    # One column for both sides, so every decimal point lines up.
+    sizes = format_size_column([u.ask_size for u in shown] + [u.bid_size for u in shown])
+    ask_sizes, bid_sizes = sizes[: len(shown)], sizes[len(shown) :]
     out = Lines()
     header = f"{'Price':>{price_w}} {'%':>{rate_w}} {'Size':>{size_w}} "
     out.append(header + "\n", style="bold")
-    for unit in reversed(shown):
+    for unit, size_text in reversed(list(zip(shown, ask_sizes, strict=True))):
         _book_row(
             out,
             unit.ask_price,
             unit.ask_size,
+            size_text,
             largest,
             prev_close,
             symbol,
@@ -204,11 +208,12 @@ def render_book(book: OrderbookEvent, ticker: TickerEvent | None, width: int, he
             ASK_BAR,
         )
     _spread_line(out, units, symbol, width)
-    for unit in shown:
+    for unit, size_text in zip(shown, bid_sizes, strict=True):
         _book_row(
             out,
             unit.bid_price,
             unit.bid_size,
+            size_text,
             largest,
             prev_close,
             symbol,
@@ -224,6 +229,7 @@ def _book_row(
     out: Lines,
     price: float,
     size: float,
+    size_text: str,
     largest: float,
     prev_close: float,
     symbol: str,
@@ -240,7 +246,7 @@ def _book_row(
         rate_text = format_change_rate(rate)
     out.append(f"{format_price(price, symbol):>{price_w}} ", style=style)
     out.append(f"{rate_text:>{rate_w}} ", style=style)
-    out.append(f"{format_size(size):>{size_w}} ")
+    out.append(f"{size_text:>{size_w}} ")
     out.append(depth_bar(size, largest, bar_w), style=bar_style)
     out.append("\n")
 

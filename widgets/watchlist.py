@@ -34,7 +34,7 @@ COLUMNS = [
     Column("change", "Change", 11),
     Column("rate", "Chg %", 7),
     Column("volume", "Vol 24h", 8),
-    Column("value", "Value 24h", 9),
+    Column("value", "Value 24h", 10),
 ]
 # Columns given up, in this order, when the pane is too narrow for all of them.
 DROP_ORDER = ("change", "value", "volume")

@@ -68,6 +68,21 @@ def test_candles_pane(snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)
 
 
+def test_btc_and_usdt_markets(snap_compare: Any) -> None:
+    """BTC- and USDT-quoted markets as a user adds them: prices in their tick's decimals (BTC 8,
+    USDT-BTC 2, USDT-SHIB 8), 24h value in their quote currency, named; BTC-ETH's book and chart."""
+    app = demo_app(symbols=("BTC-ETH", "USDT-BTC", "USDT-SHIB", "KRW-BTC"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_for(
+            pilot,
+            lambda: settled(app, "watchlist", "orderbook", "candles", "balances"),
+            "every pane to show data",
+        )
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
 def test_balances_pane(snap_compare: Any) -> None:
     app = demo_app(panes=("balances",))
 

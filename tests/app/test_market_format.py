@@ -17,6 +17,7 @@ from widgets.market_format import (
     format_price,
     format_signed_price,
     format_size,
+    format_size_column,
     format_traded_value,
     format_volume,
 )
@@ -87,6 +88,17 @@ def test_order_book_sizes_fit_their_column_without_losing_digits() -> None:
     assert all(len(format_size(s)) <= 11 for s in (0.00000001, 9_999_999.99, 123_456_789.0))
 
 
+def test_order_book_size_column_lines_up_its_decimal_points() -> None:
+    # format_size alone trims zeros ('0.4416699' beside '0.33690800' is ragged).
+    column = format_size_column([0.336908, 0.4416699, 0.30185616])
+    assert column == ["0.33690800", "0.44166990", "0.30185616"]
+    assert format_size_column([0.5, 12.345678]) == ["0.5000", "12.3457"]
+    assert format_size_column([0.5, 23_185.18334]) == ["0.50", "23,185.18"]
+    column = format_size_column([0.5, 45_678_901.2])
+    assert column == [format_size(0.5), "45.68M"]
+    assert all(len(t) <= 11 for t in format_size_column([0.00000001, 9_999_999.99]))
+
+
 def test_duration() -> None:
     assert format_duration(42.9) == "42s"
     assert format_duration(725) == "12m 05s"
@@ -122,13 +134,23 @@ def test_volume_picks_a_unit_that_fits_the_column(volume: float, shown: str) -> 
 def test_traded_value_is_in_the_quote_currency_and_fits() -> None:
     assert format_traded_value(228_827_000_000.0, "KRW-BTC") == "228,827M"
     assert format_traded_value(2.67e15, "KRW-BTT") == "2.67P"
-    assert format_traded_value(12.34567, "BTC-ETH") == "12.3457"
-    assert format_traded_value(1.5, "BTC-XRP") == "1.5000"  # "1.5000 BTC" is too wide
-    assert format_traded_value(1_234_567.0, "USDT-BTC") == "1.23M"
-    assert format_traded_value(0.5, "BTC-ETH") == "0.5000"
-    assert format_traded_value(512.5, "USDT-XRP") == "512.50"
-    for value, symbol in [(3e12, "KRW-BTT"), (9e9, "BTC-ETH"), (9e9, "USDT-SOL")]:
-        assert len(format_traded_value(value, symbol)) <= 9
+    # BTC and USDT name their currency (a bare '5.16M' beside KRW's '93,846M' reads as KRW),
+    # giving up decimals first, then taking a unit.
+    assert format_traded_value(34.766, "BTC-ETH") == "34.766 BTC"
+    assert format_traded_value(34.766, "BTC-ETH", width=9) == "34.77 BTC"
+    assert format_traded_value(1.5, "BTC-XRP") == "1.5000 BTC"
+    assert format_traded_value(5_160_000.0, "USDT-BTC") == "5.16M USDT"
+    assert format_traded_value(5_160_000.0, "USDT-BTC", width=9) == "5.2M USDT"
+    assert format_traded_value(512.5, "USDT-XRP") == "512.5 USDT"
+    assert format_traded_value(999.999, "USDT-XRP", width=9) == "1.0K USDT"
+    assert format_traded_value(0.0, "BTC-ETH") == "0 BTC"
+    # Never a traded market shown as 0.
+    assert format_traded_value(0.004, "USDT-XRP") == "<0.01 USDT"
+    assert format_traded_value(0.00004, "BTC-XRP") == "<0.0001"
+    for value in (0.00004, 0.5, 999.99, 1_000.0, 123_456.789, 9.99e9, 2.67e15, 1e25):
+        for symbol in ("KRW-BTC", "BTC-ETH", "USDT-BTC"):
+            for width in (9, 10):
+                assert len(format_traded_value(value, symbol, width)) <= width
 
 
 def test_balances_are_valued_through_btc_or_usdt_where_krw_does_not_list_the_coin() -> None:

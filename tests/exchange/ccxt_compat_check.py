@@ -56,6 +56,25 @@ async def check_candles(exchange: Any) -> None:
         print(f"  ok  fetch_ohlcv {timeframe}: {len(candles)} candles")
 
 
+async def check_quote_markets(exchange: Any, markets: dict[str, Any]) -> None:
+    """BTC- and USDT-quoted markets through ccxt's unified calls, REST and WebSocket."""
+    print("BTC- and USDT-quoted markets")
+    for symbol in ("ETH/BTC", "BTC/USDT", "SHIB/USDT"):
+        check(symbol in markets, f"load_markets: {symbol} missing")
+        ticker = await exchange.fetch_ticker(symbol)
+        book = await exchange.fetch_order_book(symbol)
+        candles = await exchange.fetch_ohlcv(symbol, "1m", limit=3)
+        trades = await exchange.fetch_trades(symbol, limit=3)
+        watched = await asyncio.wait_for(exchange.watch_order_book(symbol), WAIT)
+        best_ask, best_bid = book["asks"][0][0], book["bids"][0][0]
+        check(ticker["last"] > 0 and ticker["quoteVolume"] > 0, f"{symbol}: ticker {ticker}")
+        check(best_ask > best_bid, f"{symbol}: crossed book {best_ask} <= {best_bid}")
+        check(len(candles) == 3 and len(trades) > 0, f"{symbol}: candles or trades missing")
+        check(watched["asks"][0][0] > watched["bids"][0][0], f"{symbol}: crossed watched book")
+        print(f"  ok  {symbol}: ticker {ticker['last']}, book {best_bid}/{best_ask}, "
+              f"candles, trades, watch_order_book")  # fmt: skip
+
+
 async def check_orders(exchange: Any) -> None:
     print("orders (fetch_order, fetch_closed_orders)")
     ticker = await exchange.fetch_ticker("BTC/KRW")
@@ -163,6 +182,7 @@ async def main(command: list[str]) -> int:
             check("BTC/KRW" in markets, "load_markets: BTC/KRW missing")
             print(f"  ok  load_markets: {len(markets)} markets")
             await check_candles(exchange)
+            await check_quote_markets(exchange, markets)
             await check_orders(exchange)
             await check_watch_orders(exchange, rest_url)
         except Exception as exc:

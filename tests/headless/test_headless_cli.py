@@ -211,6 +211,36 @@ async def test_demo_flag_runs_the_simulator_in_process(before_subcommand: bool) 
     assert "streaming ticker for KRW-BTC from http://127.0.0.1:" in err.decode()
 
 
+async def test_demo_lists_btc_and_usdt_quoted_markets() -> None:
+    """--demo lists the simulator's BTC and USDT markets too, so a user can stream them."""
+    process = await asyncio.create_subprocess_exec(
+        *COMMAND,
+        "headless",
+        "--demo",
+        *("--symbols", "BTC-ETH,USDT-BTC", "--types", "ticker,orderbook,trade", "--count", "20"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=clean_env(),
+        cwd=ROOT,
+    )
+    async with asyncio.timeout(30 * TIMEOUT_FACTOR):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    events = [json.loads(line) for line in out.splitlines()]
+    seen = {(e["type"], e["code"]) for e in events}
+    for code in ("BTC-ETH", "USDT-BTC"):
+        assert {(t, code) for t in ("ticker", "orderbook", "trade")} <= seen, seen
+    for event in events:  # Upbit's field names, quoted in BTC / USDT
+        if event["type"] == "ticker":
+            assert {"trade_price", "acc_trade_price_24h", "signed_change_rate"} <= set(event)
+        elif event["type"] == "orderbook":
+            assert {"ask_price", "bid_size"} <= set(event["orderbook_units"][0])
+        else:
+            assert {"trade_price", "trade_volume", "sequential_id", "ask_bid"} <= set(event)
+        if event["code"] == "BTC-ETH" and "trade_price" in event:
+            assert 0 < event["trade_price"] < 1  # ETH in BTC, not in KRW
+
+
 async def test_stream_survives_a_dropped_connection(config_path: Path, sim: Any) -> None:
     async with headless("--config", str(config_path), "--types", "ticker,trade") as run:
         before = await run.read_events(5)

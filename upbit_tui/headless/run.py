@@ -589,9 +589,15 @@ def _release_stdout() -> None:
 async def _demo_exchange(config: Config) -> AsyncIterator[Config]:
     """Run the simulator in this process and point the config (and demo keys) at it."""
     from upbit_tui.exchange import ExchangeServer
+    from upbit_tui.exchange.catalog import BTC_MARKETS_LISTED, USDT_MARKETS_LISTED
 
     async with ExchangeServer(
-        rate=DEMO_RATE, host="127.0.0.1", port=0, api_keys={DEMO_ACCESS_KEY: DEMO_SECRET_KEY}
+        rate=DEMO_RATE,
+        host="127.0.0.1",
+        port=0,
+        api_keys={DEMO_ACCESS_KEY: DEMO_SECRET_KEY},
+        btc_markets=BTC_MARKETS_LISTED,
+        usdt_markets=USDT_MARKETS_LISTED,
     ) as sim:
         yield config.replace(
             exchange=ExchangeConfig(

@@ -38,10 +38,14 @@ async def start_demo_exchange(
 
     `overrides` go to ExchangeServer (seed, markets, rate, clock, api_keys)."""
     from upbit_tui.exchange import ExchangeServer
+    from upbit_tui.exchange.catalog import BTC_MARKETS_LISTED, USDT_MARKETS_LISTED
 
     options: dict[str, Any] = {
         "seed": DEMO_SEED,
         "markets": DEMO_MARKETS,
+        # Every BTC- and USDT-quoted market the simulator lists, as `upbit-tui exchange` does.
+        "btc_markets": BTC_MARKETS_LISTED,
+        "usdt_markets": USDT_MARKETS_LISTED,
         "rate": DEMO_RATE,
         "host": "127.0.0.1",
         "port": 0,
