@@ -70,7 +70,7 @@ def test_markets_span_the_price_bands_with_names() -> None:
 
 
 def test_sequential_ids_strictly_increase_even_on_a_frozen_clock() -> None:
-    model = make_model(markets=3)
+    model = MarketModel(seed=1, markets=3, clock=lambda: NOW, out_of_order_ids=0.0)
     trades = [model.generate_trade() for _ in range(500)]
     sids = [t.sequential_id for t in trades]
     assert sids == sorted(sids) and len(set(sids)) == len(sids)

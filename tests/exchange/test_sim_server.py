@@ -27,7 +27,10 @@ async def test_urls_point_at_one_port() -> None:
 
 
 async def test_rate_generates_trades_with_increasing_ids() -> None:
-    async with ExchangeServer(rate=200.0, markets=3) as sim, connect(sim.websocket_url) as ws:
+    async with (
+        ExchangeServer(rate=200.0, markets=3, out_of_order_ids=0.0) as sim,
+        connect(sim.websocket_url) as ws,
+    ):
         codes = sim.model.market_codes()
         await send(ws, subscription({"type": "trade", "codes": codes, "is_only_realtime": True}))
         trades = [await recv(ws) for _ in range(30)]
@@ -38,7 +41,9 @@ async def test_rate_generates_trades_with_increasing_ids() -> None:
 
 async def test_firehose_floods_only_the_subscribed_markets() -> None:
     async with (
-        ExchangeServer(rate=0.0, markets=10, firehose=float("inf"), rate_limits=False) as sim,
+        ExchangeServer(
+            rate=0.0, markets=10, firehose=float("inf"), rate_limits=False, out_of_order_ids=0.0
+        ) as sim,
         connect(sim.websocket_url, compression=None) as ws,
     ):
         await send(
