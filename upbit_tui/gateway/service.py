@@ -95,6 +95,7 @@ class GatewayService:
         self.instance = uuid.uuid4().hex  # changes with every start: clients see a switch
         self.manager: GlobalWebSocketManager | None = None
         self._nc: NatsClient | None = None
+        self._kv: KeyValue | None = None
         self._publisher: EventPublisher | None = None
         self._sessions: dict[str, _Session] = {}
         self._subs: list[Any] = []
@@ -146,6 +147,7 @@ class GatewayService:
             history=1,
             storage=StorageType.FILE,
         )
+        self._kv = kv
         self._tasks.append(asyncio.create_task(self._hold_lease(kv), name="gateway-lease"))
 
     async def stop(self) -> None:
@@ -157,7 +159,12 @@ class GatewayService:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        was_active = self.active
         await self._step_down()
+        if was_active and self._kv is not None:
+            # A clean stop hands over at once instead of after the lease's TTL.
+            with contextlib.suppress(Exception):
+                await self._kv.delete("active")
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.close()

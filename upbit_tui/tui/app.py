@@ -39,6 +39,7 @@ from upbit_tui.config import (
     default_config_path,
     load_config,
 )
+from upbit_tui.gateway.attach import with_gateway
 from upbit_tui.logsetup import LoggingSetupError, setup_logging
 from upbit_tui.tui.commands import UpbitCommands
 from upbit_tui.tui.messages import SymbolSelected, WatchlistChanged
@@ -230,14 +231,14 @@ class UpbitApp(App[int]):
     # -- the manager as a worker ------------------------------------------------------------
 
     async def _run_runtime(self) -> None:
-        from upbit_tui.client.manager import GlobalWebSocketManager
         from upbit_tui.client.proxy import WebSocketClientProxy
+        from upbit_tui.gateway.attach import build_manager
 
         async with contextlib.AsyncExitStack() as stack:
             config = self.runtime.config
             if self.demo:
                 config = await self._start_demo_exchange(stack, config)
-            manager = GlobalWebSocketManager(config)
+            manager = build_manager(config, name="upbit-tui")  # a gateway's, if one is named
             await stack.enter_async_context(manager)
             self._health_proxy = WebSocketClientProxy(self.runtime.client_id("app"), manager)
             stack.push_async_callback(self._health_proxy.cleanup)
@@ -625,7 +626,7 @@ def run_app(args: argparse.Namespace, *, print_error: Callable[[str], None] | No
     """`upbit-tui [--config PATH] [--demo]`: 0 on a normal quit, 2 on a config problem."""
     say = print_error or (lambda line: print(line, file=sys.stderr))
     try:
-        config = load_config(config_path_from(args))
+        config = with_gateway(load_config(config_path_from(args)), getattr(args, "gateway", None))
         log_file = setup_logging(config.logging)
     except (ConfigError, LoggingSetupError) as exc:
         say(f"upbit-tui: {exc}")
