@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,3 +108,98 @@ class Collector:
             while not predicate(self):
                 self._changed.clear()
                 await self._changed.wait()
+
+
+HERE = Path(__file__).resolve().parent
+
+
+class Child:
+    """A subprocess whose stdout lines are collected by a reader task; killed with SIGKILL."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, *args: str) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        return cls(process)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for raw in self.process.stdout:
+            self.lines.append(raw.decode().rstrip("\n"))
+            self._changed.set()
+
+    async def wait_line(self, predicate: Callable[[list[str]], bool], within: float = 15.0) -> None:
+        try:
+            async with asyncio.timeout(within * TIMEOUT_FACTOR):
+                while not predicate(self.lines):
+                    if self.process.returncode is not None:
+                        break
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            pass
+        if not predicate(self.lines):
+            err = await self._stderr()
+            pytest.fail(f"child never printed what was expected; stderr: {err[-2000:]}")
+
+    async def _stderr(self) -> str:
+        if self.process.returncode is None:
+            self.kill()
+            await self.process.wait()
+        assert self.process.stderr is not None
+        return (await self.process.stderr.read()).decode(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no goodbye (a crash)."""
+        if self.process.returncode is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+
+    async def close(self) -> None:
+        self.kill()
+        await self.process.wait()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+
+async def start_consumer(url: str, prefix: str, *options: str) -> Child:
+    child = await Child.start(str(HERE / "consumer_proc.py"), url, prefix, *options)
+    await child.wait_line(lambda lines: "ready" in lines)
+    return child
+
+
+def gateway_config_file(tmp_path: Path, sim: Any, lease_ttl: float = 3.0) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        "[exchange]\n"
+        f'websocket_url = "{sim.websocket_url}"\n'
+        f'private_websocket_url = "{sim.private_websocket_url}"\n'
+        f'rest_url = "{sim.rest_url}"\n'
+        "[connection]\nreconnect_initial_delay = 0.01\nreconnect_max_delay = 0.1\n"
+        "unsubscribe_grace = 0.1\n"
+        f"[gateway]\nlease_ttl = {lease_ttl}\n"
+    )
+    return path
+
+
+async def start_gateway(config: Path, url: str, prefix: str, name: str) -> Child:
+    """`upbit-tui gateway` in its own process (so a test can kill -9 it)."""
+    return await Child.start(
+        "-m", "upbit_tui", "gateway", "--config", str(config), "--nats", url,
+        "--prefix", prefix, "--name", name, "--active-ttl", "1",
+    )  # fmt: skip
+
+
+def trades_of(lines: list[str]) -> list[tuple[str, int]]:
+    out = []
+    for line in lines:
+        if line.startswith("T "):
+            _, code, sid = line.split()
+            out.append((code, int(sid)))
+    return out

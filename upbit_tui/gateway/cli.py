@@ -80,16 +80,10 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(
-            serve(
-                config,
-                url,
-                name=args.name,
-                demo=demo,
-                prefix=args.prefix,
-                active_ttl=args.active_ttl,
-            )  # fmt: skip
+        code = serve(
+            config, url, name=args.name, demo=demo, prefix=args.prefix, active_ttl=args.active_ttl
         )
+        return asyncio.run(code)
     return EXIT_OK
 
 

@@ -8,8 +8,8 @@ a consumer decodes straight into the same typed event. Trades also carry `Nats-M
 
 Wishes: request/reply on `<prefix>.gw.<op>` with JSON bodies:
 - `subscribe`   {session, client_id, type, codes|null, depth, level} -> {ok: true}
-- `sync`        {session, name, wishes: [Wish...]} -> {ok: {gateway, rejected}}: the whole state
-  of one remote manager, sent as its heartbeat; a gateway that never saw the session (it
+- `sync`        {session, name, wishes: [Wish...], lease} -> {ok: {gateway, rejected}}: the
+  whole state of one remote manager, sent as its heartbeat; a gateway that never saw the session (it
   restarted, or a standby took over) rebuilds it from this alone.
 - `bye`         {session} -> {ok: true}
 - `snapshot`    {kind: ticker|orderbook|candle, codes, depth, timeframe, count} -> {ok: [...]}
@@ -87,12 +87,16 @@ class SyncRequest(msgspec.Struct):
     session: str
     name: str
     wishes: list[Wish]
+    # Seconds the wishes outlive the last heartbeat (0: the gateway's lease_ttl). A bot that
+    # resumes its trades from JetStream asks for longer, so the trades keep being recorded.
+    lease: float = 0.0
 
 
 class SubscribeRequest(msgspec.Struct):
     session: str
     name: str
     wish: Wish
+    lease: float = 0.0
 
 
 class SnapshotRequest(msgspec.Struct):

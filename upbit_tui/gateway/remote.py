@@ -12,7 +12,9 @@ WebSocketClientProxy and everything above it work unchanged. Here:
   seconds as the lease, so a restarted or standby gateway rebuilds it by itself;
 - trades are filtered by sequential_id (never one twice, even across a gateway switch), and
   `resume_trades={code: last_sequential_id}` replays what was missed from the gateway's
-  JetStream stream before going live, with no Upbit REST call;
+  JetStream stream before going live, with no Upbit REST call; `keep_wishes_for=S` asks the
+  gateway to keep this process's wishes S seconds after it goes silent (crash, restart), so
+  its trades keep being recorded meanwhile;
 - snapshots and health are asked of the gateway (its live cache first, like the local manager).
 """
 
@@ -99,6 +101,7 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         request_timeout: float = 5.0,
         connect_timeout: float = 2.0,
         resume_trades: Mapping[str, int] | None = None,
+        keep_wishes_for: float = 0.0,
     ) -> None:
         self.nats_url = nats_url
         self.name = name or f"remote-{uuid.uuid4().hex[:6]}"
@@ -109,6 +112,8 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         self.connect_timeout = connect_timeout
         self.session = uuid.uuid4().hex
         self._resume = dict(resume_trades or {})
+        # Asked of the gateway: how long our wishes outlive us (0: its lease_ttl).
+        self.keep_wishes_for = keep_wishes_for
         self._metrics = MetricsCollector(health)
         self._nc: NatsClient | None = None
         self._router: Router | None = None
@@ -317,7 +322,10 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         wish = Wish(client_id, data_type.value, codes, depth, level)
         try:
             await self._request(
-                "subscribe", SubscribeRequest(session=self.session, name=self.name, wish=wish)
+                "subscribe",
+                SubscribeRequest(
+                    session=self.session, name=self.name, wish=wish, lease=self.keep_wishes_for
+                ),
             )
         except GatewayUnavailableError as exc:
             # Kept: the heartbeat delivers it when the gateway is back (as Upbit outages).
@@ -494,7 +502,9 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
                     await self._sync_now.wait()
 
     async def _sync(self) -> None:
-        body = SyncRequest(session=self.session, name=self.name, wishes=self.wishes())
+        body = SyncRequest(
+            session=self.session, name=self.name, wishes=self.wishes(), lease=self.keep_wishes_for
+        )
         try:
             reply = await self._request("sync", body, wait=max(self.heartbeat, 1.0))
         except GatewayUnavailableError:

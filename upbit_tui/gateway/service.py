@@ -8,9 +8,10 @@
   union, ref-counting, grace period, rate limits, epochs and recovery apply unchanged; events go
   out through the EventPublisher (once per event, whoever wants it).
 - Leases: a remote manager's `sync` (its whole state, every `heartbeat` seconds) renews its
-  session; a session silent for `lease_ttl` seconds is dropped with all its proxies, so the
-  union shrinks. A gateway that never saw a session rebuilds it from its next sync: that is how
-  clients resume after a gateway restart or a failover, without any extra protocol.
+  session; a session silent for `lease_ttl` seconds (or the longer lease it asked for, up to
+  `max_lease`) is dropped with all its proxies, so the union shrinks. A gateway that never saw
+  a session rebuilds it from its next sync: that is how clients resume after a gateway restart
+  or a failover, without any extra protocol.
 - High availability: the gateway that holds the key `active` in the JetStream KV bucket
   `<prefix>-gateway` (TTL = `active_ttl`) serves; the others stand by, try `create` every
   `active_ttl / 4` seconds and take over when the holder stops refreshing (killed, cut off).
@@ -61,6 +62,7 @@ GATEWAY_QUEUE_SIZE = 65536  # gateway-side subscriber queues: a publish never wa
 class GatewaySettings:
     prefix: str = protocol.DEFAULT_PREFIX
     lease_ttl: float = 10.0
+    max_lease: float = 3600.0  # the longest a client may ask its wishes to outlive it
     active_ttl: float = 3.0
     trade_retention: float = 24 * 3600.0
     trade_max_bytes: int = 256 * 1024 * 1024
@@ -71,6 +73,7 @@ class GatewaySettings:
 class _Session:
     name: str
     last_seen: float
+    lease: float
     # client_id -> (gateway proxy, {type: wish held})
     clients: dict[str, tuple[WebSocketClientProxy, dict[DataType, Wish]]] = field(
         default_factory=dict
@@ -261,12 +264,14 @@ class GatewayService:
 
     # ------------------------------------------------------------------ sessions and wishes
 
-    def _session(self, session_id: str, name: str) -> _Session:
+    def _session(self, session_id: str, name: str, lease: float) -> _Session:
+        lease = min(max(lease, self.settings.lease_ttl), self.settings.max_lease)
         session = self._sessions.get(session_id)
         if session is None:
-            session = self._sessions[session_id] = _Session(name, time.monotonic())
+            session = self._sessions[session_id] = _Session(name, time.monotonic(), lease)
             log.info("client %s (%s) attached", name, session_id[:8])
         session.last_seen = time.monotonic()
+        session.lease = lease
         return session
 
     def _client(self, session_id: str, session: _Session, client_id: str
@@ -338,12 +343,11 @@ class GatewayService:
         log.info("client %s (%s) detached", session.name, session_id[:8])
 
     async def _sweep_leases(self) -> None:
-        ttl = self.settings.lease_ttl
         while True:
-            await asyncio.sleep(ttl / 4)
+            await asyncio.sleep(self.settings.lease_ttl / 4)
             now = time.monotonic()
             for session_id, session in list(self._sessions.items()):
-                if now - session.last_seen > ttl:
+                if now - session.last_seen > session.lease:
                     log.warning("client %s stopped heartbeating: its wishes expire", session.name)
                     self._drop_session(session_id)
 
@@ -352,7 +356,7 @@ class GatewayService:
     async def _on_subscribe(self, data: bytes) -> Any:
         req = msgspec.json.decode(data, type=SubscribeRequest)
         async with self._wish_lock:
-            session = self._session(req.session, req.name)
+            session = self._session(req.session, req.name, req.lease)
             await self._apply(req.session, session, req.wish, add=True)
         return True
 
@@ -362,7 +366,7 @@ class GatewayService:
             return await self._sync_session(req)
 
     async def _sync_session(self, req: SyncRequest) -> Any:
-        session = self._session(req.session, req.name)
+        session = self._session(req.session, req.name, req.lease)
         wanted = {(w.client_id, DataType(w.type)): w for w in req.wishes}
         rejected: list[dict[str, str]] = []
         for client_id, (proxy, held) in list(session.clients.items()):
