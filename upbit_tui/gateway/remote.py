@@ -41,6 +41,7 @@ from nats.js.api import DeliverPolicy
 from upbit_tui.client.interface import AbstractWebSocketManager, Callback, ErrorHandler, Symbols
 from upbit_tui.config import HealthConfig, RoutingConfig
 from upbit_tui.gateway import protocol
+from upbit_tui.gateway.natslink import connect_nats
 from upbit_tui.gateway.protocol import (
     EVENT_CLASSES,
     GatewayUnavailableError,
@@ -141,22 +142,14 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         if self._started:
             return
         self._loop = asyncio.get_running_loop()
-        try:
-            self._nc = await nats.connect(
-                self.nats_url,
-                name=self.name,
-                connect_timeout=int(max(1, self.connect_timeout)),
-                reconnect_time_wait=0.25,
-                max_reconnect_attempts=-1,
-                allow_reconnect=True,
-                error_cb=self._on_nats_error,
-                disconnected_cb=self._on_disconnected,
-                reconnected_cb=self._on_reconnected,
-            )
-        except Exception as exc:
-            raise GatewayUnavailableError(
-                f"cannot reach NATS at {self.nats_url}: {exc or exc.__class__.__name__}"
-            ) from None
+        self._nc = await connect_nats(
+            self.nats_url,
+            name=self.name,
+            start_within=self.connect_timeout,
+            on_disconnected=self._on_disconnected,
+            on_reconnected=self._on_reconnected,
+            on_error=self._on_nats_error,
+        )
         self._router = Router(metrics=self._metrics, slow_callback=self.routing.slow_callback)
         self._started = True
         self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name="remote-heartbeat")

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import StorageType
@@ -41,9 +40,9 @@ from upbit_tui.client.manager import GlobalWebSocketManager
 from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.config import Config
 from upbit_tui.gateway import protocol
+from upbit_tui.gateway.natslink import connect_nats
 from upbit_tui.gateway.protocol import (
     CONTROL_QUEUE,
-    GatewayUnavailableError,
     SnapshotRequest,
     SubscribeRequest,
     SyncRequest,
@@ -127,22 +126,14 @@ class GatewayService:
 
     async def start(self) -> None:
         """Connect to NATS (GatewayUnavailableError if it cannot) and start the lease loop."""
-        try:
-            self._nc = await nats.connect(
-                self.nats_url,
-                name=self.name,
-                connect_timeout=int(max(1, self.settings.connect_timeout)),
-                reconnect_time_wait=0.25,
-                max_reconnect_attempts=-1,
-                allow_reconnect=True,
-                error_cb=self._on_nats_error,
-                disconnected_cb=self._on_disconnected,
-                reconnected_cb=self._on_reconnected,
-            )
-        except Exception as exc:
-            raise GatewayUnavailableError(
-                f"cannot reach NATS at {self.nats_url}: {exc or exc.__class__.__name__}"
-            ) from None
+        self._nc = await connect_nats(
+            self.nats_url,
+            name=self.name,
+            start_within=self.settings.connect_timeout,
+            on_disconnected=self._on_disconnected,
+            on_reconnected=self._on_reconnected,
+            on_error=self._on_nats_error,
+        )
         js = self._nc.jetstream()
         kv = await js.create_key_value(
             bucket=f"{self.settings.prefix}-gateway",
