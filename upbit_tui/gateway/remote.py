@@ -125,6 +125,7 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._sync_now = asyncio.Event()
+        self._interest_lock = asyncio.Lock()
         self._markets: MarketDirectory | None = None
         self._started = False
         # What the last answer from the gateway said (health, private side).
@@ -418,6 +419,12 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         return wanted
 
     async def _refresh_interest(self) -> None:
+        # Serialised: subscribe() and the heartbeat both call this, and two concurrent runs
+        # would each open a subscription for the same new subject.
+        async with self._interest_lock:
+            await self._refresh_interest_now()
+
+    async def _refresh_interest_now(self) -> None:
         nc, _ = self._require_started()
         wanted = self._wanted_subjects()
         for subject in [s for s in self._nats_subs if s not in wanted]:
