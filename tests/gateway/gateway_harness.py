@@ -203,3 +203,17 @@ def trades_of(lines: list[str]) -> list[tuple[str, int]]:
             _, code, sid = line.split()
             out.append((code, int(sid)))
     return out
+
+
+def assert_trades_exact(sim: Any, events: list[Any], codes: list[str]) -> None:
+    """Per market: every trade the simulator made over the delivered range, once, in order."""
+    for code in codes:
+        sids = [e.sequential_id for e in events if e.symbol == code]
+        assert sids == sorted(set(sids)), f"{code}: a trade twice or out of order"
+        truth = sorted(
+            t.sequential_id
+            for t in sim.model.trades(code, count=100_000)
+            if sids[0] <= t.sequential_id <= sids[-1]
+        )
+        missing = set(truth) - set(sids)
+        assert not missing, f"{code}: {len(missing)} trades lost"

@@ -52,6 +52,7 @@ class EventPublisher:
         self._subjects: dict[tuple[str, str], str] = {}
         self._last_trade: dict[str, int] = {}
         self._forwarders: dict[str, Callable[[Any], Awaitable[None]]] = {}
+        self._held: dict[str, list[TradeEvent]] = {}
         self.published = 0
         self.skipped_trades = 0
         self.publish_errors = 0
@@ -102,16 +103,56 @@ class EventPublisher:
 
         return forward
 
+    # ------------------------------------------------------------------ bridging a switch
+
+    def hold_trades(self, code: str, after: int) -> None:
+        """Buffer `code`'s live trades until `bridge_trades` (this gateway took over from one
+        that published up to sequential_id `after`, and the gap is being fetched)."""
+        self._last_trade[code] = max(self._last_trade.get(code, -1), after)
+        self._held.setdefault(code, [])
+
+    def is_holding(self, code: str) -> bool:
+        return code in self._held
+
+    async def bridge_trades(self, code: str, missed: list[TradeEvent]) -> None:
+        """Publish the fetched gap and the held live trades in sequential_id order, each once.
+        Live trades arriving meanwhile keep being held until the last of them is out."""
+        pending: list[TradeEvent] = list(missed)
+        while True:
+            held = self._held.get(code, [])
+            self._held[code] = []
+            merged = {t.sequential_id: t for t in pending}
+            merged.update((t.sequential_id, t) for t in held)  # the live copy wins
+            if not merged:
+                break
+            for sid in sorted(merged):
+                await self._publish_trade(merged[sid], code)
+            pending = []
+        del self._held[code]
+
     # ------------------------------------------------------------------ hot path
 
     async def publish(self, event: MarketEvent, kind: str, code: str) -> None:
-        headers = None
         if isinstance(event, TradeEvent):
-            if event.sequential_id <= self._last_trade.get(code, -1):
-                self.skipped_trades += 1
+            held = self._held.get(code)
+            if held is not None:
+                held.append(event)
                 return
-            self._last_trade[code] = event.sequential_id
-            headers = {"Nats-Msg-Id": trade_msg_id(code, event.sequential_id)}
+            await self._publish_trade(event, code)
+            return
+        await self._send_event(event, kind, code, None)
+
+    async def _publish_trade(self, event: TradeEvent, code: str) -> None:
+        if event.sequential_id <= self._last_trade.get(code, -1):
+            self.skipped_trades += 1
+            return
+        self._last_trade[code] = event.sequential_id
+        headers = {"Nats-Msg-Id": trade_msg_id(code, event.sequential_id)}
+        await self._send_event(event, "trade", code, headers)
+
+    async def _send_event(
+        self, event: MarketEvent, kind: str, code: str, headers: dict[str, str] | None
+    ) -> None:
         subject = self._subjects.get((kind, code))
         if subject is None:
             subject = self._subjects[(kind, code)] = event_subject(self.prefix, kind, code)

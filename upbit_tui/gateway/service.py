@@ -17,6 +17,9 @@
   `active_ttl / 4` seconds and take over when the holder stops refreshing (killed, cut off).
 - Trades are also kept in the JetStream stream `<PREFIX>_TRADES` (bounded by `trade_retention`
   seconds and `trade_max_bytes`), de-duplicated by `Nats-Msg-Id = <code>:<sequential_id>`.
+  A gateway that starts streaming a market whose last stored trade is recent (a restart, a
+  failover) holds the live trades, fetches the gap from Upbit once, and publishes both in
+  order: consumers see no gap and no duplicate across the switch.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from upbit_tui.gateway.protocol import (
     Wish,
 )
 from upbit_tui.gateway.publisher import EventPublisher
-from upbit_tui.wire.events import DataType
+from upbit_tui.wire.events import DataType, TradeEvent
 
 log = logging.getLogger("upbit_tui.gateway")
 
@@ -66,6 +69,8 @@ class GatewaySettings:
     trade_retention: float = 24 * 3600.0
     trade_max_bytes: int = 256 * 1024 * 1024
     connect_timeout: float = 2.0
+    # A trade stored by a previous gateway at most this old is bridged (its gap fetched once).
+    bridge_max_age: float = 120.0
 
 
 @dataclass
@@ -102,11 +107,15 @@ class GatewayService:
         self._sessions: dict[str, _Session] = {}
         self._subs: list[Any] = []
         self._tasks: list[asyncio.Task[Any]] = []
+        self._serving: list[asyncio.Task[Any]] = []  # ended when this gateway steps down
         self._active = asyncio.Event()
         self._stopped = False
         self.became_active_at: float | None = None
         self.requests_served = 0
-        self._wish_lock = asyncio.Lock()  # subscribe and sync handlers run concurrently
+        self._wish_lock = asyncio.Lock()
+        self._bridged: set[str] = set()
+        self._rest: Any = None  # UpbitRestClient for the trade bridge, made on first need
+        self.bridged_trades = 0  # subscribe and sync handlers run concurrently
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -218,12 +227,18 @@ class GatewayService:
                 )
             )
         await nc.flush()
-        self._tasks.append(asyncio.create_task(self._sweep_leases(), name="gateway-sweep"))
+        self._serving.append(asyncio.create_task(self._sweep_leases(), name="gateway-sweep"))
         self.became_active_at = time.monotonic()
         self._active.set()
 
     async def _step_down(self) -> None:
         self._active.clear()
+        serving, self._serving = self._serving, []
+        for task in serving:
+            task.cancel()
+        for task in serving:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         for sub in self._subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -233,6 +248,10 @@ class GatewayService:
         manager, self.manager = self.manager, None
         if manager is not None:
             await manager.stop()
+        rest, self._rest = self._rest, None
+        if rest is not None:
+            await rest.close()
+        self._bridged.clear()
 
     async def _ensure_trade_stream(self, js: Any) -> None:
         s = self.settings
@@ -297,6 +316,8 @@ class GatewayService:
             before = None
         had = set() if before is None or before.codes is None else set(before.codes)
         new_codes = None if codes is None else [c for c in codes if c not in had]
+        if data_type is DataType.TRADE and new_codes:
+            await self._hold_for_bridge(new_codes)
         if new_codes is None or new_codes:
             await self.manager.subscribe(
                 gw_id,
@@ -312,6 +333,48 @@ class GatewayService:
             await self.manager.unsubscribe(gw_id, data_type, gone)
             self._publisher.release(gw_id, data_type, gone, wish.level)
         held[data_type] = target
+
+    async def _hold_for_bridge(self, codes: list[str]) -> None:
+        """Codes this gateway streams for the first time: if a previous gateway published their
+        trades recently (JetStream has the last one), hold the live trades and fetch the gap
+        from Upbit once, so a restart or failover loses no trade."""
+        assert self._nc is not None and self._publisher is not None
+        js = self._nc.jetstream()
+        stream = f"{self.settings.prefix.upper()}_TRADES"
+        for code in codes:
+            if code in self._bridged:
+                continue
+            self._bridged.add(code)
+            subject = protocol.event_subject(self.settings.prefix, "trade", code)
+            try:
+                raw = await js.get_last_msg(stream, subject)
+                last = msgspec.json.decode(raw.data or b"", type=TradeEvent)
+            except Exception:  # nothing stored (first start) or unreadable: nothing to bridge
+                continue
+            last_ms = last.trade_timestamp or last.timestamp_ms
+            if time.time() * 1000 - last_ms > self.settings.bridge_max_age * 1000:
+                continue
+            self._publisher.hold_trades(code, last.sequential_id)
+            self._serving.append(
+                asyncio.create_task(self._bridge(code, last.sequential_id, last_ms), name="bridge")
+            )
+
+    async def _bridge(self, code: str, after_sid: int, after_ms: int) -> None:
+        assert self._publisher is not None and self.manager is not None
+        missed: list[TradeEvent] = []
+        try:
+            if self._rest is None:
+                from upbit_tui.net.rest import UpbitRestClient
+
+                self._rest = UpbitRestClient(self.config, rate_limiter=self.manager.rate_limiter)
+            missed = await self._rest.get_trades_since(
+                code, since_sequential_id=after_sid, since_timestamp_ms=after_ms
+            )
+        except Exception as exc:
+            log.warning("trades of %s between gateways not fetched (%s): a gap", code, exc)
+        await self._publisher.bridge_trades(code, missed)
+        self.bridged_trades += len(missed)
+        log.info("%s: %d trades missed between gateways filled from Upbit", code, len(missed))
 
     async def _withdraw(self, proxy: WebSocketClientProxy, held: dict[DataType, Wish],
                         data_type: DataType) -> None:  # fmt: skip
@@ -422,6 +485,7 @@ class GatewayService:
             "nats_url": self.nats_url,
             "nats_connected": self._nc is not None and self._nc.is_connected,
             "published": 0 if publisher is None else publisher.published,
+            "bridged_trades": self.bridged_trades,
             "publish_errors": 0 if publisher is None else publisher.publish_errors,
             "requests_served": self.requests_served,
             "clients": [
