@@ -144,12 +144,13 @@ class GatewayService:
             on_error=self._on_nats_error,
         )
         js = self._nc.jetstream()
-        kv = await js.create_key_value(
-            bucket=f"{self.settings.prefix}-gateway",
-            ttl=self.settings.active_ttl,
-            history=1,
-            storage=StorageType.FILE,
-        )
+        bucket = f"{self.settings.prefix}-gateway"
+        try:
+            kv = await js.create_key_value(
+                bucket=bucket, ttl=self.settings.active_ttl, history=1, storage=StorageType.FILE
+            )
+        except Exception:  # made by a gateway with another --active-ttl: its TTL stands
+            kv = await js.key_value(bucket)
         self._kv = kv
         self._tasks.append(asyncio.create_task(self._hold_lease(kv), name="gateway-lease"))
 
