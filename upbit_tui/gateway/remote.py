@@ -159,10 +159,10 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         if not self._started:
             return
         self._started = False
+        # Each step is bounded: a stop (an app quitting, a worker cancelled) never hangs on NATS.
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat_task
+            await asyncio.wait([self._heartbeat_task], timeout=STOP_STEP_TIMEOUT)
         for client_id in list(self._clients):
             self.remove_client(client_id)
         nc = self._nc
@@ -174,12 +174,11 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
                     timeout=min(1.0, self.request_timeout),
                 )
         if self._router is not None:
-            await self._router.aclose()
+            await _bounded(self._router.aclose())
         if self._markets is not None:
-            await self._markets.aclose()
+            await _bounded(self._markets.aclose())
         if nc is not None:
-            with contextlib.suppress(Exception):
-                await nc.close()
+            await _bounded(nc.close())
 
     @property
     def started(self) -> bool:
@@ -492,7 +491,9 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
     # ------------------------------------------------------------------ lease (heartbeat)
 
     async def _heartbeat_loop(self) -> None:
-        while True:
+        # Checks the flag too: nats-py's request() can turn a cancellation into its own
+        # TimeoutError, so a cancel alone may not end this loop.
+        while self._started:
             self._sync_now.clear()
             with contextlib.suppress(RuntimeError):
                 await self._refresh_interest()
@@ -661,6 +662,20 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
     async def _on_reconnected(self) -> None:
         log.info("reconnected to NATS at %s", self.nats_url)
         self._sync_now.set()
+
+
+STOP_STEP_TIMEOUT = 2.0
+
+
+async def _bounded(step: Any) -> None:
+    """Await one clean-up step for at most STOP_STEP_TIMEOUT seconds, whatever it raises."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait([task], timeout=STOP_STEP_TIMEOUT)
+    if not done:
+        log.warning("remote manager clean-up step timed out; continuing")
+        task.cancel()
+    elif not task.cancelled() and task.exception() is not None:
+        log.debug("clean-up step failed: %s", task.exception())
 
 
 def _codes(data_type: DataType, symbols: Symbols | None) -> list[str] | None:
