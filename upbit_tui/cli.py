@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the embedded Upbit simulator and connect to it (no account or network needed)",
     )
+    parser.add_argument(
+        "--gateway", metavar="URL", help="attach to an upbit-tui gateway at this NATS URL"
+    )
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
     )
@@ -91,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_exchange_parser(sub)
     add_headless_parser(sub)
+    from upbit_tui.gateway.cli import add_gateway_parser
+
+    add_gateway_parser(sub)
     return parser
 
 

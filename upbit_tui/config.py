@@ -257,6 +257,16 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class GatewayConfig:
+    """Attach to an upbit-tui gateway over NATS instead of Upbit ("" = connect directly); the
+    gateway itself reads the lease and trade-retention settings."""
+
+    nats_url: str = ""
+    lease_ttl: float = 10.0
+    trade_retention: float = 86400.0
+
+
+@dataclass(frozen=True)
 class Config:
     exchange: ExchangeConfig = ExchangeConfig()
     auth: AuthConfig = AuthConfig()
@@ -268,6 +278,7 @@ class Config:
     ui: UIConfig = UIConfig()
     headless: HeadlessConfig = HeadlessConfig()
     logging: LoggingConfig = LoggingConfig()
+    gateway: GatewayConfig = GatewayConfig()
     # Where the config came from, for error messages and for saving the watchlist back.
     source: Path | None = None
 
@@ -430,6 +441,14 @@ def _validate(config: Config, where: str) -> None:
                 f"{where}: [{section}] policy: unknown policy '{policy}' "
                 f"(expected one of {', '.join(policies)})"
             )
+    nats_url = config.gateway.nats_url
+    if nats_url and not nats_url.startswith(("nats://", "tls://", "ws://", "wss://")):
+        raise ConfigError(
+            f"{where}: [gateway] nats_url: expected a nats:// (or tls://) URL, got '{nats_url}'"
+        )
+    for name in ("lease_ttl", "trade_retention"):
+        if not getattr(config.gateway, name) > 0:
+            raise ConfigError(f"{where}: [gateway] {name}: must be a positive number of seconds")
     levels = ("DEBUG", "INFO", "WARNING", "ERROR")
     if config.logging.level.upper() not in levels:
         raise ConfigError(

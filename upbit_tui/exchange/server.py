@@ -216,6 +216,7 @@ class ExchangeServer:
         self._next_session_id = 1
         self._frames_sent_closed = 0
         self._handshakes_accepted = 0
+        self._rest_requests = 0
         self._handshakes_refused: dict[str, int] = {}
         self._market_trades: dict[str, list[int]] = {}  # code -> [count, first_sid, last_sid]
         self._firehose_wakeup = asyncio.Event()
@@ -253,7 +254,10 @@ class ExchangeServer:
         self._fanout = Fanout(self._model)
         self._model.add_listener(self._fanout.on_event)
         self._model.add_listener(self._count_trade)
-        app = web.Application(client_max_size=self.max_message_size, middlewares=[json_errors])
+        app = web.Application(
+            client_max_size=self.max_message_size,
+            middlewares=[self._count_rest_request, json_errors],
+        )
         app.router.add_get(PUBLIC_PATH, self._handle_public)
         app.router.add_get(PRIVATE_PATH, self._handle_private)
         self._add_control_routes(app)
@@ -391,6 +395,14 @@ class ExchangeServer:
                 entry[0] += 1
                 entry[2] = event.sequential_id
 
+    @web.middleware
+    async def _count_rest_request(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # Ground truth of REST calls (the gateway's "no Upbit REST call" claims rest on it).
+        if request.path.startswith("/v1/"):
+            self._rest_requests += 1
+        response: web.StreamResponse = await handler(request)
+        return response
+
     def stats(self) -> dict[str, Any]:
         """Ground truth for tests: connections, requests received, messages sent, trades."""
         open_sessions = [s for s in self._sessions.values() if s.is_open]
@@ -418,6 +430,7 @@ class ExchangeServer:
                 "items": sorted(items, key=lambda item: item["id"]),
             },
             "messages_sent": sent,
+            "rest": {"requests": self._rest_requests},
             "messages_enqueued": self._fanout.frames_enqueued if self._fanout else 0,
             "markets": markets,
             "faults": self.faults.pending(),

@@ -30,7 +30,7 @@ from upbit_tui.net.connection import ConnectionState
 from upbit_tui.net.metrics import CRITICAL, DEGRADED, HEALTHY, PerformanceMetrics
 
 if TYPE_CHECKING:
-    from upbit_tui.client.manager import GlobalWebSocketManager
+    from upbit_tui.client.interface import AbstractWebSocketManager
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class HeadlessCollector(Collector):
 class ManagerCollector(Collector):
     """The manager's metrics and dashboard, re-read at every scrape."""
 
-    def __init__(self, manager: GlobalWebSocketManager) -> None:
+    def __init__(self, manager: AbstractWebSocketManager) -> None:
         self._manager = manager
 
     def collect(self) -> Iterable[Metric]:
@@ -243,7 +243,7 @@ class MetricsExporter:
 
     def __init__(
         self,
-        manager: GlobalWebSocketManager,
+        manager: AbstractWebSocketManager,
         stats: OutputStats | None = None,
         *,
         writer: LineWriter | None = None,

@@ -35,6 +35,7 @@ from upbit_tui.config import (
     default_config_path,
     load_config,
 )
+from upbit_tui.gateway.attach import with_gateway
 from upbit_tui.headless.options import HeadlessOptions, HeadlessUsageError, resolve_options
 from upbit_tui.headless.output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
 from upbit_tui.wire.events import DataType, Event
@@ -155,6 +156,9 @@ def add_headless_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="HOST",
         help="address for --metrics-port (default 127.0.0.1)",
     )
+    parser.add_argument(
+        "--gateway", dest="headless_gateway", metavar="URL", help="attach to a gateway (NATS URL)"
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -193,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `upbit-tui headless`; returns the process exit code."""
     try:
         demo = bool(getattr(args, "demo", False) or getattr(args, "headless_demo", False))
-        config = load_config(_config_path(args))
+        gateway = getattr(args, "headless_gateway", None) or getattr(args, "gateway", None)
+        config = with_gateway(load_config(_config_path(args)), gateway)
         options = resolve_options(
             config,
             symbols=args.symbols,
@@ -349,11 +354,18 @@ async def _stream(
 ) -> int:
     from upbit_tui.client.manager import GlobalWebSocketManager
     from upbit_tui.client.proxy import WebSocketClientProxy
+    from upbit_tui.gateway.attach import build_manager
+    from upbit_tui.gateway.protocol import GatewayUnavailableError
     from upbit_tui.net.rest import UnknownSymbolError
 
-    manager = await stack.enter_async_context(GlobalWebSocketManager(config))
-    watcher = asyncio.create_task(warn_while_unreachable(manager, config))
-    stack.push_async_callback(_cancel, watcher)
+    try:  # the local manager, or a gateway's when one is named
+        manager = await stack.enter_async_context(build_manager(config, name="headless"))
+    except GatewayUnavailableError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(manager, GlobalWebSocketManager):  # a gateway reports its own outages
+        watcher = asyncio.create_task(warn_while_unreachable(manager, config))
+        stack.push_async_callback(_cancel, watcher)
     proxy = await stack.enter_async_context(WebSocketClientProxy("headless", manager))
     try:
         # A market Upbit does not list is a usage error, caught before anything streams.
@@ -361,8 +373,10 @@ async def _stream(
     except UnknownSymbolError as exc:
         print(f"{PROG}: {_symbols_origin(config, options)}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if options.private_types and proxy.is_private_available():
-        refusal = await _keys_refusal(config, manager)
+    # Through a gateway the keys are the gateway's own: it reports a refusal in health.
+    local = manager if isinstance(manager, GlobalWebSocketManager) else None
+    if options.private_types and proxy.is_private_available() and local is not None:
+        refusal = await _keys_refusal(config, local)
         if refusal is not None:
             names = ", ".join(t.value for t in options.private_types)
             if not options.public_types:

@@ -231,14 +231,14 @@ class UpbitApp(App[int]):
     # -- the manager as a worker ------------------------------------------------------------
 
     async def _run_runtime(self) -> None:
-        from upbit_tui.client.manager import GlobalWebSocketManager
         from upbit_tui.client.proxy import WebSocketClientProxy
+        from upbit_tui.gateway.attach import build_manager
 
         async with contextlib.AsyncExitStack() as stack:
             config = self.runtime.config
             if self.demo:
                 config = await start_demo_exchange(stack, config, self.demo_options)
-            manager = GlobalWebSocketManager(config)
+            manager = build_manager(config, name="upbit-tui")  # a gateway's, if one is named
             await stack.enter_async_context(manager)
             self._health_proxy = WebSocketClientProxy(self.runtime.client_id("app"), manager)
             stack.push_async_callback(self._health_proxy.cleanup)
@@ -286,10 +286,13 @@ class UpbitApp(App[int]):
             log.warning("health check failed: %s", exc)
             return
         self.last_health = health
+        from upbit_tui.client.manager import GlobalWebSocketManager
+
         manager = self.runtime.manager
+        # Only a local manager has sockets of its own; a gateway's outages come in its health.
         delays = (
             {kind: conn.recovery.last_delay for kind, conn in manager.connections().items()}
-            if manager is not None
+            if isinstance(manager, GlobalWebSocketManager)
             else {}
         )
         self.liveness.update(health.get("connections") or {}, delays)

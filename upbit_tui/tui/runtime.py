@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from upbit_tui.config import Config
 
 if TYPE_CHECKING:
-    from upbit_tui.client.manager import GlobalWebSocketManager
+    from upbit_tui.client.interface import AbstractWebSocketManager
 
 Clock = Callable[[], float]
 
@@ -31,12 +31,12 @@ class Runtime:
     def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
         self.config = config
         self.clock: Clock = clock or time.time
-        self.manager: GlobalWebSocketManager | None = None
+        self.manager: AbstractWebSocketManager | None = None
         self.failure: str | None = None
         self._ready = asyncio.Event()
         self._ids = itertools.count(1)
 
-    def attach(self, manager: GlobalWebSocketManager, config: Config) -> None:
+    def attach(self, manager: AbstractWebSocketManager, config: Config) -> None:
         """Called by the app once the manager runs (config may now point at the demo simulator)."""
         self.config = config
         self.manager = manager
@@ -52,7 +52,7 @@ class Runtime:
     def ready(self) -> bool:
         return self.manager is not None
 
-    async def wait_manager(self) -> GlobalWebSocketManager:
+    async def wait_manager(self) -> AbstractWebSocketManager:
         while True:
             await self._ready.wait()
             if self.manager is not None:

@@ -19,6 +19,7 @@ from upbit_tui.config import (
     default_config_path,
     load_config,
 )
+from upbit_tui.gateway.attach import with_gateway
 from upbit_tui.logsetup import setup_logging
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def load_startup(args: argparse.Namespace) -> Startup:
     collect = _Collect()
     root.addHandler(collect)  # with a handler present, logging's stderr last resort stays quiet
     try:
-        config = load_config(config_path_from(args))
+        config = with_gateway(load_config(config_path_from(args)), getattr(args, "gateway", None))
         log_file = setup_logging(config.logging)
     finally:
         root.removeHandler(collect)

@@ -1,0 +1,145 @@
+"""`upbit-tui gateway`: serve one Upbit connection to every process and machine over NATS.
+
+    upbit-tui gateway --nats nats://127.0.0.1:4222 [--config PATH] [--demo] [--name NAME]
+
+Exit status: 0 on SIGINT/SIGTERM, 2 for bad arguments or config, or when NATS is unreachable at
+start (one line on stderr). Two gateways on one NATS form an active/standby pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import Any
+
+from upbit_tui.config import AuthConfig, Config, ConfigError, ExchangeConfig, load_config
+
+log = logging.getLogger("upbit_tui.gateway")
+
+PROG = "upbit-tui gateway"
+EXIT_OK = 0
+EXIT_USAGE = 2
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEMO_ACCESS_KEY = "demo-access-key"
+DEMO_SECRET_KEY = "demo-secret-key"
+DEMO_RATE = 40.0
+
+
+def add_gateway_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `gateway` subcommand to the `upbit-tui` parser (cli.py calls this)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "gateway",
+        help="serve one shared Upbit connection over NATS to other processes and machines",
+        description=(
+            "Run one manager (one public + one private Upbit WebSocket) and serve it over NATS:\n"
+            "events on upbit.<type>.<code>, trades kept in JetStream. Attach with\n"
+            "`upbit-tui --gateway URL` or `upbit-tui headless --gateway URL`."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", dest="gateway_config", metavar="PATH", help="TOML config")
+    parser.add_argument(
+        "--demo",
+        dest="gateway_demo",
+        action="store_true",
+        help="serve the embedded Upbit simulator (no account or network needed)",
+    )
+    parser.add_argument(
+        "--nats", metavar="URL", help=f"NATS server ([gateway] nats_url, else {DEFAULT_NATS_URL})"
+    )
+    parser.add_argument("--name", metavar="NAME", help="this gateway's name in health and logs")
+    parser.add_argument(
+        "--prefix", default="upbit", metavar="P", help="subject prefix (default: upbit)"
+    )
+    parser.add_argument(
+        "--active-ttl",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="seconds a standby waits for a silent active gateway before taking over (3)",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(getattr(args, "gateway_config", None) or getattr(args, "config", None))
+    except ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    url = args.nats or config.gateway.nats_url or DEFAULT_NATS_URL
+    demo = bool(getattr(args, "gateway_demo", False) or getattr(args, "demo", False))
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=config.logging.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        code = serve(
+            config, url, name=args.name, demo=demo, prefix=args.prefix, active_ttl=args.active_ttl
+        )
+        return asyncio.run(code)
+    return EXIT_OK
+
+
+async def serve(
+    config: Config,
+    nats_url: str,
+    *,
+    name: str | None,
+    demo: bool,
+    prefix: str = "upbit",
+    active_ttl: float = 3.0,
+) -> int:
+    """Run the gateway until SIGINT/SIGTERM; the exit code."""
+    from upbit_tui.gateway.protocol import GatewayUnavailableError
+    from upbit_tui.gateway.service import GatewayService, GatewaySettings
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    settings = GatewaySettings(
+        prefix=prefix,
+        lease_ttl=config.gateway.lease_ttl,
+        active_ttl=active_ttl,
+        trade_retention=config.gateway.trade_retention,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        if demo:
+            config = await stack.enter_async_context(_demo_exchange(config))
+        gateway = GatewayService(config, nats_url=nats_url, name=name, settings=settings)
+        try:
+            await gateway.start()
+        except GatewayUnavailableError as exc:
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        stack.push_async_callback(gateway.stop)
+        log.info("gateway %s on %s (standing by until it holds the lease)", gateway.name, nats_url)
+        await stop.wait()
+        log.info("gateway %s stopping", gateway.name)
+    return EXIT_OK
+
+
+@contextlib.asynccontextmanager
+async def _demo_exchange(config: Config) -> Any:
+    from upbit_tui.exchange import ExchangeServer
+
+    async with ExchangeServer(
+        rate=DEMO_RATE, host="127.0.0.1", port=0, api_keys={DEMO_ACCESS_KEY: DEMO_SECRET_KEY}
+    ) as sim:
+        log.info("demo: simulator at %s", sim.rest_url)
+        yield config.replace(
+            exchange=ExchangeConfig(
+                websocket_url=sim.websocket_url,
+                private_websocket_url=sim.private_websocket_url,
+                rest_url=sim.rest_url,
+            ),
+            auth=AuthConfig(access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY),
+        )

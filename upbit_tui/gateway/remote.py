@@ -1,0 +1,716 @@
+"""RemoteWebSocketManager: the manager interface, served by a gateway over NATS.
+
+    async with RemoteWebSocketManager("nats://127.0.0.1:4222", name="bot-1") as manager:
+        async with WebSocketClientProxy("signals", manager) as proxy:
+            await proxy.subscribe_trade(["KRW-BTC"], on_trade)
+
+WebSocketClientProxy and everything above it work unchanged. Here:
+- events arrive on `upbit.<type>.<code>` and are decoded once (msgspec), then routed by a local
+  Router into each subscriber's own bounded queue with its own policy, as in the local manager;
+- wishes go to the gateway by request/reply: a call fails alone with the gateway's error
+  (UnlistedSymbolError with its suggestions); the whole state is re-sent every `heartbeat`
+  seconds as the lease, so a restarted or standby gateway rebuilds it by itself;
+- trades are filtered by sequential_id (never one twice, even across a gateway switch), and
+  `resume_trades={code: last_sequential_id}` replays what was missed from the gateway's
+  JetStream stream before going live, with no Upbit REST call; `keep_wishes_for=S` asks the
+  gateway to keep this process's wishes S seconds after it goes silent (crash, restart), so
+  its trades keep being recorded meanwhile;
+- snapshots and health are asked of the gateway (its live cache first, like the local manager).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+
+from upbit_tui.client.interface import AbstractWebSocketManager, Callback, ErrorHandler, Symbols
+from upbit_tui.config import HealthConfig, RoutingConfig
+from upbit_tui.gateway import protocol
+from upbit_tui.gateway.natslink import connect_nats
+from upbit_tui.gateway.protocol import (
+    EVENT_CLASSES,
+    GatewayUnavailableError,
+    SnapshotRequest,
+    SubscribeRequest,
+    SyncRequest,
+    Wish,
+)
+from upbit_tui.gateway.trade_ids import SeenTradeIds
+from upbit_tui.net.markets import MarketDirectory
+from upbit_tui.net.metrics import DEGRADED, MetricsCollector, PerformanceMetrics
+from upbit_tui.net.routing import Router, Subscriber
+from upbit_tui.wire.events import (
+    CandleEvent,
+    DataType,
+    OrderbookEvent,
+    TickerEvent,
+)
+from upbit_tui.wire.symbols import normalize_symbols
+
+if TYPE_CHECKING:
+    from upbit_tui.client.proxy import WebSocketClientProxy
+
+log = logging.getLogger("upbit_tui.gateway.remote")
+
+
+@dataclass(eq=False)
+class _Handle:
+    """One subscribe call: its router subscribers (one per code, or one for every code)."""
+
+    data_type: DataType
+    codes: list[str] | None
+    callback_id: int
+    handler_id: int | None
+    subs: dict[str | None, Subscriber]
+    depth: int | None = None
+    level: float | None = None
+
+
+@dataclass(eq=False)
+class _ClientRecord:
+    token: int
+    proxy: weakref.ReferenceType[Any]
+    handles: list[_Handle] = field(default_factory=list)
+
+
+class RemoteWebSocketManager(AbstractWebSocketManager):
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        nats_url: str,
+        *,
+        name: str | None = None,
+        prefix: str = protocol.DEFAULT_PREFIX,
+        routing: RoutingConfig | None = None,
+        health: HealthConfig | None = None,
+        heartbeat: float = 1.0,
+        request_timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+        resume_trades: Mapping[str, int] | None = None,
+        keep_wishes_for: float = 0.0,
+    ) -> None:
+        self.nats_url = nats_url
+        self.name = name or f"remote-{uuid.uuid4().hex[:6]}"
+        self.prefix = prefix
+        self.routing = routing or RoutingConfig()
+        self.heartbeat = heartbeat
+        self.request_timeout = request_timeout
+        self.connect_timeout = connect_timeout
+        self.session = uuid.uuid4().hex
+        self._resume = dict(resume_trades or {})
+        # Asked of the gateway: how long our wishes outlive us (0: its lease_ttl).
+        self.keep_wishes_for = keep_wishes_for
+        self._metrics = MetricsCollector(health)
+        self._nc: NatsClient | None = None
+        self._router: Router | None = None
+        self._clients: dict[str, _ClientRecord] = {}
+        self._tokens = itertools.count(1)
+        self._nats_subs: dict[str, Any] = {}
+        self._last_trade: dict[str, int] = {}  # the resume cursor: last delivered, per market
+        self._seen = SeenTradeIds()
+        # Markets replaying from JetStream: skip up to and including this id (by position).
+        self._replay_from: dict[str, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._sync_now = asyncio.Event()
+        self._interest_lock = asyncio.Lock()
+        self._markets: MarketDirectory | None = None
+        self._started = False
+        # What the last answer from the gateway said (health, private side).
+        self.gateway: dict[str, Any] = {}
+        self.gateway_switches = 0
+        self.last_gateway_reply: float | None = None
+        self.last_gateway_error: str | None = None
+        self.duplicate_trades = 0
+        self.bad_messages = 0
+        self.jetstream_trades = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._nc = await connect_nats(
+            self.nats_url,
+            name=self.name,
+            start_within=self.connect_timeout,
+            on_disconnected=self._on_disconnected,
+            on_reconnected=self._on_reconnected,
+            on_error=self._on_nats_error,
+        )
+        self._router = Router(metrics=self._metrics, slow_callback=self.routing.slow_callback)
+        self._started = True
+        self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name="remote-heartbeat")
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        # Each step is bounded: a stop (an app quitting, a worker cancelled) never hangs on NATS.
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            await asyncio.wait([self._heartbeat_task], timeout=STOP_STEP_TIMEOUT)
+        for client_id in list(self._clients):
+            self.remove_client(client_id)
+        nc = self._nc
+        if nc is not None and nc.is_connected:
+            with contextlib.suppress(Exception):
+                await nc.request(
+                    protocol.control_subject(self.prefix, "bye"),
+                    protocol.encode({"session": self.session}),
+                    timeout=min(1.0, self.request_timeout),
+                )
+        if self._router is not None:
+            await _bounded(self._router.aclose())
+        if self._markets is not None:
+            await _bounded(self._markets.aclose())
+        if nc is not None:
+            await _bounded(nc.close())
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def _require_started(self) -> tuple[NatsClient, Router]:
+        if not self._started or self._nc is None or self._router is None:
+            raise RuntimeError("the remote manager is not started (use `async with` or start())")
+        return self._nc, self._router
+
+    async def _request(self, op: str, body: Any, wait: float | None = None) -> Any:
+        nc, _ = self._require_started()
+        try:
+            msg = await nc.request(
+                protocol.control_subject(self.prefix, op),
+                protocol.encode(body),
+                timeout=wait or self.request_timeout,
+            )
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError) as exc:
+            self.last_gateway_error = f"no gateway answered ({exc.__class__.__name__})"
+            raise GatewayUnavailableError(self.last_gateway_error) from None
+        except nats.errors.Error as exc:
+            self.last_gateway_error = f"NATS: {exc.__class__.__name__}"
+            raise GatewayUnavailableError(self.last_gateway_error) from None
+        self.last_gateway_reply = time.monotonic()
+        self.last_gateway_error = None
+        return protocol.unwrap(msg.data)
+
+    # ------------------------------------------------------------------ clients
+
+    def register_client(self, client_id: str, proxy: WebSocketClientProxy) -> int:
+        if not isinstance(client_id, str) or not client_id:
+            raise ValueError("client_id must be a non-empty string")
+        record = self._clients.get(client_id)
+        if record is not None:
+            if record.proxy() is not None:
+                raise ValueError(
+                    f"client_id '{client_id}' is already used by a live WebSocketClientProxy; "
+                    "each component needs its own id (or clean up the old proxy first)"
+                )
+            self.remove_client(client_id, record.token)
+        token = next(self._tokens)
+        self._clients[client_id] = _ClientRecord(token, weakref.ref(proxy))
+        return token
+
+    def remove_client(self, client_id: str, token: int | None = None) -> None:
+        record = self._clients.get(client_id)
+        if record is None or (token is not None and record.token != token):
+            return
+        del self._clients[client_id]
+        for handle in record.handles:
+            self._close_handle(handle)
+        record.handles.clear()
+        self._changed()
+
+    def schedule_remove_client(self, client_id: str, token: int) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.call_soon(self.remove_client, client_id, token)
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.remove_client, client_id, token)
+
+    def _close_handle(self, handle: _Handle) -> None:
+        if self._router is not None:
+            for sub in handle.subs.values():
+                self._router.unsubscribe(sub)
+        handle.subs.clear()
+
+    # ------------------------------------------------------------------ subscribing
+
+    async def subscribe(
+        self,
+        client_id: str,
+        data_type: DataType,
+        symbols: Symbols | None,
+        callback: Callback,
+        *,
+        error_handler: ErrorHandler | None = None,
+        policy: str | None = None,
+        queue_size: int | None = None,
+        throttle_per_second: float | None = None,
+        depth: int | None = None,
+        level: float | None = None,
+    ) -> None:
+        _, router = self._require_started()
+        record = self._clients.get(client_id)
+        if record is None:
+            raise RuntimeError(f"client '{client_id}' is not registered (was it cleaned up?)")
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        if error_handler is not None and not callable(error_handler):
+            raise TypeError(f"error_handler must be callable, got {type(error_handler).__name__}")
+        data_type = DataType(data_type)
+        codes = _codes(data_type, symbols)
+        if data_type is not DataType.ORDERBOOK and (depth is not None or level is not None):
+            raise ValueError(f"depth and level apply to orderbook subscriptions, not {data_type}")
+        if depth is not None and (isinstance(depth, bool) or depth not in (1, 5, 15, 30)):
+            raise ValueError(f"orderbook depth {depth!r} is not one of 1, 5, 15, 30")
+        options: dict[str, Any] = {
+            "error_handler": error_handler,
+            "policy": policy or self.routing.policy,
+            "queue_size": queue_size or self.routing.queue_size,
+            "throttle_per_second": throttle_per_second or self.routing.throttle_per_second,
+        }
+        if data_type is DataType.ORDERBOOK:
+            options.update(depth=depth, level=level)
+        subs: dict[str | None, Subscriber] = {}
+        # Local subscribers and NATS interest first: the first events (Upbit's snapshot) may
+        # come right after the gateway accepts the wish.
+        try:
+            each: list[str | None] = [*codes] if codes else [None]
+            for code in each:
+                subs[code] = router.subscribe(
+                    data_type, None if code is None else [code], callback,
+                    client_id=client_id, weak=True, **options,
+                )  # fmt: skip
+        except Exception:
+            for sub in subs.values():
+                router.unsubscribe(sub)
+            raise
+        handle = _Handle(
+            data_type, codes, id(callback), None if error_handler is None else id(error_handler),
+            subs, depth, level,
+        )  # fmt: skip
+        record.handles.append(handle)
+        await self._refresh_interest()
+        wish = Wish(client_id, data_type.value, codes, depth, level)
+        try:
+            await self._request(
+                "subscribe",
+                SubscribeRequest(
+                    session=self.session, name=self.name, wish=wish, lease=self.keep_wishes_for
+                ),
+            )
+        except GatewayUnavailableError as exc:
+            # Kept: the heartbeat delivers it when the gateway is back (as Upbit outages).
+            log.warning("gateway unavailable (%s): the subscription waits for it", exc)
+        except BaseException:
+            if handle in record.handles:
+                record.handles.remove(handle)
+            self._close_handle(handle)
+            await self._refresh_interest()
+            raise
+
+    async def unsubscribe(self, client_id: str, data_type: DataType, symbols: Symbols | None
+                          ) -> None:  # fmt: skip
+        record = self._clients.get(client_id)
+        if record is None:
+            return
+        data_type = DataType(data_type)
+        gone = None if symbols is None else set(_codes(data_type, symbols) or ["*"])
+        keep: list[_Handle] = []
+        for handle in record.handles:
+            if handle.data_type is not data_type:
+                keep.append(handle)
+                continue
+            if gone is None or handle.codes is None:
+                if gone is None or "*" in gone:
+                    self._close_handle(handle)
+                    continue
+                keep.append(handle)
+                continue
+            for code in gone & set(handle.subs):
+                if self._router is not None and code is not None:
+                    self._router.unsubscribe(handle.subs.pop(code))
+            handle.codes = [c for c in handle.codes if c not in gone]
+            if handle.codes:
+                keep.append(handle)
+        record.handles[:] = keep
+        self._changed()
+
+    async def unsubscribe_all(self, client_id: str) -> None:
+        record = self._clients.get(client_id)
+        if record is None:
+            return
+        for handle in record.handles:
+            self._close_handle(handle)
+        record.handles.clear()
+        self._changed()
+
+    def client_subscriptions(self, client_id: str) -> dict[str, list[str]]:
+        out: dict[str, set[str]] = {}
+        record = self._clients.get(client_id)
+        for handle in record.handles if record is not None else ():
+            out.setdefault(handle.data_type.value, set()).update(handle.codes or ["*"])
+        return {t: sorted(codes) for t, codes in out.items()}
+
+    def callbacks_of(self, client_id: str) -> set[int]:
+        record = self._clients.get(client_id)
+        ids: set[int] = set()
+        for handle in record.handles if record is not None else ():
+            ids.add(handle.callback_id)
+            if handle.handler_id is not None:
+                ids.add(handle.handler_id)
+        return ids
+
+    def wishes(self) -> list[Wish]:
+        """Everything this manager's proxies hold, one Wish per (client, type)."""
+        merged: dict[tuple[str, DataType], Wish] = {}
+        for client_id, record in self._clients.items():
+            for handle in record.handles:
+                key = (client_id, handle.data_type)
+                wish = merged.get(key)
+                if wish is None:
+                    merged[key] = Wish(
+                        client_id, handle.data_type.value,
+                        None if handle.codes is None else list(handle.codes),
+                        handle.depth, handle.level,
+                    )  # fmt: skip
+                elif wish.codes is not None:
+                    wish.codes = None if handle.codes is None else [
+                        *wish.codes, *(c for c in handle.codes if c not in wish.codes)
+                    ]  # fmt: skip
+        return list(merged.values())
+
+    def _changed(self) -> None:
+        """The wishes changed: re-send them now and adjust the NATS interest."""
+        self._sync_now.set()
+
+    # ------------------------------------------------------------------ NATS interest
+
+    def _wanted_subjects(self) -> dict[str, tuple[DataType, str | None]]:
+        wanted: dict[str, tuple[DataType, str | None]] = {}
+        for record in self._clients.values():
+            for handle in record.handles:
+                each: list[str | None] = [*handle.codes] if handle.codes else [None]
+                for code in each:
+                    subject = protocol.subscription_subject(self.prefix, handle.data_type, code)
+                    wanted[subject] = (handle.data_type, code)
+        return wanted
+
+    async def _refresh_interest(self) -> None:
+        # Serialised: subscribe() and the heartbeat both call this, and two concurrent runs
+        # would each open a subscription for the same new subject.
+        async with self._interest_lock:
+            await self._refresh_interest_now()
+
+    async def _refresh_interest_now(self) -> None:
+        nc, _ = self._require_started()
+        wanted = self._wanted_subjects()
+        for subject in [s for s in self._nats_subs if s not in wanted]:
+            sub = self._nats_subs.pop(subject)
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        for subject, (data_type, code) in wanted.items():
+            if subject in self._nats_subs:
+                continue
+            on_message = self._make_receiver(data_type)
+            if data_type is DataType.TRADE and code is not None and code in self._resume:
+                self._nats_subs[subject] = await self._replay_trades(subject, code, on_message)
+            else:
+                self._nats_subs[subject] = await nc.subscribe(subject, cb=on_message)
+
+    async def _replay_trades(self, subject: str, code: str, on_message: Any) -> Any:
+        """Trades after the cursor from JetStream, then live, on one ordered consumer."""
+        nc, _ = self._require_started()
+        after = self._resume.pop(code)
+        self._replay_from[code] = after
+        try:
+            return await nc.jetstream().subscribe(
+                subject,
+                cb=on_message,
+                ordered_consumer=True,
+                deliver_policy=DeliverPolicy.ALL,
+            )
+        except Exception as exc:  # no stream (yet): live trades only, and say so
+            log.warning("no JetStream trades for %s (%s): resuming live only", code, exc)
+            return await nc.subscribe(subject, cb=on_message)
+
+    def _make_receiver(self, data_type: DataType) -> Callable[[Msg], Any]:
+        decoder = msgspec.json.Decoder(EVENT_CLASSES[data_type])
+        router = self._router
+        assert router is not None
+        metrics = self._metrics
+        is_trade = data_type is DataType.TRADE
+
+        async def on_message(msg: Msg) -> None:
+            try:
+                event = decoder.decode(msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self.bad_messages += 1  # nothing on the bus is trusted more than a frame
+                metrics.record_bad_frame()
+                return
+            if is_trade:
+                code = event.symbol  # type: ignore[attr-defined]
+                sid = event.sequential_id  # type: ignore[attr-defined]
+                if self._replaying(code, sid, msg):
+                    return
+                if not self._seen.add(code, sid):
+                    self.duplicate_trades += 1
+                    return
+                self._last_trade[code] = sid
+                if _has_js_meta(msg):
+                    self.jetstream_trades += 1
+            metrics.record_message()
+            if event.received_at:
+                metrics.latency.record((time.time() - event.received_at) * 1000)
+            router.publish(event)
+
+        return on_message
+
+    def _replaying(self, code: str, sid: int, msg: Msg) -> bool:
+        """True for a replayed trade at or before the resume cursor: delivered before the
+        restart. The stream keeps publish order, so the cursor is found by position; when it
+        has left the stream, everything replayed is new."""
+        cursor = self._replay_from.get(code)
+        if cursor is None:
+            return False
+        self._seen.add(code, sid)
+        if sid == cursor:
+            del self._replay_from[code]
+            return True
+        pending = msg.metadata.num_pending if _has_js_meta(msg) else 0
+        if pending == 0:  # the end of the stream without the cursor: it expired
+            del self._replay_from[code]
+            self._last_trade[code] = sid
+            return False
+        return True
+
+    def last_trade_ids(self) -> dict[str, int]:
+        """The last sequential_id delivered per market: the cursor for `resume_trades`."""
+        return dict(self._last_trade)
+
+    # ------------------------------------------------------------------ lease (heartbeat)
+
+    async def _heartbeat_loop(self) -> None:
+        # Checks the flag too: nats-py's request() can turn a cancellation into its own
+        # TimeoutError, so a cancel alone may not end this loop.
+        while self._started:
+            self._sync_now.clear()
+            with contextlib.suppress(RuntimeError):
+                await self._refresh_interest()
+            await self._sync()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.heartbeat):
+                    await self._sync_now.wait()
+
+    async def _sync(self) -> None:
+        body = SyncRequest(
+            session=self.session, name=self.name, wishes=self.wishes(), lease=self.keep_wishes_for
+        )
+        try:
+            reply = await self._request("sync", body, wait=max(self.heartbeat, 1.0))
+        except GatewayUnavailableError:
+            return
+        except Exception as exc:
+            self.last_gateway_error = str(exc)
+            return
+        instance = reply.get("instance")
+        if self.gateway.get("instance") not in (None, instance):
+            self.gateway_switches += 1
+            log.warning("now served by gateway %s", reply.get("gateway"))
+        self.gateway = reply
+        for rejected in reply.get("rejected", ()):
+            log.warning("gateway refused %s: %s", rejected.get("type"), rejected.get("error"))
+
+    # ------------------------------------------------------------------ snapshots
+
+    async def get_ticker_snapshot(self, symbols: Symbols) -> list[TickerEvent]:
+        codes = normalize_symbols(symbols)  # type: ignore[arg-type]
+        data = await self._request("snapshot", SnapshotRequest(kind="ticker", codes=codes))
+        return msgspec.convert(data, list[TickerEvent])
+
+    async def get_orderbook_snapshot(self, symbols: Symbols, depth: int = 30
+                                     ) -> list[OrderbookEvent]:  # fmt: skip
+        if depth not in (1, 5, 15, 30):
+            raise ValueError(f"orderbook depth {depth!r} is not one of 1, 5, 15, 30")
+        codes = normalize_symbols(symbols)  # type: ignore[arg-type]
+        req = SnapshotRequest(kind="orderbook", codes=codes, depth=depth)
+        return msgspec.convert(await self._request("snapshot", req), list[OrderbookEvent])
+
+    async def get_candle_snapshot(self, symbols: Symbols, timeframe: str, count: int = 200
+                                  ) -> dict[str, list[CandleEvent]]:  # fmt: skip
+        codes = normalize_symbols(symbols)  # type: ignore[arg-type]
+        req = SnapshotRequest(kind="candle", codes=codes, timeframe=timeframe, count=count)
+        data = await self._request("snapshot", req, wait=max(self.request_timeout, 30.0))
+        return msgspec.convert(data, dict[str, list[CandleEvent]])
+
+    # ------------------------------------------------------------------ private side
+
+    def is_private_available(self) -> bool:
+        return bool(self.gateway.get("private", {}).get("available"))
+
+    @property
+    def private_unavailable_reason(self) -> str | None:
+        if not self.gateway:
+            return "no gateway has answered yet"
+        reason: str | None = self.gateway.get("private", {}).get("reason")
+        return reason
+
+    # ------------------------------------------------------------------ health
+
+    @property
+    def markets(self) -> MarketDirectory:
+        if self._markets is None:
+            self._markets = MarketDirectory(self._fetch_markets)
+        return self._markets
+
+    async def _fetch_markets(self) -> list[str]:
+        listed = await self._request("markets", {})
+        if not listed:
+            raise GatewayUnavailableError("the gateway has no market list yet")
+        return list(listed)
+
+    def link_status(self) -> dict[str, Any]:
+        """This process's side of the link: NATS, the serving gateway, last answer."""
+        nc = self._nc
+        age = (
+            None if self.last_gateway_reply is None else time.monotonic() - self.last_gateway_reply
+        )
+        return {
+            "nats_url": self.nats_url,
+            "nats_connected": nc is not None and nc.is_connected,
+            "session": self.session,
+            "name": self.name,
+            "gateway": self.gateway.get("gateway"),
+            "gateway_switches": self.gateway_switches,
+            "last_reply_s": None if age is None else round(age, 3),
+            "last_error": self.last_gateway_error,
+            "duplicate_trades_dropped": self.duplicate_trades,
+            "jetstream_trades": self.jetstream_trades,
+            "bad_messages": self.bad_messages,
+        }
+
+    def _link_problem(self) -> str | None:
+        nc = self._nc
+        if nc is None or not nc.is_connected:
+            return f"NATS unreachable at {self.nats_url}; subscriptions resume when it is back"
+        if self.last_gateway_error is not None:
+            return f"gateway: {self.last_gateway_error}; subscriptions resume when it is back"
+        return None
+
+    async def health_check(self) -> dict[str, Any]:
+        """The gateway's health (its manager, clients) plus this link; degraded when cut off."""
+        link = self.link_status()
+        try:
+            data: dict[str, Any] = await self._request("health", {}, wait=2.0)
+        except (GatewayUnavailableError, RuntimeError):
+            data = self.metrics().to_dict()
+        problem = self._link_problem()
+        if problem is not None:
+            data["status"] = "critical" if data.get("status") == "critical" else DEGRADED
+            data["reasons"] = [*data.get("reasons", []), problem]
+        data["remote"] = link
+        data["subscribers"] = self.subscriber_stats()
+        return data
+
+    def metrics(self) -> PerformanceMetrics:
+        router = self._router
+        problem = self._link_problem() if self._started else None
+        return self._metrics.snapshot(
+            active_connections=1 if problem is None and self._started else 0,
+            connection_uptime=timedelta(0),
+            wants_connection=self._started,
+            queue_depth=0 if router is None else router.queue_depth(),
+            dropped=None if router is None else router.dropped(),
+            callback_errors=None if router is None else router.callback_errors(),
+            subscriptions={c: self.client_subscriptions(c) for c in self._clients},
+            connection_problem=problem,
+        )
+
+    def dashboard(self) -> dict[str, Any]:
+        m = self.metrics()
+        return {
+            "timestamp": time.time(),
+            "status": m.status,
+            "reasons": list(m.reasons),
+            "gateway": self.link_status(),
+            "messages_per_second": round(m.messages_per_second, 3),
+            "latency_ms": {"p50": round(m.p50_latency_ms, 3), "p99": round(m.p99_latency_ms, 3)},
+            "queue_depth": m.queue_depth,
+            "dropped": m.dropped_message_count,
+            "callback_errors": m.callback_error_count,
+            "subscriptions": dict(m.subscriptions),
+            "subscribers": self.subscriber_stats(),
+        }
+
+    def subscriber_stats(self) -> list[dict[str, Any]]:
+        return [] if self._router is None else self._router.stats()
+
+    async def reconnect(self) -> None:
+        """Re-send every wish now (the gateway owns Upbit's connections)."""
+        self._require_started()
+        await self._sync()
+
+    # ------------------------------------------------------------------ NATS callbacks
+
+    async def _on_nats_error(self, exc: Exception) -> None:
+        log.debug("NATS: %s", exc)
+
+    async def _on_disconnected(self) -> None:
+        if self._started:
+            log.warning("lost NATS at %s; reconnecting", self.nats_url)
+
+    async def _on_reconnected(self) -> None:
+        log.info("reconnected to NATS at %s", self.nats_url)
+        self._sync_now.set()
+
+
+STOP_STEP_TIMEOUT = 2.0
+
+
+async def _bounded(step: Any) -> None:
+    """Await one clean-up step for at most STOP_STEP_TIMEOUT seconds, whatever it raises."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait([task], timeout=STOP_STEP_TIMEOUT)
+    if not done:
+        log.warning("remote manager clean-up step timed out; continuing")
+        task.cancel()
+    elif not task.cancelled() and task.exception() is not None:
+        log.debug("clean-up step failed: %s", task.exception())
+
+
+def _codes(data_type: DataType, symbols: Symbols | None) -> list[str] | None:
+    if symbols is None or data_type is DataType.BALANCE:
+        return None
+    items = [symbols] if isinstance(symbols, str) else list(symbols)
+    if data_type is DataType.ORDER and items == ["*"]:
+        return None
+    return normalize_symbols(items)
+
+
+def _has_js_meta(msg: Msg) -> bool:
+    return bool(msg.reply) and msg.reply.startswith("$JS.ACK")
