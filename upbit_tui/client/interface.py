@@ -10,6 +10,8 @@ proxy and call its `subscribe_*` instead.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,9 @@ Symbols = Iterable[str] | str
 
 class AbstractWebSocketManager(ABC):
     """The shared-connection owner behind every proxy; see the module docstring."""
+
+    # The event loop the manager runs on (set by start()); proxies refuse calls from others.
+    _loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -60,9 +65,21 @@ class AbstractWebSocketManager(ABC):
     def remove_client(self, client_id: str, token: int | None = None) -> None:
         """Drop every subscription of a client, synchronously and idempotently."""
 
-    @abstractmethod
     def schedule_remove_client(self, client_id: str, token: int) -> None:
-        """remove_client from a finalizer: may run in the GC on any thread."""
+        """remove_client from a finalizer: may run in the GC on any thread, so the removal is
+        handed to the manager's own loop (`_loop`, set while it runs)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.call_soon(self.remove_client, client_id, token)
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.remove_client, client_id, token)
 
     @abstractmethod
     async def subscribe(

@@ -14,6 +14,10 @@ of the work is a collaborator in its own module:
 - snapshots.py (Snapshots): ticker/orderbook/candle snapshots, candles refreshed on reconnect.
 - health.py (HealthReport): connection status, verdict, metrics, health and the dashboard.
 
+What stays here (~640 lines, a third of it this docstring and the public methods' signatures):
+the lifecycle, the subscribe/unsubscribe path every proxy call takes, and the connection hooks
+that tie the collaborators together.
+
 How a subscription reaches the wire: the proxy's call updates `SubscriptionStateManager`
 (per-client, ref-counted) and the router; the connection is told the desired state changed; its
 writer waits `batch_window`, builds ONE request with the whole union (Upbit replaces, never
@@ -58,7 +62,6 @@ Nothing here imports Textual.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import uuid
@@ -338,21 +341,6 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
     def remove_client(self, client_id: str, token: int | None = None) -> None:
         """Drop every subscription, queue and task of one client (synchronous, idempotent)."""
         self.clients.remove(client_id, token)
-
-    def schedule_remove_client(self, client_id: str, token: int) -> None:
-        """Called by a finalizer (maybe from the GC on any thread): clean up on our loop."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            loop.call_soon(self.remove_client, client_id, token)
-        else:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self.remove_client, client_id, token)
 
     async def subscribe(
         self,

@@ -88,7 +88,7 @@ class WebSocketClientProxy:
     def _check_loop(self) -> None:
         """Refuse a call from an event loop other than the manager's (see the module docstring)."""
         # The manager records its loop in start(); until then any loop may set things up.
-        loop: asyncio.AbstractEventLoop | None = getattr(self._manager, "_loop", None)
+        loop = self._manager._loop
         if loop is None:
             return
         running = asyncio.get_running_loop()

@@ -10,12 +10,17 @@ WebSocketClientProxy and everything above it work unchanged. Here:
 - wishes go to the gateway by request/reply: a call fails alone with the gateway's error
   (UnlistedSymbolError with its suggestions); the whole state is re-sent every `heartbeat`
   seconds as the lease, so a restarted or standby gateway rebuilds it by itself;
-- trades are filtered by sequential_id (never one twice, even across a gateway switch), and
+- trades are de-duplicated by identity (a window of seen sequential_ids: Upbit's ids are unique,
+  not ordered; never one twice, even across a gateway switch), and
   `resume_trades={code: last_sequential_id}` replays what was missed from the gateway's
   JetStream stream before going live, with no Upbit REST call; `keep_wishes_for=S` asks the
   gateway to keep this process's wishes S seconds after it goes silent (crash, restart), so
   its trades keep being recorded meanwhile;
 - snapshots and health are asked of the gateway (its live cache first, like the local manager).
+
+One module of ~700 lines on purpose: it is the local manager's whole face (clients, wishes,
+lease, replay, health) against one NATS connection, and its parts share that connection's
+state; the wire format is protocol.py and the trade window trade_ids.py.
 """
 
 from __future__ import annotations
@@ -237,20 +242,6 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
             self._close_handle(handle)
         record.handles.clear()
         self._changed()
-
-    def schedule_remove_client(self, client_id: str, token: int) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            loop.call_soon(self.remove_client, client_id, token)
-        else:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self.remove_client, client_id, token)
 
     def _close_handle(self, handle: _Handle) -> None:
         if self._router is not None:

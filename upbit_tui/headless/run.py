@@ -8,6 +8,9 @@ does a market code Upbit does not list (checked against its market list before s
 keys Upbit refuses are found before streaming too: exit 3 when only balance/orders were asked
 for, else a logged refusal and the public types stream. A connection that cannot connect is
 reported at its first failed attempt, then every UNREACHABLE_REMINDER seconds.
+
+~670 lines: the argument parser, the run's set-up checks and the stream loop are one command's
+life from start to exit code; options.py, output.py and prometheus.py hold the reusable parts.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -38,6 +40,7 @@ from upbit_tui.config import (
 from upbit_tui.gateway.attach import with_gateway
 from upbit_tui.headless.options import HeadlessOptions, HeadlessUsageError, resolve_options
 from upbit_tui.headless.output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
+from upbit_tui.redaction import redact
 from upbit_tui.wire.events import DataType, Event
 
 if TYPE_CHECKING:
@@ -71,10 +74,9 @@ _REFUSED_KEY_ERRORS = {
     "expired_access_key",
     "no_authorization_ip",
 }
+
+
 # A bearer token or a bare JWT quoted back by a server.
-_TOKEN = re.compile(r"(?i)\bbearer\s+\S+|\beyJ[\w-]*\.[\w-]*\.[\w-]*")
-
-
 class _OneLineErrorParser(argparse.ArgumentParser):
     """argparse's errors as one line (no usage block), so scripts can log the reason."""
 
@@ -469,7 +471,7 @@ async def warn_while_unreachable(
                         "%s WebSocket %s: cannot connect (%s) after %s attempt(s); retrying%s",
                         kind,
                         urls.get(kind, "?"),
-                        redact_tokens(str(status["last_error"])),
+                        redact(str(status["last_error"])),
                         status.get("attempts", "?"),
                         "" if last is None else " (still)",
                     )
@@ -488,16 +490,11 @@ async def _keys_refusal(config: Config, manager: GlobalWebSocketManager) -> str 
         await client.get_accounts()
     except UpbitApiError as exc:
         if exc.status in (401, 403) and exc.name in _REFUSED_KEY_ERRORS:
-            return f"Upbit refused the API keys: {redact_tokens(str(exc))}"
+            return f"Upbit refused the API keys: {redact(str(exc))}"
         return None
     finally:
         await client.close()
     return None
-
-
-def redact_tokens(text: str) -> str:
-    """`text` with bearer tokens and JWTs replaced by '***' (a server may quote our header)."""
-    return _TOKEN.sub("***", text)
 
 
 def _market_symbols(options: HeadlessOptions) -> tuple[str, ...]:
