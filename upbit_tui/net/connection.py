@@ -61,9 +61,10 @@ from upbit_tui.redaction import redact
 
 log = logging.getLogger(__name__)
 # websockets logs every handshake header at DEBUG, the private socket's Authorization (whose JWT
-# carries the access key) included. Its logger for our sockets never goes below INFO.
+# carries the access key) included, and picows logs every connect and disconnect at INFO (our
+# own state changes say that already): the transports' logger for our sockets shows warnings.
 _WIRE_LOG = logging.getLogger(f"{__name__}.wire")
-_WIRE_LOG.setLevel(logging.INFO)
+_WIRE_LOG.setLevel(logging.WARNING)
 # Seconds a close handshake may take before the socket is aborted (see Connection._open).
 CLOSE_TIMEOUT = 2.0
 
