@@ -10,6 +10,7 @@ one published for the code).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -54,6 +55,7 @@ class EventPublisher:
         self._seen = SeenTradeIds()
         self._forwarders: dict[str, Callable[[Any], Awaitable[None]]] = {}
         self._held: dict[str, list[TradeEvent]] = {}
+        self._first_held: dict[str, asyncio.Event] = {}  # set by a held code's first live trade
         self.published = 0
         self.skipped_trades = 0
         self.publish_errors = 0
@@ -111,6 +113,15 @@ class EventPublisher:
         that published up to sequential_id `after`, and the gap is being fetched)."""
         self._seen.add(code, after)
         self._held.setdefault(code, [])
+        self._first_held.setdefault(code, asyncio.Event())
+
+    async def first_live_trade(self, code: str) -> None:
+        """Until a held code's live stream delivered its first trade (callers bound the wait: a
+        quiet market may have none). A gap fetched before that could miss the trades made
+        between the fetch and the stream's start."""
+        event = self._first_held.get(code)
+        if event is not None:
+            await event.wait()
 
     def is_holding(self, code: str) -> bool:
         return code in self._held
@@ -131,6 +142,7 @@ class EventPublisher:
                 await self._publish_trade(trade, code)
             pending = []
         del self._held[code]
+        self._first_held.pop(code, None)
 
     # ------------------------------------------------------------------ hot path
 
@@ -139,6 +151,7 @@ class EventPublisher:
             held = self._held.get(code)
             if held is not None:
                 held.append(event)
+                self._first_held[code].set()
                 return
             await self._publish_trade(event, code)
             return

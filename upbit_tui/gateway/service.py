@@ -55,6 +55,8 @@ from upbit_tui.gateway.publisher import EventPublisher
 from upbit_tui.wire.events import DataType, TradeEvent
 
 log = logging.getLogger("upbit_tui.gateway")
+# Seconds a bridge waits for the live stream's first trade before fetching the gap anyway.
+BRIDGE_WAIT_FOR_LIVE = 10.0
 
 ORDERBOOK_DEPTH = 30  # the gateway streams full books; each consumer trims its own copy
 GATEWAY_QUEUE_SIZE = 65536  # gateway-side subscriber queues: a publish never waits on NATS long
@@ -363,6 +365,11 @@ class GatewayService:
     async def _bridge(self, code: str, after_sid: int, after_ms: int) -> None:
         assert self._publisher is not None and self.manager is not None
         missed: list[TradeEvent] = []
+        # Fetch once the live stream has begun: the gap then overlaps it (duplicates are dropped
+        # by id) instead of missing what was traded between the fetch and the stream's start.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BRIDGE_WAIT_FOR_LIVE):
+                await self._publisher.first_live_trade(code)
         try:
             if self._rest is None:
                 from upbit_tui.net.rest import UpbitRestClient
