@@ -465,6 +465,16 @@ async def test_trade_snapshots_are_compared_by_sequential_id(router: Router) -> 
     assert [e.sequential_id for e in await got.wait_count(2)] == [10, 11]
 
 
+async def test_a_snapshot_trade_with_a_lower_id_is_a_new_trade(router: Router) -> None:
+    # Upbit's trade ids are unique but not ordered: the snapshot of a re-sent subscription may
+    # be a trade nobody has seen whose id is below the latest one's (found by bench_chaos).
+    got = Collector()
+    router.subscribe(DataType.TRADE, ["KRW-BTC"], got)
+    router.publish(trade(seq=20))
+    router.publish(trade(seq=15, stream_type="SNAPSHOT"))
+    assert [e.sequential_id for e in await got.wait_count(2)] == [20, 15]
+
+
 async def test_forget_drops_the_cached_value(router: Router) -> None:
     router.publish(ticker(price=1))  # cached even before anyone subscribes
     assert router.latest(DataType.TICKER, "KRW-BTC") is not None

@@ -148,7 +148,9 @@ def assert_trades_exact(sim: Any, events: list[Any], codes: list[str]) -> int:
         assert all(s in made for s in sids), f"{code}: a trade the simulator never made"
         between = {s for s, ts in made.items() if times[0] < ts < times[-1]}
         missing = between - set(sids)
-        assert not missing, f"{code}: {len(missing)} trades missing"
+        assert not missing, f"{code}: {len(missing)} trades missing: " + ", ".join(
+            f"{s} at {made[s]} ms" for s in sorted(missing)[:5]
+        )
         checked += len(sids)
     return checked
 

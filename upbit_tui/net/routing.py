@@ -563,5 +563,7 @@ def _kind_of(event: MarketEvent) -> str:
 
 def _is_newer(event: MarketEvent, than: MarketEvent) -> bool:
     if event.__class__ is TradeEvent:
-        return event.sequential_id > than.sequential_id  # type: ignore[attr-defined]
+        # By identity: Upbit's trade ids are unique, not ordered, so a snapshot trade with a
+        # lower id than the latest may still be new (the manager de-duplicates trades before).
+        return event.sequential_id != than.sequential_id  # type: ignore[attr-defined]
     return event.timestamp_ms > than.timestamp_ms
