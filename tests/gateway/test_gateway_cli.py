@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,21 @@ def test_config_gateway_section_is_checked(tmp_path: Path) -> None:
     path.write_text('[gateway]\nnats_url = "nats://127.0.0.1:4222"\nlease_ttl = 4\n')
     config = load_config(path)
     assert config.gateway.nats_url == "nats://127.0.0.1:4222" and config.gateway.lease_ttl == 4.0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["gateway", "--demo"], ["headless", "--gateway", "nats://127.0.0.1:4222", "--count", "1"]],
+)
+def test_without_nats_py_the_gateway_commands_say_what_to_install(argv: list[str]) -> None:
+    # The default install has no nats-py (it is the `gateway` extra): one line, exit 2.
+    code = (
+        "import sys; sys.modules['nats'] = None; from upbit_tui.cli import main; "
+        f"sys.exit(main({argv!r}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "INFO" not in line]
+    assert len(lines) == 1 and "pip install 'upbit-tui[gateway]'" in lines[0], done.stderr

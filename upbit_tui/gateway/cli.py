@@ -98,7 +98,15 @@ async def serve(
 ) -> int:
     """Run the gateway until SIGINT/SIGTERM; the exit code."""
     from upbit_tui.gateway.protocol import GatewayUnavailableError
-    from upbit_tui.gateway.service import GatewayService, GatewaySettings
+
+    try:
+        from upbit_tui.gateway.service import GatewayService, GatewaySettings
+    except ImportError as exc:  # nats-py is the `gateway` extra
+        print(
+            f"{PROG}: the gateway needs nats-py ({exc}): pip install 'upbit-tui[gateway]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
