@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -253,3 +254,21 @@ def test_parse_block_seconds_reads_header_body_or_default() -> None:
     assert parse_block_seconds({}, "차단 시간: 5분") == 300.0
     assert parse_block_seconds({}, "I'm a teapot") == 60.0
     assert parse_block_seconds({}, "", default=7.0) == 7.0
+
+
+def test_a_rest_retry_after_is_read_in_every_form_and_capped() -> None:
+    from email.utils import formatdate
+
+    from upbit_tui.net.ratelimit import parse_retry_after
+    from upbit_tui.net.recovery import MAX_SERVER_WAIT
+
+    assert parse_retry_after({"Retry-After": "0"}) == 0.0
+    assert parse_retry_after({"Retry-After": "2.5"}) == 2.5
+    for huge in ("86400", "1e9", "inf"):
+        assert parse_retry_after({"Retry-After": huge}) == MAX_SERVER_WAIT
+    in_a_minute = formatdate(time.time() + 60, usegmt=True)
+    seconds = parse_retry_after({"Retry-After": in_a_minute})
+    assert seconds is not None and 55 <= seconds <= 61
+    for unusable in ("-5", "soon", "nan"):
+        assert parse_retry_after({"Retry-After": unusable}) is None
+    assert parse_retry_after({}) is None

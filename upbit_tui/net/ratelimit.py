@@ -49,13 +49,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
+
+from upbit_tui.net.recovery import MAX_SERVER_WAIT
+from upbit_tui.net.recovery import parse_retry_after as retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -384,12 +386,8 @@ def parse_block_seconds(
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """`Retry-After: 3` -> 3.0; None when absent or not a number of seconds."""
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 and math.isfinite(seconds) else None
+    """An HTTP answer's `Retry-After` in seconds, in any RFC 9110 form (recovery.py reads it for
+    both REST and the WebSocket handshake), capped at MAX_SERVER_WAIT so that 86400 or inf
+    cannot park a REST call for good; None when absent or unusable."""
+    seconds = retry_after_seconds(headers.get("Retry-After"))
+    return None if seconds is None else min(seconds, MAX_SERVER_WAIT)
