@@ -152,6 +152,21 @@ def test_orderbook_units_decode_in_order() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("ms", "expected"),
+    [
+        (2**63 - 1, "9999-12-31T23:59:59.999000+00:00"),
+        (-(2**63), "0001-01-01T00:00:00+00:00"),
+        (-1, "1969-12-31T23:59:59.999000+00:00"),
+    ],
+)
+def test_timestamp_of_any_long_is_a_datetime(ms: int, expected: str) -> None:
+    frame = json.dumps({"type": "ticker", "code": "KRW-BTC", "trade_price": 1, "timestamp": ms})
+    event = FrameDecoder().decode(frame.encode())
+    assert isinstance(event, TickerEvent)
+    assert event.timestamp.isoformat() == expected
+
+
 def test_candle_types_and_spec_names() -> None:
     first, second = FrameDecoder().decode((WS / "candle.default.json").read_bytes())
     assert isinstance(first, CandleEvent) and isinstance(second, CandleEvent)

@@ -17,7 +17,7 @@ code), so every event has a `symbol` to route on.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
@@ -63,8 +63,16 @@ class StreamType(StrEnum):
 Long = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_FIRST_MS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MS
+_LAST_MS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MS
+
+
 def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    # A Long reaches far past the years datetime can hold (1-9999); a callback reading
+    # `event.timestamp` gets the nearest representable moment rather than an OverflowError.
+    return _EPOCH + min(max(ms, _FIRST_MS), _LAST_MS) * _MS
 
 
 class MarketEvent(msgspec.Struct, kw_only=True):
