@@ -9,7 +9,7 @@ changed: Textual re-renders and re-composites only those lines, not the whole ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import ClassVar
 
@@ -131,6 +131,7 @@ class TickerTable(ScrollView, can_focus=True):
         self._index[key] = len(self.rows)
         self.rows.append(key)
         self._cells[key] = dict(cells)
+        self._widen_for(cells)
         self._resize()
         if len(self.rows) == 1:
             self.post_message(self.CursorMoved(self, key))
@@ -162,6 +163,7 @@ class TickerTable(ScrollView, can_focus=True):
             self._strips.pop(key, None)
             self._lines.pop(key, None)
             self._changed.add(key)
+            self._widen_for(cells)
         return changed
 
     def refresh_changed(self) -> None:
@@ -191,6 +193,22 @@ class TickerTable(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self.fit_columns(event.size.width)
 
+    def _widen_for(self, cells: dict[str, tuple[str, str]]) -> None:
+        """Widen a left-aligned (text) column to its longest cell: a market code such as
+        USDT-TRUMP is never cut to fit the width its column started with."""
+        wider = {
+            c.key: len(cells[c.key][0])
+            for c in self.all_columns
+            if c.justify == "left" and c.key in cells and len(cells[c.key][0]) > c.width
+        }
+        if not wider:
+            return
+        self.all_columns = [
+            replace(c, width=wider[c.key]) if c.key in wider else c for c in self.all_columns
+        ]
+        # Not laid out yet (width 0): show every column until the first resize fits them.
+        self.fit_columns(self.size.width or sum(c.width + 2 for c in self.all_columns))
+
     def fit_columns(self, width: int) -> None:
         """Show whole columns only: drop the least important (`drop_order`, first goes first)
         until the rest fit in `width` cells, rather than cutting the right-most one."""
@@ -199,7 +217,7 @@ class TickerTable(ScrollView, can_focus=True):
             if sum(c.width + 2 for c in shown) <= width:
                 break
             shown = [c for c in shown if c.key != key]
-        if [c.key for c in shown] == [c.key for c in self.columns]:
+        if shown == self.columns:
             return
         self.columns = shown
         self._width = sum(c.width + 2 for c in shown)

@@ -42,3 +42,31 @@ def test_a_number_too_wide_for_its_column_is_never_cut() -> None:
     table.add_row("KRW-BTT", {"symbol": ("KRW-BTT", ""), "price": ("2,668,360,000,000", "")})
     cells = "".join(segment.text for segment in table._row_segments("KRW-BTT"))
     assert "2,668,36" not in cells and "#" * 12 in cells
+
+
+def test_a_long_market_code_widens_its_column_and_is_never_cut() -> None:
+    table = TickerTable(COLUMNS)
+    table.add_row("KRW-BTC", {"symbol": ("KRW-BTC", ""), "price": ("1", "")})
+    table.add_row("USDT-PUNDIX", {"symbol": ("USDT-PUNDIX", ""), "price": ("0.4", "")})
+    rows = ["".join(s.text for s in table._row_segments(key)) for key in table.rows]
+    assert "USDT-PUNDIX " in rows[1]
+    # Every row lines up on the wider column.
+    assert rows[0].index("1") == rows[1].index("0.4") + 2
+
+
+async def test_a_widened_column_still_fits_the_terminal_by_dropping_columns() -> None:
+    columns = [*COLUMNS, Column("volume", "Volume", 12)]
+
+    class Narrow(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TickerTable(columns, drop_order=("volume",), id="table")
+
+    app = Narrow()
+    async with app.run_test(size=(30, 6)) as pilot:
+        table = app.query_one(TickerTable)
+        await pilot.pause()
+        assert [c.key for c in table.columns] == ["symbol", "price"]
+        table.add_row("USDT-PUNDIX", {"symbol": ("USDT-PUNDIX", ""), "price": ("0.4", "")})
+        await pilot.pause()
+        assert [(c.key, c.width) for c in table.columns] == [("symbol", 11), ("price", 12)]
+        assert "USDT-PUNDIX" in table.render_lines(Region(0, 0, 30, 2))[1].text
