@@ -81,7 +81,9 @@ def _endpoint(request: web.Request) -> Endpoint | None:
         return "public"
     if raw == "private":
         return "private"
-    raise BadParameter(f"endpoint={raw!r}: expected public or private")
+    if raw == "info":
+        return "info"
+    raise BadParameter(f"endpoint={raw!r}: expected public, private or info")
 
 
 def _optional_number(request: web.Request, name: str) -> float | None:
@@ -306,7 +308,7 @@ def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
 
 ROUTES = [
     "GET  /_sim/stats",
-    "POST /_sim/faults/drop [endpoint=public|private]",
+    "POST /_sim/faults/drop [endpoint=public|private|info]",
     "POST /_sim/faults/close [code=1001] [reason=] [endpoint=]",
     "POST /_sim/faults/stall [seconds=] [endpoint=]",
     "POST /_sim/faults/resume",
