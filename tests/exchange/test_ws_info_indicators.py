@@ -401,3 +401,26 @@ async def test_formats_use_the_sdk_abbreviations_and_list_framing(market: Market
     assert signal["ep"] == {}
     assert signal["p"] == {"shp": 5, "lop": 20, "t": "SMA"}
     assert list(signal["v"]) == ["mas", "mal"]
+
+
+async def test_the_control_api_moves_the_clock_past_a_candle_close() -> None:
+    """On the real clock: POST /_sim/clock/advance closes the open candle at once."""
+    async with (
+        ExchangeServer(seed=3, markets=3, rate=0, api_keys=API_KEYS, candle_interval=3600) as sim,
+        aiohttp.ClientSession() as http,
+        connect(sim.info_websocket_url, additional_headers=bearer()) as ws,
+    ):
+        request = {"type": "indicator", "codes": [BTC], "timeframe": "5m"}
+        await send(ws, [{"ticket": "t"}, {**request, "indicators": ALL_INDICATORS[1:2]}])
+        assert await sync(ws) == []
+        [trade] = sim.generate_trades(1, BTC)
+        bucket = trade.trade_timestamp // 1000 // 300 * 300
+        to_the_end = bucket + 300 + 1 - sim.model.now_ms() / 1000
+        url = sim.rest_url + "/_sim/clock/advance"
+        async with http.post(url, params={"seconds": str(to_the_end)}) as response:
+            assert response.status == 200
+            assert (await response.json())["indicator_messages"] == 1
+        [message] = await sync(ws)
+        assert message["indicator"] == "rsi" and message["candle_date_time_utc"] == utc(bucket)
+        async with http.post(url, params={"seconds": "-1"}) as response:
+            assert response.status == 400

@@ -33,6 +33,8 @@ info_channel.py), REST under `/v1/` (rest.py) and the control API under `/_sim/`
                                        [price=] [volume=] [identifier=] [access_key=]
                                        place an order for a test account (drives myOrder/myAsset)
     POST /_sim/orders/cancel           uuid= | identifier= [access_key=]
+    POST /_sim/clock/advance           seconds=X  move the market clock forward (candles close,
+                                       /info pushes); it never goes back
 Parameters go in the query string; answers are JSON (`{"ok": true, ...}` or 400 with
 `{"error": "..."}`).
 
@@ -189,6 +191,7 @@ class ExchangeServer:
         self.api_keys = dict(DEFAULT_API_KEYS if api_keys is None else api_keys)
         self.idle_timeout = idle_timeout
         self.clock = clock
+        self._clock_offset = 0.0  # advance_clock(): seconds added to `clock`
         self.private_auth_failure: PrivateAuthFailure = private_auth_failure
         self.unknown_codes: UnknownCodes = unknown_codes
         self.candle_interval = candle_interval
@@ -250,7 +253,7 @@ class ExchangeServer:
         self._model = MarketModel(
             seed=self.seed,
             markets=self.market_count,
-            clock=self.clock,
+            clock=self._model_clock,
             api_keys=self.api_keys,
             out_of_order_ids=self.out_of_order_ids,
             btc_markets=self.btc_markets,
@@ -381,6 +384,17 @@ class ExchangeServer:
     def push_candles(self) -> None:
         """Run the once-a-second candle push now (tests with a long candle_interval)."""
         self.fanout.push_candles(self.model.take_changed_candles())
+
+    def _model_clock(self) -> float:
+        return (self.clock or time.time)() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> int:
+        """Move the market's clock forward (e.g. past a candle's end, so that indicators push
+        now instead of in five minutes); returns the /info messages the move pushed."""
+        if not seconds >= 0 or math.isinf(seconds):
+            raise ValueError("seconds must be a finite number >= 0")
+        self._clock_offset += seconds
+        return self.push_indicators()
 
     def push_indicators(self) -> int:
         """Run the /info channel's candle-close check now (it also runs with the candle push);
