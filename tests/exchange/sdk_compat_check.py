@@ -10,8 +10,9 @@ the project does not use. Run it from a separate environment against the install
 It starts `upbit-tui exchange --port 0`, then drives the SDK's REST client with strict response
 validation (quotation; accounts; orders: create, get, open, closed, by uuids, chance, test,
 cancel_and_new, cancel all; week/month/year candles; wallet status; API keys; deposits) and its
-WebSocket streams in all four formats, public and private, validating every event against the
-SDK's pydantic models and checking that every field the SDK models is sent.
+WebSocket streams in all four formats, public, private and info (indicators and a crossover
+signal, the market clock moved 5 minutes at a time through the control API), validating every
+event against the SDK's pydantic models and checking that every field the SDK models is sent.
 Exit status 0 when everything checks out; each problem is printed.
 """
 
@@ -195,8 +196,70 @@ async def check_private_streams(client: AsyncUpbit, rest_url: str) -> dict[str, 
     return seen
 
 
+INDICATORS: list[dict[str, Any]] = [
+    {"type": "volume", "params": {"period": 20}},
+    {"type": "rsi", "params": {"period": 14}},
+    {"type": "moving_average", "params": {"period": 20, "type": "EMA"}},
+    {"type": "ma_crossover", "params": {"short_period": 5, "long_period": 20, "type": "SMA"}},
+    {"type": "bollinger_bands", "params": {"period": 20, "multiplier": 2.0}},
+    {"type": "macd", "params": {"fast": 12, "slow": 26, "signal_period": 9}},
+]
+CROSSINGS: list[dict[str, Any]] = [
+    {
+        "type": "ma_crossover",
+        "trigger": trigger,
+        "params": {"short_period": 5, "long_period": 20, "type": "SMA"},
+    }
+    for trigger in ("golden_cross", "dead_cross")
+]
+
+
+async def check_info_streams(client: AsyncUpbit, rest_url: str) -> dict[str, set[str]]:
+    """`/websocket/v1/info`: the control API moves the market clock 5 minutes at a time, so
+    candles close at once; every indicator and a crossover signal must arrive and validate."""
+    seen: dict[str, set[str]] = {}
+    for fmt in FORMATS:
+        print(f"info WebSocket, {fmt}")
+        async with client.ws_stream.subscribe_info(
+            indicator={"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": INDICATORS},
+            indicator_signal={"codes": ["KRW-BTC"], "timeframe": "5m", "indicators": CROSSINGS},
+            format=fmt,
+        ) as stream:
+            listed = (await stream.list_subscriptions()).model_dump(by_alias=True)
+            entries = listed.get("result", listed.get("rslt"))
+            check(bool(entries) and len(entries) == 2, f"info LIST {fmt}: {listed!r:.300}")
+            kinds: set[str] = set()
+            signals = 0
+            for _ in range(60):
+                await asyncio.sleep(0.3)  # the trade loop fills the open candle
+                moved = post(f"{rest_url}/_sim/clock/advance?seconds=300")
+                for _ in range(moved["indicator_messages"]):
+                    event = await asyncio.wait_for(stream.recv(), 10)
+                    check_event(event, f"info {fmt}", seen)
+                    for item in event if isinstance(event, list) else [event]:
+                        raw = item.model_dump(by_alias=True)
+                        kind = raw.get("type", raw.get("ty"))
+                        kinds.add(str(raw.get("indicator", raw.get("ind"))))
+                        signals += kind == "indicator_signal"
+                if len(kinds) == len(INDICATORS) and signals:
+                    break
+            check(len(kinds) == len(INDICATORS), f"info {fmt}: indicators received {kinds}")
+            check(signals > 0, f"info {fmt}: no crossover signal in 60 candles")
+            print(f"  ok  {len(kinds)} indicators, {signals} signal(s)")
+    return seen
+
+
 def check_coverage(seen: dict[str, set[str]]) -> None:
     """Every field the SDK models for a type must have been sent at least once."""
+    from upbit.types import (
+        BollingerBandsIndicator,
+        MacdIndicator,
+        MaCrossoverIndicator,
+        MaCrossoverIndicatorSignal,
+        MovingAverageIndicator,
+        RsiIndicator,
+        VolumeIndicator,
+    )
     from upbit.types.connect_private_server_event import MyAsset, MyOrder
     from upbit.types.connect_public_server_event import (
         Orderbook,
@@ -213,8 +276,40 @@ def check_coverage(seen: dict[str, set[str]]) -> None:
         SimpleTrade,
     )
 
-    models = (Ticker, Trade, Orderbook, WsCandleResponse, MyOrder, MyAsset)
-    simple_models = (SimpleTicker, SimpleTrade, SimpleOrderbook, SimpleCandle, SimpleMyOrder)
+    info_models = (
+        VolumeIndicator,
+        RsiIndicator,
+        MovingAverageIndicator,
+        MaCrossoverIndicator,
+        BollingerBandsIndicator,
+        MacdIndicator,
+        MaCrossoverIndicatorSignal,
+    )
+    models = (Ticker, Trade, Orderbook, WsCandleResponse, MyOrder, MyAsset, *info_models)
+    from upbit.types import (
+        SimpleBollingerBandsIndicator,
+        SimpleMacdIndicator,
+        SimpleMaCrossoverIndicator,
+        SimpleMaCrossoverIndicatorSignal,
+        SimpleMovingAverageIndicator,
+        SimpleRsiIndicator,
+        SimpleVolumeIndicator,
+    )
+
+    simple_models = (
+        SimpleTicker,
+        SimpleTrade,
+        SimpleOrderbook,
+        SimpleCandle,
+        SimpleMyOrder,
+        SimpleVolumeIndicator,
+        SimpleRsiIndicator,
+        SimpleMovingAverageIndicator,
+        SimpleMaCrossoverIndicator,
+        SimpleBollingerBandsIndicator,
+        SimpleMacdIndicator,
+        SimpleMaCrossoverIndicatorSignal,
+    )
     for model in (*models, *simple_models, SimpleMyAsset):
         sent = set().union(*(keys for name, keys in seen.items() if name.endswith(model.__name__)))
         check(bool(sent), f"no {model.__name__} event was received")
@@ -244,6 +339,7 @@ async def main(command: list[str]) -> int:
             await check_rest(client, rest_url)
             seen = await check_public_streams(client)
             seen.update(await check_private_streams(client, rest_url))
+            seen.update(await check_info_streams(client, rest_url))
         check_coverage(seen)
     finally:
         process.terminate()

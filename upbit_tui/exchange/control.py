@@ -46,6 +46,8 @@ class ControlTarget(Protocol):
 
     def set_firehose(self, messages_per_second: float) -> None: ...
 
+    def advance_clock(self, seconds: float) -> int: ...
+
 
 class BadParameter(ValueError):
     """A /_sim/ query parameter that cannot be used."""
@@ -81,7 +83,9 @@ def _endpoint(request: web.Request) -> Endpoint | None:
         return "public"
     if raw == "private":
         return "private"
-    raise BadParameter(f"endpoint={raw!r}: expected public or private")
+    if raw == "info":
+        return "info"
+    raise BadParameter(f"endpoint={raw!r}: expected public, private or info")
 
 
 def _optional_number(request: web.Request, name: str) -> float | None:
@@ -268,6 +272,13 @@ def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
         sim.limits.reset()
         return _ok()
 
+    async def advance_clock(request: web.Request) -> web.Response:
+        seconds = _number(request, "seconds")
+        if math.isinf(seconds):
+            raise BadParameter("seconds must be finite")
+        pushed = sim.advance_clock(seconds)
+        return _ok(now_ms=sim.model.now_ms(), indicator_messages=pushed)
+
     def guarded(handler: Handler) -> Handler:
         async def run(request: web.Request) -> web.StreamResponse:
             refusal = control_refusal(request, sim.host)
@@ -299,6 +310,7 @@ def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
         "/_sim/limits/reset": reset_limits,
         "/_sim/orders": place_order,
         "/_sim/orders/cancel": cancel_order,
+        "/_sim/clock/advance": advance_clock,
     }
     for path, handler in posts.items():
         app.router.add_post(path, guarded(handler))
@@ -306,7 +318,7 @@ def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
 
 ROUTES = [
     "GET  /_sim/stats",
-    "POST /_sim/faults/drop [endpoint=public|private]",
+    "POST /_sim/faults/drop [endpoint=public|private|info]",
     "POST /_sim/faults/close [code=1001] [reason=] [endpoint=]",
     "POST /_sim/faults/stall [seconds=] [endpoint=]",
     "POST /_sim/faults/resume",
@@ -323,4 +335,5 @@ ROUTES = [
     "POST /_sim/orders market= side=bid|ask [ord_type=limit|price|market] [price=] [volume=]"
     " [identifier=] [access_key=first configured key]",
     "POST /_sim/orders/cancel uuid=|identifier= [access_key=]",
+    "POST /_sim/clock/advance seconds=X",
 ]

@@ -131,6 +131,10 @@ class Fanout:
 
     # -- sending -------------------------------------------------------------------------------
 
+    def send(self, session: Session, data: bytes) -> None:
+        """Queue one frame to one connection (counted like every other frame)."""
+        self._send(session, data)
+
     def _send(self, session: Session, data: bytes) -> None:
         self.frames_enqueued += 1
         session.enqueue(data)

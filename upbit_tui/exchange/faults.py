@@ -32,7 +32,7 @@ from typing import Literal, Protocol
 
 from upbit_tui.exchange.wire import error_frame
 
-Endpoint = Literal["public", "private"]
+Endpoint = Literal["public", "private", "info"]
 
 
 class FaultTarget(Protocol):

@@ -11,11 +11,12 @@ model of this class; everything that is its own job already lives elsewhere (con
 faults.py, fanout.py, session.py, limits.py, ws_request.py, rest.py).
 
 One port serves `/websocket/v1` (quotation), `/websocket/v1/private` (myOrder, myAsset; JWT on
-the handshake), REST under `/v1/` (rest.py) and the control API under `/_sim/`:
+the handshake), `/websocket/v1/info` (indicator, indicator_signal; the same JWT check;
+info_channel.py), REST under `/v1/` (rest.py) and the control API under `/_sim/`:
 
     GET  /_sim/                        this list
     GET  /_sim/stats                   same JSON as sim.stats()
-    POST /_sim/faults/drop             [endpoint=public|private]
+    POST /_sim/faults/drop             [endpoint=public|private|info]
     POST /_sim/faults/close            [code=1001] [reason=...] [endpoint=]
     POST /_sim/faults/stall            [seconds=] [endpoint=]   (no seconds: until resume)
     POST /_sim/faults/resume
@@ -32,6 +33,8 @@ the handshake), REST under `/v1/` (rest.py) and the control API under `/_sim/`:
                                        [price=] [volume=] [identifier=] [access_key=]
                                        place an order for a test account (drives myOrder/myAsset)
     POST /_sim/orders/cancel           uuid= | identifier= [access_key=]
+    POST /_sim/clock/advance           seconds=X  move the market clock forward (candles close,
+                                       /info pushes); it never goes back
 Parameters go in the query string; answers are JSON (`{"ok": true, ...}` or 400 with
 `{"error": "..."}`).
 
@@ -81,6 +84,8 @@ from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
 from upbit_tui.exchange.control import add_control_routes
 from upbit_tui.exchange.fanout import Fanout
 from upbit_tui.exchange.faults import Endpoint, Faults
+from upbit_tui.exchange.info_channel import InfoChannel
+from upbit_tui.exchange.info_request import InfoRequest, parse_info_request
 from upbit_tui.exchange.limits import BLOCKED, MessageViolation, RateLimits
 from upbit_tui.exchange.market import OUT_OF_ORDER_IDS, MarketModel, ModelEvent
 from upbit_tui.exchange.records import Trade
@@ -99,6 +104,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_KEYS: Mapping[str, str] = {"test-access": "test-secret"}
 PUBLIC_PATH = "/websocket/v1"
 PRIVATE_PATH = "/websocket/v1/private"
+INFO_PATH = "/websocket/v1/info"
 INVALID_AUTH_MESSAGE = "인증 정보가 올바르지 않습니다."
 MAX_CLOSED_SESSIONS = 200
 _FIREHOSE_HIGH_WATER = 2_000  # frames queued on the busiest connection before generating more
@@ -185,6 +191,7 @@ class ExchangeServer:
         self.api_keys = dict(DEFAULT_API_KEYS if api_keys is None else api_keys)
         self.idle_timeout = idle_timeout
         self.clock = clock
+        self._clock_offset = 0.0  # advance_clock(): seconds added to `clock`
         self.private_auth_failure: PrivateAuthFailure = private_auth_failure
         self.unknown_codes: UnknownCodes = unknown_codes
         self.candle_interval = candle_interval
@@ -208,6 +215,7 @@ class ExchangeServer:
         self.faults = Faults(self)
         self._model: MarketModel | None = None
         self._fanout: Fanout | None = None
+        self._info: InfoChannel | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._session_tasks: set[asyncio.Task[None]] = set()
@@ -245,7 +253,7 @@ class ExchangeServer:
         self._model = MarketModel(
             seed=self.seed,
             markets=self.market_count,
-            clock=self.clock,
+            clock=self._model_clock,
             api_keys=self.api_keys,
             out_of_order_ids=self.out_of_order_ids,
             btc_markets=self.btc_markets,
@@ -253,6 +261,7 @@ class ExchangeServer:
         )
         self._fanout = Fanout(self._model)
         self._model.add_listener(self._fanout.on_event)
+        self._info = InfoChannel(self._model, self._fanout.send)
         self._model.add_listener(self._count_trade)
         app = web.Application(
             client_max_size=self.max_message_size,
@@ -260,6 +269,7 @@ class ExchangeServer:
         )
         app.router.add_get(PUBLIC_PATH, self._handle_public)
         app.router.add_get(PRIVATE_PATH, self._handle_private)
+        app.router.add_get(INFO_PATH, self._handle_info)
         self._add_control_routes(app)
         add_rest_routes(app, self)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -319,12 +329,23 @@ class ExchangeServer:
         return self._fanout
 
     @property
+    def info(self) -> InfoChannel:
+        if self._info is None:
+            raise RuntimeError("ExchangeServer not started")
+        return self._info
+
+    @property
     def websocket_url(self) -> str:
         return f"ws://{self._url_host}:{self.port}{PUBLIC_PATH}"
 
     @property
     def private_websocket_url(self) -> str:
         return f"ws://{self._url_host}:{self.port}{PRIVATE_PATH}"
+
+    @property
+    def info_websocket_url(self) -> str:
+        """`indicator` / `indicator_signal` (JWT on the handshake, like the private endpoint)."""
+        return f"ws://{self._url_host}:{self.port}{INFO_PATH}"
 
     @property
     def rest_url(self) -> str:
@@ -363,6 +384,22 @@ class ExchangeServer:
     def push_candles(self) -> None:
         """Run the once-a-second candle push now (tests with a long candle_interval)."""
         self.fanout.push_candles(self.model.take_changed_candles())
+
+    def _model_clock(self) -> float:
+        return (self.clock or time.time)() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> int:
+        """Move the market's clock forward (e.g. past a candle's end, so that indicators push
+        now instead of in five minutes); returns the /info messages the move pushed."""
+        if not seconds >= 0 or math.isinf(seconds):
+            raise ValueError("seconds must be a finite number >= 0")
+        self._clock_offset += seconds
+        return self.push_indicators()
+
+    def push_indicators(self) -> int:
+        """Run the /info channel's candle-close check now (it also runs with the candle push);
+        returns the messages sent."""
+        return self.info.check_closes()
 
     async def wait_for_connections(self, count: int, endpoint: Endpoint | None = None) -> None:
         """Return once exactly `count` connections (of `endpoint`, or all) are open.
@@ -425,6 +462,7 @@ class ExchangeServer:
                 "open": len(open_sessions),
                 "open_public": sum(1 for s in open_sessions if s.endpoint == "public"),
                 "open_private": sum(1 for s in open_sessions if s.endpoint == "private"),
+                "open_info": sum(1 for s in open_sessions if s.endpoint == "info"),
                 "accepted_total": self._handshakes_accepted,
                 "refused": dict(self._handshakes_refused),
                 "items": sorted(items, key=lambda item: item["id"]),
@@ -472,6 +510,7 @@ class ExchangeServer:
         sessions = self.sessions(endpoint)
         for session in sessions:
             self.fanout.unsubscribe(session)
+            self.info.unsubscribe(session)
             session.subscription = None
         return len(sessions)
 
@@ -482,6 +521,9 @@ class ExchangeServer:
 
     async def _handle_private(self, request: web.Request) -> web.StreamResponse:
         return await self._accept(request, "private")
+
+    async def _handle_info(self, request: web.Request) -> web.StreamResponse:
+        return await self._accept(request, "info")
 
     def _refuse(self, status: int, retry_after: float | None = 1.0) -> web.Response:
         key = str(status)
@@ -500,7 +542,7 @@ class ExchangeServer:
             return self._refuse(fault[0], 1.0 if fault[1] else None)
         access_key: str | None = None
         auth_error: AuthError | None = None
-        if endpoint == "private":
+        if endpoint != "public":  # private and info: the same JWT check
             verdict = self.keys.verify(
                 request.headers.get("Authorization"),
                 query=None,
@@ -577,6 +619,8 @@ class ExchangeServer:
     def _end_session(self, session: Session) -> None:
         if self._fanout is not None:
             self._fanout.unsubscribe(session)
+        if self._info is not None:
+            self._info.unsubscribe(session)
         session.closed_at_ms = int(time.time() * 1000)
         if session.close_reason is None:
             code = session.ws.close_code
@@ -602,7 +646,11 @@ class ExchangeServer:
             elif msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 try:
                     request = self._on_message(session, msg.data)
-                    if request is not None:
+                    if isinstance(request, InfoRequest):
+                        await self.build_markets(request.markets)
+                        if session.is_open:
+                            self.info.subscribe(session, request)
+                    elif request is not None:
                         await self.build_markets(m for t in request.types for m in t.markets)
                         if session.is_open:
                             self.fanout.subscribe(session, request)
@@ -615,7 +663,9 @@ class ExchangeServer:
                     session.close_reason = f"{ws.close_code} {msg.data}"
                 return
 
-    def _on_message(self, session: Session, data: str | bytes) -> SubscribeRequest | None:
+    def _on_message(
+        self, session: Session, data: str | bytes
+    ) -> SubscribeRequest | InfoRequest | None:
         """Answer what needs no market data; return a subscription for the caller to apply."""
         fanout = self.fanout
         if isinstance(data, bytes):
@@ -641,6 +691,8 @@ class ExchangeServer:
         if session.auth_error is not None:
             fanout.broadcast_raw([session], error_frame("INVALID_AUTH", INVALID_AUTH_MESSAGE))
             return None
+        if session.endpoint == "info":
+            return self._on_info_message(session, text)
         try:
             request = parse_request(
                 text,
@@ -655,6 +707,21 @@ class ExchangeServer:
             if request.format is not None:
                 session.format = request.format
             fanout.send_list(session, request.ticket)
+            return None
+        return request
+
+    def _on_info_message(self, session: Session, text: str) -> InfoRequest | None:
+        try:
+            request = parse_info_request(
+                text, known_codes=self.model.known_codes, unknown_codes=self.unknown_codes
+            )
+        except RequestError as error:
+            self.fanout.broadcast_raw([session], error_frame(error.name, error.message))
+            return None
+        if isinstance(request, ListRequest):
+            if request.format is not None:
+                session.format = request.format
+            self.info.send_list(session, request.ticket)
             return None
         return request
 
@@ -713,6 +780,10 @@ class ExchangeServer:
                 self.push_candles()
             except Exception:  # a simulator bug must not stop the candle stream for good
                 logger.exception("candle push failed")
+            try:
+                self.push_indicators()
+            except Exception:
+                logger.exception("indicator push failed")
 
     async def _status_up_loop(self) -> None:
         """`{"status":"UP"}` every `status_up_interval` s to connections that sent PING."""

@@ -87,14 +87,19 @@ class ListRequest:
     format: str | None  # a format object here still changes the connection's format
 
 
-def parse_request(
-    text: str,
-    *,
-    private: bool,
-    known_codes: Container[str],
-    unknown_codes: UnknownCodes = "error",
-) -> SubscribeRequest | ListRequest:
-    """Parse one request message; raises RequestError."""
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A request's ticket, format, method and type objects, checked up to the type objects
+    (shared by the quotation/private parser below and the /info parser, info_request.py)."""
+
+    ticket: str
+    format: str | None
+    method: str | None
+    type_objects: tuple[dict[str, Any], ...]
+
+
+def parse_envelope(text: str) -> Envelope:
+    """The checks every endpoint shares, in order; raises RequestError."""
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -128,15 +133,27 @@ def parse_request(
             raise RequestError("NO_TYPE", "type 필드가 존재하지 않습니다.")
     if ticket is None:
         raise RequestError("NO_TICKET", "ticket 필드가 존재하지 않습니다.")
-    if method is not None:
-        return ListRequest(ticket, fmt)
-    if not type_objects:
+    if method is None and not type_objects:
         raise RequestError("NO_TYPE", "type 필드가 존재하지 않습니다.")
+    return Envelope(ticket, fmt, method, tuple(type_objects))
+
+
+def parse_request(
+    text: str,
+    *,
+    private: bool,
+    known_codes: Container[str],
+    unknown_codes: UnknownCodes = "error",
+) -> SubscribeRequest | ListRequest:
+    """Parse one request message; raises RequestError."""
+    envelope = parse_envelope(text)
+    if envelope.method is not None:
+        return ListRequest(envelope.ticket, envelope.format)
     types = tuple(
         _type_request(obj, private=private, known=known_codes, unknown=unknown_codes)
-        for obj in type_objects
+        for obj in envelope.type_objects
     )
-    return SubscribeRequest(ticket, types, fmt)
+    return SubscribeRequest(envelope.ticket, types, envelope.format)
 
 
 def _ticket(value: object) -> str | None:
