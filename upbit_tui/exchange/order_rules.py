@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from upbit_tui.exchange.ticks import is_on_tick
+from upbit_tui.exchange.ticks import table_for
 
 ZERO = Decimal(0)
 VOLUME_STEP = Decimal("0.00000001")  # volumes have 8 decimals
@@ -76,6 +76,14 @@ def quote_of(market: str) -> str:
 
 def base_of(market: str) -> str:
     return market.split("-", 1)[1]
+
+
+def on_tick(market: str, price: Decimal) -> bool:
+    """`price` is a whole number of ticks of its band in the market's quote table (exact:
+    `0.03530304` on BTC-ETH is, `0.035303045` is not)."""
+    tick = decimal(table_for(market).tick_size(float(price)))
+    assert tick is not None
+    return price % tick == 0
 
 
 def fee_rate(market: str) -> Decimal:
@@ -141,7 +149,7 @@ def check_request(
     if ord_type == "limit":
         if price is None or volume is None:
             raise _invalid(side, "지정가 주문은 price 와 volume 이 필요합니다.")
-        if quote_of(market) == "KRW" and not is_on_tick(float(price)):
+        if not on_tick(market, price):
             raise OrderRejected(
                 400,
                 f"invalid_price_{side}",
