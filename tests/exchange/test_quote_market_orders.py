@@ -149,7 +149,7 @@ async def test_market_sell_credits_the_quote_less_its_fee(
 
 async def test_under_the_quote_minimum_is_refused_with_upbits_error(rest: Rest) -> None:
     _, ask = best_prices(rest.sim, "BTC-ETH")
-    # 0.00005 BTC is the BTC market's minimum: one satoshi of volume less is refused.
+    # 0.00005 BTC is the BTC market's minimum: 90% of it is refused, exactly it is not.
     at_minimum = Decimal("0.00005") / Decimal(exact(ask))
     small = f"{at_minimum * Decimal('0.9'):.8f}"
     error = await refused(rest, limit("BTC-ETH", "bid", exact(ask), small))
@@ -264,3 +264,11 @@ async def test_the_control_api_places_orders_on_quote_markets(rest: Rest) -> Non
         answer = await response.json()
     assert response.status == 200, answer
     assert (await balances(rest))["BTC"] == (START["BTC"] - Decimal("0.001"), 0)
+
+
+@pytest.mark.parametrize("market", ["KRW-BTC", "BTC-ETH", "USDT-BTC"])
+async def test_absurd_prices_are_a_clear_refusal(rest: Rest, market: str) -> None:
+    """`1e999999` made float() infinite and the tick check raise: a 500 before."""
+    for price in ("1e999999", "1e40", "1e-30"):
+        error = await refused(rest, limit(market, "bid", price, "1"))
+        assert error["name"] == "invalid_price_bid", price
