@@ -9,8 +9,9 @@ project does not use. Run it from a separate environment against the installed s
 
 It starts `upbit-tui exchange --port 0`, then checks: markets, week and month candles
 (fetch_ohlcv 1w / 1M), an order's life through fetch_order (open, canceled; a market buy and
-sell to their final states), fetch_closed_orders, and watch_orders before and after the
-simulator drops the private WebSocket (ccxt then reconnects with its cached token).
+sell to their final states), fetch_closed_orders, an ETH/BTC round trip (BTC debited and
+credited, its fee and minimum), and watch_orders before and after the simulator drops the
+private WebSocket (ccxt then reconnects with its cached token).
 Exit status 0 when everything checks out; each problem is printed.
 """
 
@@ -107,6 +108,46 @@ async def check_orders(exchange: Any) -> None:
     print(f"  ok  fetch_closed_orders: {len(closed)} order(s)")
 
 
+async def check_quote_orders(exchange: Any) -> None:
+    """An ETH/BTC round trip: BTC pays for a limit buy and is paid by a market sell, 0.25%
+    fee each way in BTC; the minimum total is 0.00005 BTC."""
+    print("orders on ETH/BTC (BTC pays and is paid)")
+    fee = await exchange.fetch_trading_fee("ETH/BTC")
+    check((fee["maker"], fee["taker"]) == (0.0025, 0.0025), f"ETH/BTC fee: {fee!r:.200}")
+    before = await exchange.fetch_balance()
+    check(before["USDT"]["free"] > 0, f"fetch_balance: no USDT: {before.get('USDT')}")
+    book = await exchange.fetch_order_book("ETH/BTC", 1)
+    ask = book["asks"][0][0]
+    buy = await exchange.create_order("ETH/BTC", "limit", "buy", 0.01, ask)
+    bought = await exchange.fetch_order(buy["id"], "ETH/BTC")
+    check(bought["status"] == "closed" and bought["filled"] == 0.01,
+          f"limit buy: status {bought['status']} filled {bought['filled']}")  # fmt: skip
+    check(bought["fee"]["currency"] == "BTC", f"limit buy fee: {bought['fee']!r}")
+    buy_fee = float(bought["fee"]["cost"])  # ccxt leaves it a string here
+    check(abs(buy_fee - bought["cost"] * 0.0025) < 1e-12,
+          f"limit buy fee {buy_fee} for cost {bought['cost']}")  # fmt: skip
+    sell = await exchange.create_order("ETH/BTC", "market", "sell", 0.01)
+    sold = await exchange.fetch_order(sell["id"], "ETH/BTC")
+    check(sold["status"] == "closed" and sold["filled"] == 0.01,
+          f"market sell: status {sold['status']} filled {sold['filled']}")  # fmt: skip
+    sell_fee = float(sold["fee"]["cost"])
+    check(sold["fee"]["currency"] == "BTC" and abs(sell_fee - sold["cost"] * 0.0025) < 1e-12,
+          f"market sell fee {sold['fee']!r} for cost {sold['cost']}")  # fmt: skip
+    after = await exchange.fetch_balance()
+    spent = bought["cost"] + buy_fee - sold["cost"] + sell_fee
+    check(abs(before["BTC"]["total"] - after["BTC"]["total"] - spent) < 1e-12,
+          f"BTC {before['BTC']['total']} -> {after['BTC']['total']}, spent {spent}")  # fmt: skip
+    check(after["ETH"]["total"] == before["ETH"]["total"],
+          f"ETH {before['ETH']['total']} -> {after['ETH']['total']}")  # fmt: skip
+    try:
+        await exchange.create_order("ETH/BTC", "limit", "buy", 0.001, ask)  # ~0.000035 BTC
+        check(False, "an order under 0.00005 BTC was accepted")
+    except Exception as exc:
+        check("under_min_total_bid" in str(exc), f"under the minimum: {exc!s:.200}")
+    print(f"  ok  ETH/BTC limit buy {bought['status']}, market sell {sold['status']}, "
+          f"BTC spent {spent:.12f}, minimum enforced")  # fmt: skip
+
+
 async def next_order(exchange: Any, order_id: str) -> dict[str, Any]:
     """watch_orders until the order `order_id` shows up."""
     while True:
@@ -184,6 +225,7 @@ async def main(command: list[str]) -> int:
             await check_candles(exchange)
             await check_quote_markets(exchange, markets)
             await check_orders(exchange)
+            await check_quote_orders(exchange)
             await check_watch_orders(exchange, rest_url)
         except Exception as exc:
             check(False, f"{type(exc).__name__}: {exc!s:.500}")

@@ -17,7 +17,15 @@ What the recordings of the real exchange show and the ledger does (SIMULATOR.md)
 - IOC and FOK: what does not fill at once is cancelled at once. `post_only` that would cross
   is refused (`invalid_post_only`).
 
+Every quote market takes orders the same way (KRW-, BTC- and USDT-quoted alike): a bid locks
+its quote currency (funds plus fee), an ask its base currency; fee rates, minimum totals and
+the tick table are the quote's (order_rules.py, ticks.py).
+
 Decisions where Upbit is silent or where a simulator must simplify:
+- `avg_buy_price` is in KRW for every currency (`unit_currency` "KRW", as Upbit's accounts
+  show): a purchase on a BTC or USDT market counts its funds at the quote's KRW price at the
+  fill (the KRW-BTC / KRW-USDT last trade), or leaves the average unchanged when that market is
+  not listed; quote currency received from a sale does not change the quote's average.
 - Fees (order_rules.FEE_RATES): a bid reserves `funds * rate` next to the funds; an ask pays
   its fee out of the proceeds (reserved_fee 0).
 - Liquidity at the best opposite price is unlimited: a crossing limit order, a market order
@@ -73,7 +81,9 @@ STARTING_BALANCES: tuple[tuple[str, Decimal, Decimal], ...] = (
     ("BTC", Decimal("0.5"), Decimal(140_000_000)),
     ("ETH", Decimal(5), Decimal(5_000_000)),
     ("XRP", Decimal(10_000), Decimal(3_000)),
+    ("USDT", Decimal(1_000), Decimal(1_390)),
 )
+AVG_PRICE_STEP = Decimal("0.00000001")
 
 
 @dataclass(slots=True)
@@ -175,14 +185,27 @@ def as_placed(order: Order) -> Order:
 
 
 Emit = Callable[[OrderUpdate | AssetUpdate], None]
+# The KRW price of a currency now (the KRW-X market's last trade), None where none is listed.
+KrwPrice = Callable[[str], Decimal | None]
+
+
+def _no_krw_price(currency: str) -> Decimal | None:
+    return None
 
 
 class Ledger:
     """Accounts and orders of the configured API keys."""
 
-    def __init__(self, access_keys: Iterable[str], seed: int, emit: Emit) -> None:
+    def __init__(
+        self,
+        access_keys: Iterable[str],
+        seed: int,
+        emit: Emit,
+        krw_price: KrwPrice = _no_krw_price,
+    ) -> None:
         self._rng = random.Random(f"ledger:{seed}")
         self._emit = emit
+        self._krw_price = krw_price
         self._accounts: dict[str, _Account] = {}
         self._orders: dict[str, _LiveOrder] = {}  # insertion order = creation order
         self._open_by_market: dict[str, list[_LiveOrder]] = {}
@@ -462,10 +485,7 @@ class Ledger:
             quote.locked -= spent
             order.locked -= spent
             order.remaining_fee = max(ZERO, order.remaining_fee - fee)
-            if quote.currency == "KRW":
-                held = coin.balance + coin.locked
-                coin.avg_buy_price = (held * coin.avg_buy_price + funds) / (held + amount)
-                coin.avg_buy_price = coin.avg_buy_price.quantize(Decimal("0.00000001"))
+            self._average_in(coin, amount, funds, quote.currency)
             coin.balance += amount
         else:
             coin.locked -= amount
@@ -499,6 +519,17 @@ class Ledger:
         if finished:
             self._emit_order(order, "done", now_ms)
         self._emit_assets(account, now_ms)
+
+    def _average_in(self, coin: _Holding, amount: Decimal, funds: Decimal, quote: str) -> None:
+        """Blend a purchase of `amount` for `funds` (in `quote`, before fees) into the coin's
+        `avg_buy_price`, which is in KRW whatever the market (`unit_currency` "KRW"): BTC and
+        USDT funds count at the quote's KRW price now; unchanged when there is none."""
+        rate = Decimal(1) if quote == "KRW" else self._krw_price(quote)
+        if rate is None:
+            return
+        held = coin.balance + coin.locked
+        average = (held * coin.avg_buy_price + funds * rate) / (held + amount)
+        coin.avg_buy_price = average.quantize(AVG_PRICE_STEP)
 
     def _release(self, account: _Account, order: _LiveOrder) -> None:
         """Give back whatever the order still locks (unfilled part, unused fee reserve); the

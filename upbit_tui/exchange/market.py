@@ -75,8 +75,8 @@ Decisions where Upbit is silent (documented for the README):
   the ask), ASK when down. Right after a trade one side of the book sits at the trade price,
   the other a spread away (book.py: 1-3 ticks where the tick is coarse, several where it is
   fine); orders placed and cancelled move the book between trades.
-- Only KRW markets take orders (the ledger keeps KRW accounts); BTC and USDT markets trade,
-  quote and stream like the others.
+- Every market takes orders, BTC- and USDT-quoted ones with their quote currency's fees,
+  minimums and ticks (ledger.py).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 
 from upbit_tui.exchange.book import MAX_BOOK_DEPTH, BookChange
 from upbit_tui.exchange.catalog import (
@@ -136,7 +137,7 @@ class UnknownMarket(KeyError):
 
 
 class MarketModel:
-    """Deterministic KRW markets plus the private ledger; see the module docstring."""
+    """Deterministic markets plus the private ledger; see the module docstring."""
 
     def __init__(
         self,
@@ -173,7 +174,7 @@ class MarketModel:
         self._cum_weights = [sum(self._weights[: i + 1]) for i in range(len(self._weights))]
         self._seed_recent_trades(int(now_s * 1000))
         self._warm_cursor = 0  # warm_up() has looked at every market before this index
-        self.ledger = Ledger(api_keys, seed, self._publish)
+        self.ledger = Ledger(api_keys, seed, self._publish, self._krw_price)
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -488,6 +489,13 @@ class MarketModel:
 
     # -- private side --------------------------------------------------------------------------
 
+    def _krw_price(self, currency: str) -> Decimal | None:
+        """The last KRW-`currency` price, exact (the ledger's KRW average of a BTC or USDT
+        purchase); None when the market is not listed."""
+        if f"KRW-{currency}" not in self._by_code:
+            return None
+        return Decimal(repr(self._state(f"KRW-{currency}").last_price))
+
     def has_account(self, access_key: str) -> bool:
         return self.ledger.has_account(access_key)
 
@@ -520,10 +528,6 @@ class MarketModel:
     ) -> Order:
         if market not in self._by_code:
             raise OrderRejected(400, "validation_error", "market does not have a valid value")
-        if not market.startswith("KRW-"):  # the ledger keeps KRW accounts only
-            raise OrderRejected(
-                400, "validation_error", "the simulator takes orders on KRW markets only"
-            )
         state = self._state(market)
         return self.ledger.place(
             access_key,

@@ -19,9 +19,9 @@ best       ask     volume                      ioc or fok (required)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 
-from upbit_tui.exchange.ticks import is_on_tick
+from upbit_tui.exchange.ticks import table_for
 
 ZERO = Decimal(0)
 VOLUME_STEP = Decimal("0.00000001")  # volumes have 8 decimals
@@ -30,6 +30,7 @@ FEE_RATES = {"KRW": Decimal("0.0005"), "BTC": Decimal("0.0025"), "USDT": Decimal
 # Smallest order total per quote currency (KRW 5,000; BTC 0.00005; USDT 0.5).
 MIN_TOTALS = {"KRW": Decimal(5000), "BTC": Decimal("0.00005"), "USDT": Decimal("0.5")}
 MAX_TOTAL_KRW = Decimal(1_000_000_000)
+MAX_PRICE_EXPONENT = 20  # a price of 10**21 or more is on no tick (no market is near it)
 ORDER_TYPES = ("limit", "price", "market", "best")
 TIME_IN_FORCE = ("ioc", "fok", "post_only")
 SMP_TYPES = ("cancel_maker", "cancel_taker", "reduce")
@@ -76,6 +77,18 @@ def quote_of(market: str) -> str:
 
 def base_of(market: str) -> str:
     return market.split("-", 1)[1]
+
+
+def on_tick(market: str, price: Decimal) -> bool:
+    """`price` is a whole number of ticks of its band in the market's quote table (exact:
+    `0.03530304` on BTC-ETH is, `0.035303045` is not). Absurd magnitudes are not."""
+    if price.adjusted() > MAX_PRICE_EXPONENT:
+        return False
+    tick = decimal(table_for(market).tick_size(float(price)))
+    assert tick is not None
+    with localcontext() as context:  # enough digits for the whole quotient: exact
+        context.prec = max(context.prec, price.adjusted() - tick.adjusted() + 2)
+        return price % tick == 0
 
 
 def fee_rate(market: str) -> Decimal:
@@ -141,7 +154,7 @@ def check_request(
     if ord_type == "limit":
         if price is None or volume is None:
             raise _invalid(side, "지정가 주문은 price 와 volume 이 필요합니다.")
-        if quote_of(market) == "KRW" and not is_on_tick(float(price)):
+        if not on_tick(market, price):
             raise OrderRejected(
                 400,
                 f"invalid_price_{side}",
