@@ -309,7 +309,7 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         await self._refresh_interest()
         wish = Wish(client_id, data_type.value, codes, depth, level)
         try:
-            await self._request(
+            reply = await self._request(
                 "subscribe",
                 SubscribeRequest(
                     session=self.session, name=self.name, wish=wish, lease=self.keep_wishes_for
@@ -324,6 +324,34 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
             self._close_handle(handle)
             await self._refresh_interest()
             raise
+        else:
+            if isinstance(reply, dict):  # a gateway before the replay answered `true`
+                self._replay_latest(data_type, reply.get("latest") or ())
+
+    def _replay_latest(self, data_type: DataType, values: Any) -> None:
+        """Hand on the gateway's cached latest values (what a local late subscriber gets at
+        once), unless this process already holds the same or newer: a live event may have
+        come on the bus before the reply."""
+        router = self._router
+        if router is None:
+            return
+        cls = EVENT_CLASSES[data_type]
+        for value in values:
+            try:
+                event: Any = msgspec.convert(value, cls)
+            except (msgspec.ValidationError, TypeError):
+                self.bad_messages += 1
+                continue
+            code = event.symbol
+            if data_type is DataType.TRADE:
+                if code in self._replay_from or not self._seen.add(code, event.sequential_id):
+                    continue  # replayed from JetStream, or already delivered
+                self._last_trade[code] = event.sequential_id
+            else:
+                held = router.latest(data_type, code)
+                if held is not None and held.timestamp_ms >= event.timestamp_ms:
+                    continue
+            router.publish(event)
 
     async def unsubscribe(self, client_id: str, data_type: DataType, symbols: Symbols | None
                           ) -> None:  # fmt: skip

@@ -420,7 +420,21 @@ class GatewayService:
         async with self._wish_lock:
             session = self._session(req.session, req.name, req.lease)
             await self._apply(req.session, session, req.wish, add=True)
-        return True
+            return {"latest": self._latest_for(req.session, req.wish)}
+
+    def _latest_for(self, session_id: str, wish: Wish) -> list[Any]:
+        """The latest values a local late subscriber would be handed (Router.replay_values),
+        for a remote one: its process has none cached. Codes whose owner is this very wish
+        are left out: its own replay went out on the bus already (publisher.py)."""
+        assert self.manager is not None and self._publisher is not None
+        data_type = DataType(wish.type)
+        level = float(wish.level or 0.0) if data_type is DataType.ORDERBOOK else None
+        gw_id = f"{session_id}/{wish.client_id}"
+        return [
+            event
+            for event in self.manager.replay_values(data_type, wish.codes, level)
+            if self._publisher.owner(data_type.value, event.symbol, level) != gw_id  # type: ignore[attr-defined]
+        ]
 
     async def _on_sync(self, data: bytes) -> Any:
         req = msgspec.json.decode(data, type=SyncRequest)
