@@ -33,19 +33,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 from nats.js.api import StorageType
-from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import KeyWrongLastSequenceError, ServiceUnavailableError
 from nats.js.kv import KeyValue
 
-from upbit_tui.client.manager import GlobalWebSocketManager
+from upbit_tui.client.manager import GlobalWebSocketManager, PrivateUnavailableError
 from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.config import Config
 from upbit_tui.gateway import protocol
-from upbit_tui.gateway.natslink import connect_nats
+from upbit_tui.gateway.natslink import connect_nats, redact_url, server_requires_auth
 from upbit_tui.gateway.protocol import (
     CONTROL_QUEUE,
+    GatewayUnavailableError,
     SnapshotRequest,
     SubscribeRequest,
     SyncRequest,
@@ -112,6 +115,7 @@ class GatewayService:
         self._serving: list[asyncio.Task[Any]] = []  # ended when this gateway steps down
         self._active = asyncio.Event()
         self._stopped = False
+        self.nats_authenticated = False  # the server requires credentials (set at start)
         self.became_active_at: float | None = None
         self.requests_served = 0
         self._wish_lock = asyncio.Lock()
@@ -144,17 +148,64 @@ class GatewayService:
             on_disconnected=self._on_disconnected,
             on_reconnected=self._on_reconnected,
             on_error=self._on_nats_error,
+            auth=self.config.gateway,
         )
+        self.nats_authenticated = server_requires_auth(self._nc)
+        self._warn_about_private_data()
         js = self._nc.jetstream()
         bucket = f"{self.settings.prefix}-gateway"
         try:
             kv = await js.create_key_value(
                 bucket=bucket, ttl=self.settings.active_ttl, history=1, storage=StorageType.FILE
             )
+        except (ServiceUnavailableError, NoRespondersError, nats.errors.TimeoutError):
+            raise self._no_jetstream() from None
         except Exception:  # made by a gateway with another --active-ttl: its TTL stands
-            kv = await js.key_value(bucket)
+            try:
+                kv = await js.key_value(bucket)
+            except Exception as exc:
+                raise GatewayUnavailableError(
+                    f"cannot use the JetStream bucket {bucket} on NATS at "
+                    f"{redact_url(self.nats_url)}: {exc}"
+                ) from None
         self._kv = kv
         self._tasks.append(asyncio.create_task(self._hold_lease(kv), name="gateway-lease"))
+
+    def private_refusal(self) -> str | None:
+        """Why this gateway does not serve myAsset/myOrder, or None: they would go over a NATS
+        server that lets anyone connect and subscribe, unless the operator opted in."""
+        if self.nats_authenticated or self.config.gateway.allow_unauthenticated_private:
+            return None
+        return (
+            "the gateway does not serve private data over a NATS server without authentication "
+            "(set [gateway] nats_user/nats_password, nats_token, nats_creds or a TLS client "
+            "certificate, or allow_unauthenticated_private = true)"
+        )
+
+    def _warn_about_private_data(self) -> None:
+        if not self.config.auth.has_keys:
+            return  # no private data to serve
+        shown = redact_url(self.nats_url)
+        if self.private_refusal() is not None:
+            log.warning(
+                "NATS at %s requires no authentication: private data (myAsset, myOrder) is "
+                "not served; secure the server (README: Securing the gateway) or set "
+                "[gateway] allow_unauthenticated_private = true",
+                shown,
+            )
+        elif not self.nats_authenticated:
+            log.warning(
+                "serving private data (myAsset, myOrder) over NATS at %s without "
+                "authentication (allow_unauthenticated_private = true): anyone who reaches "
+                "the server can read your balances and orders",
+                shown,
+            )
+
+    def _no_jetstream(self) -> GatewayUnavailableError:
+        return GatewayUnavailableError(
+            f"NATS at {redact_url(self.nats_url)} has no JetStream (the gateway keeps its lease "
+            "and trades there): start nats-server with -js"
+        )
 
     async def stop(self) -> None:
         if self._stopped:
@@ -300,6 +351,8 @@ class GatewayService:
         """Make the gateway hold `wish` (add=True: on top of what it holds; else exactly)."""
         assert self.manager is not None and self._publisher is not None
         data_type = DataType(wish.type)
+        if data_type.is_private and (refusal := self.private_refusal()) is not None:
+            raise PrivateUnavailableError(refusal)
         proxy, held = self._client(session_id, session, wish.client_id)
         gw_id = proxy.client_id
         before = held.get(data_type)
@@ -464,10 +517,17 @@ class GatewayService:
             "gateway": self.name,
             "instance": self.instance,
             "rejected": rejected,
-            "private": {
-                "available": self.manager.is_private_available(),
-                "reason": self.manager.private_unavailable_reason,
-            },
+            "private": self._private_status(),
+        }
+
+    def _private_status(self) -> dict[str, Any]:
+        assert self.manager is not None
+        refusal = self.private_refusal()
+        if refusal is not None:
+            return {"available": False, "reason": refusal}
+        return {
+            "available": self.manager.is_private_available(),
+            "reason": self.manager.private_unavailable_reason,
         }
 
     async def _on_bye(self, data: bytes) -> Any:
@@ -493,6 +553,9 @@ class GatewayService:
     async def _on_health(self, data: bytes) -> Any:
         assert self.manager is not None
         health = await self.manager.health_check()
+        refusal = self.private_refusal()
+        if refusal is not None and isinstance(health.get("private"), dict):
+            health["private"] = {**health["private"], "available": False, "reason": refusal}
         health["gateway"] = self.status()
         return health
 
@@ -504,8 +567,10 @@ class GatewayService:
             "name": self.name,
             "instance": self.instance,
             "active": self.active,
-            "nats_url": self.nats_url,
+            "nats_url": redact_url(self.nats_url),
             "nats_connected": self._nc is not None and self._nc.is_connected,
+            "nats_authenticated": self.nats_authenticated,
+            "private_served": self.private_refusal() is None,
             "published": 0 if publisher is None else publisher.published,
             "bridged_trades": self.bridged_trades,
             "publish_errors": 0 if publisher is None else publisher.publish_errors,
@@ -545,7 +610,7 @@ class GatewayService:
         log.debug("NATS: %s", exc)
 
     async def _on_disconnected(self) -> None:
-        if not self._stopped:
+        if not self._stopped and self._nc is not None:  # not a start that failed
             log.warning("gateway %s lost NATS; reconnecting", self.name)
 
     async def _on_reconnected(self) -> None:
