@@ -655,7 +655,8 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         problem = self._link_problem()
         if problem is not None:
             data["status"] = "critical" if data.get("status") == "critical" else DEGRADED
-            data["reasons"] = [*data.get("reasons", []), problem]
+            reasons = list(data.get("reasons", []))
+            data["reasons"] = reasons if problem in reasons else [*reasons, problem]
         data["remote"] = link
         data["subscribers"] = self.subscriber_stats()
         return data

@@ -62,6 +62,8 @@ log = logging.getLogger("upbit_tui.gateway")
 BRIDGE_WAIT_FOR_LIVE = 10.0
 
 ORDERBOOK_DEPTH = 30  # the gateway streams full books; each consumer trims its own copy
+# Keys of the gateways' own lines in the lease bucket, next to `active`.
+MEMBER_PREFIX = "member."
 GATEWAY_QUEUE_SIZE = 65536  # gateway-side subscriber queues: a publish never waits on NATS long
 
 
@@ -222,6 +224,9 @@ class GatewayService:
             # A clean stop hands over at once instead of after the lease's TTL.
             with contextlib.suppress(Exception):
                 await self._kv.delete("active")
+        if self._kv is not None:
+            with contextlib.suppress(Exception):
+                await self._kv.delete(self._member_key)
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.close()
@@ -248,11 +253,39 @@ class GatewayService:
                         log.warning("gateway %s lost the active lease; standing by", self.name)
                         revision = None
                         await self._step_down()
+                await kv.put(self._member_key, self._member_entry(revision is not None))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS unreachable: keep serving, retry the lease
                 log.debug("lease refresh failed: %s", exc)
             await asyncio.sleep(interval)
+
+    @property
+    def _member_key(self) -> str:
+        return f"{MEMBER_PREFIX}{self.instance}"
+
+    def _member_entry(self, active: bool) -> bytes:
+        """This gateway's line in the bucket (gone with the bucket's TTL once it stops
+        refreshing it): how the active gateway knows its standbys, for the monitor."""
+        return msgspec.json.encode({"name": self.name, "instance": self.instance, "active": active})
+
+    async def peers(self) -> list[dict[str, Any]]:
+        """The other gateways on this NATS and this bucket (standbys), from their lines."""
+        kv = self._kv
+        if kv is None:
+            return []
+        try:
+            keys = await kv.keys()
+        except Exception:  # no keys (nats-py raises), or NATS away: none known
+            return []
+        found: list[dict[str, Any]] = []
+        for key in keys:
+            if not key.startswith(MEMBER_PREFIX) or key == self._member_key:
+                continue
+            with contextlib.suppress(Exception):
+                entry = await kv.get(key)
+                found.append(msgspec.json.decode(entry.value or b"{}"))
+        return sorted(found, key=lambda p: str(p.get("name")))
 
     async def _serve(self) -> None:
         """Become the active gateway: start the manager, answer wishes, sweep leases."""
@@ -557,6 +590,7 @@ class GatewayService:
         if refusal is not None and isinstance(health.get("private"), dict):
             health["private"] = {**health["private"], "available": False, "reason": refusal}
         health["gateway"] = self.status()
+        health["gateway"]["standbys"] = [p for p in await self.peers() if not p.get("active")]
         return health
 
     def status(self) -> dict[str, Any]:
@@ -567,6 +601,11 @@ class GatewayService:
             "name": self.name,
             "instance": self.instance,
             "active": self.active,
+            "active_for_s": (
+                None
+                if not self.active or self.became_active_at is None
+                else round(now - self.became_active_at, 3)
+            ),
             "nats_url": redact_url(self.nats_url),
             "nats_connected": self._nc is not None and self._nc.is_connected,
             "nats_authenticated": self.nats_authenticated,
@@ -580,6 +619,7 @@ class GatewayService:
                     "session": sid,
                     "name": s.name,
                     "last_seen_s": round(now - s.last_seen, 3),
+                    "lease_s": s.lease,
                     "subscriptions": {
                         cid: {t.value: w.codes for t, w in held.items()}
                         for cid, (_p, held) in s.clients.items()
