@@ -46,15 +46,13 @@ PINNED_URL = "nats://127.0.0.1:4222"
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A nats-server of its own and `upbit-tui gateway --demo` on it; yields the NATS URL."""
     tmp = tmp_path_factory.mktemp("gwdash")
-    config = tmp / "gateway.toml"
-    # Private data over this test's open server, so the balances pane shows data (the refusal
-    # has its own tests in test_nats_auth.py).
-    config.write_text("[gateway]\nallow_unauthenticated_private = true\n")
+    # --demo serves the simulator's account over an open server too (test_nats_auth.py has
+    # the refusal for real keys), so the balances pane shows data.
     with LocalNatsServer() as server:
         log = (tmp / "gateway.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "upbit_tui", "gateway", "--demo", "--config", str(config),
-             "--nats", server.url, "--name", "gw-east"],
+            [sys.executable, "-m", "upbit_tui", "gateway", "--demo", "--nats", server.url,
+             "--name", "gw-east"],
             stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         try:

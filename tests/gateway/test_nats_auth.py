@@ -279,7 +279,7 @@ async def test_private_data_over_an_unauthenticated_server_when_opted_in(
         config, nats_url=nats_server.url, settings=fast_settings(prefix)
     ) as gateway:
         await gateway.wait_active()
-        assert "anyone who reaches the server can read your balances" in caplog.text
+        assert "anyone who reaches the server can read the account's balances" in caplog.text
         async with RemoteWebSocketManager(nats_server.url, prefix=prefix) as remote:
             proxy = WebSocketClientProxy("p", remote)
             await proxy.subscribe_balance(balances)

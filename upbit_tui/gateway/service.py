@@ -199,7 +199,7 @@ class GatewayService:
             log.warning(
                 "serving private data (myAsset, myOrder) over NATS at %s without "
                 "authentication (allow_unauthenticated_private = true): anyone who reaches "
-                "the server can read your balances and orders",
+                "the server can read the account's balances and orders",
                 shown,
             )
 
