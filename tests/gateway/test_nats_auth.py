@@ -2,9 +2,9 @@
 nats-server that requires them; secrets never shown; private data only over an authenticated
 server unless the operator opts in.
 
-TLS: the `cryptography` package is not a dependency here, so no certificate is generated in
-the tests; the TLS settings' plumbing (files checked at load, one line when unusable) is
-tested, the handshake itself is nats-py's and the server's (README: Securing the gateway).
+TLS: certificates are made with the openssl command (the `cryptography` package is not a
+dependency); without openssl those tests are skipped, and the settings' plumbing (files
+checked at load, one line when unusable) is tested either way.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,3 +286,86 @@ async def test_private_data_over_an_unauthenticated_server_when_opted_in(
             proxy = WebSocketClientProxy("p", remote)
             await proxy.subscribe_balance(balances)
             await balances.wait_for(lambda c: len(c.events) >= 1)
+
+
+# ---------------------------------------------------------------------- TLS (openssl CLI)
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def _make_certificates(tmp: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, by the openssl
+    command (no Python package needed; the test is skipped where openssl is missing)."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *ec, "-keyout", str(tmp / "ca.key"), "-out", str(tmp / "ca.pem"),
+             "-days", "2", "-subj", "/CN=upbit-tui test CA")  # fmt: skip
+    for name, extension in (
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ):
+        (tmp / f"{name}.ext").write_text(extension)
+        _openssl("req", *ec, "-keyout", str(tmp / f"{name}.key"), "-out",
+                 str(tmp / f"{name}.csr"), "-subj", f"/CN={name}")  # fmt: skip
+        csr, pem = str(tmp / f"{name}.csr"), str(tmp / f"{name}.pem")
+        _openssl("x509", "-req", "-in", csr, "-CA", str(tmp / "ca.pem"),
+                 "-CAkey", str(tmp / "ca.key"), "-CAcreateserial", "-days", "2",
+                 "-out", pem, "-extfile", str(tmp / f"{name}.ext"))  # fmt: skip
+    return {
+        "ca": tmp / "ca.pem",
+        "server": tmp / "server.pem",
+        "server_key": tmp / "server.key",
+        "client": tmp / "client.pem",
+        "client_key": tmp / "client.key",
+    }
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalNatsServer, Any]]:
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make test certificates")
+    tmp = tmp_path_factory.mktemp("tls")
+    files = _make_certificates(tmp)
+    args = ["--tls", "--tlscert", str(files["server"]), "--tlskey", str(files["server_key"]),
+            "--tlsverify", "--tlscacert", str(files["ca"])]  # fmt: skip
+    with LocalNatsServer(extra_args=args, scheme="tls") as server:
+        yield server, files
+
+
+async def test_mutual_tls_carries_the_stream_and_counts_as_authentication(
+    sim: Any, tls_server: tuple[LocalNatsServer, Any], tmp_path: Path
+) -> None:
+    server, files = tls_server
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[gateway]\nnats_tls_ca = "{files["ca"]}"\nnats_tls_cert = "{files["client"]}"\n'
+        f'nats_tls_key = "{files["client_key"]}"\n'
+    )
+    tls = load_config(path, environ={}).gateway
+    config = keyed(fast_config(sim)).replace(gateway=tls)
+    prefix = unique_prefix()
+    ticks, balances = Collector(), Collector()
+    async with GatewayService(config, nats_url=server.url, settings=fast_settings(prefix)) as gw:
+        await gw.wait_active()
+        assert gw.nats_authenticated  # the server verifies client certificates
+        async with RemoteWebSocketManager(server.url, prefix=prefix, auth=tls) as remote:
+            proxy = WebSocketClientProxy("p", remote)
+            await proxy.subscribe_ticker("KRW-BTC", ticks)
+            await proxy.subscribe_balance(balances)
+            await ticks.wait_for(lambda c: len(c.events) >= 1)
+            await balances.wait_for(lambda c: len(c.events) >= 1)
+
+
+async def test_a_server_certificate_we_do_not_trust_is_refused_at_once(
+    tls_server: tuple[LocalNatsServer, Any],
+) -> None:
+    server, files = tls_server
+    # The client certificate, but the system's CAs: the test CA's server is not trusted.
+    untrusting = GatewayConfig(
+        nats_tls_cert=str(files["client"]), nats_tls_key=str(files["client_key"])
+    )
+    remote = RemoteWebSocketManager(server.url, auth=untrusting, connect_timeout=30.0)
+    async with asyncio.timeout(10 * TIMEOUT_FACTOR):
+        with pytest.raises(GatewayUnavailableError, match="refused us: TLS failed"):
+            await remote.start()
