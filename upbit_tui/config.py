@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from upbit_tui.redaction import redact_url
+
 log = logging.getLogger(__name__)
 
 UPBIT_WEBSOCKET_URL = "wss://api.upbit.com/websocket/v1"
@@ -31,6 +33,15 @@ UPBIT_REST_URL = "https://api.upbit.com"
 ACCESS_KEY_ENV = "UPBIT_ACCESS_KEY"
 SECRET_KEY_ENV = "UPBIT_SECRET_KEY"
 CONFIG_PATH_ENV = "UPBIT_TUI_CONFIG"
+# [gateway] NATS credentials from the environment (they override the config file).
+NATS_ENV: Final = {
+    "nats_user": "UPBIT_TUI_NATS_USER",
+    "nats_password": "UPBIT_TUI_NATS_PASSWORD",
+    "nats_token": "UPBIT_TUI_NATS_TOKEN",
+    "nats_creds": "UPBIT_TUI_NATS_CREDS",
+    "nats_nkey_seed": "UPBIT_TUI_NATS_NKEY_SEED",
+}
+_NATS_SECRETS: Final = ("nats_password", "nats_token")
 
 
 # [connection] transport: the names, and which one "auto" means here (net/transport.py opens it).
@@ -259,11 +270,26 @@ class LoggingConfig:
 @dataclass(frozen=True)
 class GatewayConfig:
     """Attach to an upbit-tui gateway over NATS instead of Upbit ("" = connect directly); the
-    gateway itself reads the lease and trade-retention settings."""
+    gateway itself reads the lease and trade-retention settings.
+
+    The NATS credentials serve both sides (the gateway's connection and an attached app's or
+    bot's): user and password, a token, a .creds file (JWT + nkey) or an nkey seed file, and
+    TLS (a CA to trust, a client certificate and key). Private data (myAsset, myOrder) travels
+    over NATS, so a gateway serves it only over a server that requires authentication, unless
+    `allow_unauthenticated_private` says otherwise."""
 
     nats_url: str = ""
     lease_ttl: float = 10.0
     trade_retention: float = 86400.0
+    nats_user: str = ""
+    nats_password: Secret | None = field(default=None, repr=False)
+    nats_token: Secret | None = field(default=None, repr=False)
+    nats_creds: str = ""
+    nats_nkey_seed: str = ""
+    nats_tls_ca: str = ""
+    nats_tls_cert: str = ""
+    nats_tls_key: str = ""
+    allow_unauthenticated_private: bool = False
 
 
 @dataclass(frozen=True)
@@ -326,15 +352,90 @@ def load_config(
             raise ConfigError(f"{source}: invalid TOML: {exc}") from None
         except RecursionError:
             raise ConfigError(f"{source}: invalid TOML: arrays or tables nested too deep") from None
-    config = _build(data, str(source) if source else "<defaults>")
+    where = str(source) if source else "<defaults>"
+    config = _build(data, where)
     auth = config.auth
     access = env.get(ACCESS_KEY_ENV) or auth.access_key
     secret = env.get(SECRET_KEY_ENV) or auth.secret_key
-    if source is not None and (auth.access_key or auth.secret_key):
+    gateway = config.gateway
+    if source is not None and (
+        auth.access_key or auth.secret_key or gateway.nats_password or gateway.nats_token
+    ):
         _warn_if_readable_by_others(source)
+    from_env: dict[str, Any] = {}
+    for name, variable in NATS_ENV.items():
+        value = env.get(variable)
+        if value:
+            from_env[name] = Secret(value) if name in _NATS_SECRETS else value
+    gateway = dataclasses.replace(gateway, **from_env)
+    _validate_nats(gateway, where)
     return dataclasses.replace(
-        config, auth=AuthConfig(access_key=access, secret_key=secret), source=source
+        config,
+        auth=AuthConfig(access_key=access, secret_key=secret),
+        gateway=gateway,
+        source=source,
     )
+
+
+def _validate_nats(gateway: GatewayConfig, where: str) -> None:
+    """The NATS credentials make sense together and their files are there: one line if not."""
+    head = f"{where}: [gateway]"
+    if gateway.nats_password and not gateway.nats_user:
+        raise ConfigError(f"{head} nats_password: needs nats_user too")
+    if gateway.nats_user and not gateway.nats_password:
+        raise ConfigError(f"{head} nats_user: needs nats_password too")
+    ways = [
+        name
+        for name, used in (
+            ("nats_user/nats_password", gateway.nats_user),
+            ("nats_token", gateway.nats_token),
+            ("nats_creds", gateway.nats_creds),
+            ("nats_nkey_seed", gateway.nats_nkey_seed),
+        )
+        if used
+    ]
+    if len(ways) > 1:
+        raise ConfigError(f"{head}: use one way to authenticate to NATS, not {' and '.join(ways)}")
+    if bool(gateway.nats_tls_cert) != bool(gateway.nats_tls_key):
+        raise ConfigError(f"{head} nats_tls_cert and nats_tls_key: set both or neither")
+    for name in ("nats_creds", "nats_nkey_seed", "nats_tls_ca", "nats_tls_cert", "nats_tls_key"):
+        path = getattr(gateway, name)
+        if not path:
+            continue
+        try:
+            with Path(path).expanduser().open("rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"{head} {name}: cannot read '{path}' ({exc.strerror})") from None
+    if (gateway.nats_creds or gateway.nats_nkey_seed) and (
+        importlib.util.find_spec("nkeys") is None
+    ):
+        raise ConfigError(
+            f"{head}: nats_creds and nats_nkey_seed need the nkeys package: pip install nkeys"
+        )
+    if gateway.nats_tls_ca or gateway.nats_tls_cert:
+        try:
+            nats_tls_context(gateway)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise ConfigError(f"{head} nats_tls_*: unusable TLS files ({exc})") from None
+
+
+def nats_tls_context(gateway: GatewayConfig) -> Any:
+    """An ssl.SSLContext trusting `nats_tls_ca` (else the system's CAs) and presenting the
+    client certificate when one is set; None when no TLS file is configured."""
+    if not (gateway.nats_tls_ca or gateway.nats_tls_cert):
+        return None
+    import ssl
+
+    context = ssl.create_default_context(
+        cafile=str(Path(gateway.nats_tls_ca).expanduser()) if gateway.nats_tls_ca else None
+    )
+    if gateway.nats_tls_cert:
+        context.load_cert_chain(
+            str(Path(gateway.nats_tls_cert).expanduser()),
+            str(Path(gateway.nats_tls_key).expanduser()),
+        )
+    return context
 
 
 def _warn_if_readable_by_others(path: Path) -> None:
@@ -444,7 +545,8 @@ def _validate(config: Config, where: str) -> None:
     nats_url = config.gateway.nats_url
     if nats_url and not nats_url.startswith(("nats://", "tls://", "ws://", "wss://")):
         raise ConfigError(
-            f"{where}: [gateway] nats_url: expected a nats:// (or tls://) URL, got '{nats_url}'"
+            f"{where}: [gateway] nats_url: expected a nats:// (or tls://) URL, "
+            f"got '{redact_url(nats_url)}'"
         )
     for name in ("lease_ttl", "trade_retention"):
         if not getattr(config.gateway, name) > 0:

@@ -6,6 +6,7 @@ in a URL); our JWTs carry the access key. `redact(text)` replaces
 - `Bearer <token>` (any case) by `Bearer [redacted]`,
 - anything shaped like a JWT (three base64url parts, the first starting with `eyJ`, which is
   how `{"` encodes) by `[redacted JWT]`,
+- the user and password of a URL (`nats://alice:pw@host` -> `nats://***@host`; `redact_url`),
 
 and leaves everything else as it was. Error messages built from server text apply it where they
 are built; `install_log_redaction()` (called by the CLI and `setup_logging`) applies it to every
@@ -25,12 +26,22 @@ REDACTED_JWT: Final = "[redacted JWT]"
 
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+|%20|\+)[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s,'\"]*@")
+
+
+def redact_url(url: str) -> str:
+    """`url` (or a comma-separated list of them) without user names, passwords or tokens."""
+    return _USERINFO.sub(lambda m: f"{m.group(1)}***@", url)
+
+
+def url_has_credentials(url: str) -> bool:
+    return _USERINFO.search(url) is not None
 
 
 def redact(text: str) -> str:
     """`text` without bearer tokens and JWTs (see the module docstring)."""
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    return _JWT.sub(REDACTED_JWT, text)
+    return redact_url(_JWT.sub(REDACTED_JWT, text))
 
 
 def _redacted_record_factory(base: Any) -> Any:

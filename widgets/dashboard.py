@@ -1,7 +1,10 @@
 """The monitoring dashboard (shared/spec-v6.md 6.2): connections, rates, latency, health.
 
 Reads `manager.dashboard()` and `proxy.health_check()` once a second; it subscribes to nothing,
-so opening it never changes what the exchange sends.
+so opening it never changes what the exchange sends. Attached to a gateway (`--gateway`), the
+health is the gateway's: it adds the gateway itself (name, NATS URL without credentials, link
+and lease, which gateway serves) and its clients with their subscriptions, and the connections
+shown are the gateway's Upbit sockets.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class DashboardPane(ProxyPane):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("connecting...", id="dash-health")
+            yield Static("", id="dash-gateway")
             yield Static("", id="dash-connections")
             yield Label("messages/s, last 2 minutes", id="dash-rate-label")
             yield Sparkline([], id="dash-rate")
@@ -115,8 +119,8 @@ class DashboardPane(ProxyPane):
         except Exception as exc:
             log.warning("dashboard poll failed: %s", exc)
             return
-        self._measure_frame_rates(data)
         self.data, self.health = data, health
+        self._measure_frame_rates(data)
         self.rates.append(float(_get(health, "messages_per_second", default=0.0)))
         self.show(data, health)
 
@@ -125,8 +129,12 @@ class DashboardPane(ProxyPane):
         width = max(20, self.content_size.width - 2)  # less the scroll bar
         with self.app.batch_update():
             self.query_one("#dash-health", Static).update(render_health(health, data))
+            gateway = self.query_one("#dash-gateway", Static)
+            gateway.display = attached(data)
+            if gateway.display:
+                gateway.update(render_gateway(health, data, width))
             self.query_one("#dash-connections", Static).update(
-                render_connections(data, self.frame_rates, width)
+                render_connections(_with_connections(data, health), self.frame_rates, width)
             )
             self.query_one("#dash-rate", Sparkline).data = list(self.rates)
             self.query_one("#dash-performance", Static).update(render_performance(health, width))
@@ -136,7 +144,7 @@ class DashboardPane(ProxyPane):
     def _measure_frame_rates(self, data: Mapping[str, Any]) -> None:
         """Frames/s per connection from the growth of its frames_received counter."""
         now = time.monotonic()
-        connections = _get(data, "connections", default={}) or {}
+        connections = _get(_with_connections(data, self.health), "connections", default={}) or {}
         for name, conn in connections.items():
             frames = _get(conn, "frames_received")
             if not isinstance(frames, int | float):
@@ -165,7 +173,7 @@ def fitted_table(
 
     def need(index: int) -> int:
         header = headers[index]
-        cells = [len(str(row[index])) for row in rows]
+        cells = [max(map(len, str(row[index]).splitlines()), default=0) for row in rows]
         body = min(12, max(cells, default=0)) if header in wrap else max(cells, default=0)
         return max(len(header), body) + 3  # padding both sides and the separator
 
@@ -195,7 +203,7 @@ def render_health(health: Mapping[str, Any], data: Mapping[str, Any] | None = No
     text = Text.assemble(("Health: ", "bold"), (status.upper(), HEALTH_STYLE.get(status, "bold")))
     if reasons:
         text.append("  " + "; ".join(map(str, reasons)), style="yellow")
-    private = _get(data, "private", default=None)
+    private = _get(data, "private", default=None) or _get(health, "private", default=None)
     if isinstance(private, Mapping):
         text.append("\nPrivate data: ", style="bold")
         if _get(private, "available", default=False):
@@ -248,7 +256,7 @@ def render_connections(
     if not rows:
         rows.append(["(none yet)", "-", "-", "-", "-", "-", "-", "-", ""])
     table = fitted_table(
-        "Connections",
+        "Upbit connections (the gateway's)" if attached(data) else "Connections",
         headers,
         rows,
         width,
@@ -257,6 +265,8 @@ def render_connections(
         wrap=frozenset({"Last error"}),
     )
     tokens = _get(data, "rate_limit_tokens", default={}) or {}
+    if not tokens:
+        return Group(table)
     line = Text("Rate-limit tokens left: ", style="bold")
     for index, (group, left) in enumerate(sorted(tokens.items())):
         if index:
@@ -264,6 +274,127 @@ def render_connections(
         line.append(f"{group} ")
         line.append(_num(left, "{:,.1f}"), style="red" if left == 0 else "")
     return Group(table, line)
+
+
+def attached(data: Mapping[str, Any] | None) -> bool:
+    """Whether the manager is a gateway's (its dashboard carries the link to the gateway)."""
+    return isinstance(_get(data, "gateway"), Mapping)
+
+
+def _with_connections(
+    data: Mapping[str, Any], health: Mapping[str, Any] | None
+) -> Mapping[str, Any]:
+    """`data`, with the gateway's Upbit connections (from its health) when attached: a remote
+    manager has no socket of its own to show."""
+    if not attached(data) or not isinstance(_get(health, "connections"), Mapping):
+        return data
+    return {**data, "connections": _get(health, "connections")}
+
+
+def render_gateway(health: Mapping[str, Any], data: Mapping[str, Any], width: int = 200) -> Group:
+    """The gateway serving this app, this app's link to it, and the gateway's clients."""
+    link = _get(data, "gateway", default={}) or {}
+    gateway = _get(health, "gateway", default=None)
+    text = Text()
+    if not isinstance(gateway, Mapping):
+        text.append("Gateway: ", style="bold")
+        text.append(str(_get(link, "last_error", default="no answer")), style="bold red")
+        text.append("\nNATS ")
+        text.append(str(_get(link, "nats_url", default="-")))
+        text.append(" · ")
+        _append_state(text, bool(_get(link, "nats_connected", default=False)))
+        return Group(text)
+    text.append("Gateway ", style="bold")
+    text.append(str(_get(gateway, "name", default="?")), style="bold")
+    text.append(" · ")
+    if _get(gateway, "active", default=False):
+        text.append("active", style="green")
+        since = _get(gateway, "active_for_s")
+        if since is not None:
+            text.append(f" for {format_duration(since)}")
+    else:
+        text.append("standing by", style="yellow")
+    instance = str(_get(gateway, "instance", default=""))[:8]
+    if instance:
+        text.append(f" · instance {instance}", style="dim")
+    standbys = _get(gateway, "standbys", default=[]) or []
+    if standbys:
+        names = ", ".join(str(_get(p, "name", default="?")) for p in standbys)
+        text.append(f"\nStandby: {names}", style="dim")
+    switches = _get(link, "gateway_switches", default=0)
+    if switches:
+        text.append(f" · {switches} switch{'es' if switches != 1 else ''} seen", style="yellow")
+    text.append("\nNATS ")
+    text.append(str(_get(gateway, "nats_url", default="-")))
+    text.append(" · ")
+    _append_state(text, bool(_get(gateway, "nats_connected", default=False)))
+    text.append(" · ")
+    if _get(gateway, "nats_authenticated", default=False):
+        text.append("auth required", style="green")
+    else:
+        text.append("no auth", style="yellow")
+    text.append(" · private data ")
+    if _get(gateway, "private_served", default=True):
+        text.append("served")
+    else:
+        text.append("refused", style="yellow")
+    text.append(f"\nPublished {_num(_get(gateway, 'published'))} events")
+    text.append(f" · answered {_num(_get(gateway, 'requests_served'))} requests")
+    bridged = _get(gateway, "bridged_trades", default=0)
+    if bridged:
+        text.append(f" · {_num(bridged)} trades bridged")
+    errors = _get(gateway, "publish_errors", default=0)
+    if errors:
+        text.append(f" · {_num(errors)} publish errors", style="red")
+    text.append("\nThis app: ")
+    _append_state(text, bool(_get(link, "nats_connected", default=False)), "linked")
+    if _get(link, "nats_url") != _get(gateway, "nats_url"):
+        text.append(f" via {_get(link, 'nats_url', default='-')}")
+    reply = _get(link, "last_reply_s")
+    if reply is not None:
+        text.append(f" · last answer {reply:,.1f} s ago")
+    return Group(text, render_gateway_clients(gateway, link, width))
+
+
+def _append_state(text: Text, up: bool, word: str = "connected") -> None:
+    text.append(word if up else "disconnected", style="green" if up else "bold red")
+
+
+def render_gateway_clients(
+    gateway: Mapping[str, Any], link: Mapping[str, Any], width: int = 200
+) -> Table:
+    """One row per (client process, component, type) the gateway serves."""
+    headers = ["Client", "Component", "Type", "Markets"]
+    mine = _get(link, "session")
+    rows: list[list[str | Text]] = []
+    clients = _get(gateway, "clients", default=[]) or []
+    for client in sorted(clients, key=lambda c: (_get(c, "session") != mine, str(c))):
+        label = Text(str(_get(client, "name", default="?")))
+        if _get(client, "session") == mine:
+            label.stylize("bold")
+            label.append(" (this app)", style="dim")
+        seen = _get(client, "last_seen_s")
+        if seen is not None:  # under the name: a column of its own would squeeze the markets
+            label.append(f"\nseen {seen:,.1f} s ago", style="dim")
+        entries: list[tuple[str, str, str]] = []
+        for component, types in sorted((_get(client, "subscriptions", default={}) or {}).items()):
+            for kind, codes in sorted((types or {}).items()):
+                listed = ["(all)"] if codes is None else [str(c) for c in codes]
+                more = f" +{len(listed) - 8}" if len(listed) > 8 else ""
+                entries.append((str(component), str(kind), ", ".join(listed[:8]) + more))
+        for index, (component, kind, markets) in enumerate(entries or [("-", "-", "")]):
+            rows.append([label if index == 0 else "", component, kind, markets])
+    if not rows:
+        rows.append(["(no clients)", "-", "-", ""])
+    return fitted_table(
+        f"Gateway clients ({len(clients)})",
+        headers,
+        rows,
+        width,
+        drop_order=("Component",),
+        left=frozenset(headers),
+        wrap=frozenset({"Markets"}),
+    )
 
 
 def render_performance(health: Mapping[str, Any], width: int = 200) -> Table:

@@ -625,6 +625,12 @@ class GlobalWebSocketManager(AbstractWebSocketManager):
     def _router_latest(self, data_type: DataType, symbol: str) -> MarketEvent | None:
         return self._router.latest(data_type, symbol)
 
+    def replay_values(
+        self, data_type: DataType, symbols: list[str] | None, level: float | None = None
+    ) -> list[MarketEvent]:
+        """What a new subscriber of `symbols` is handed at once (Router.replay_values)."""
+        return self._router.replay_values(data_type, symbols, level)
+
     def subscriber_stats(self) -> list[dict[str, Any]]:
         """Per-subscriber queue depth, drops, stale events, callback errors."""
         return self._router.stats()

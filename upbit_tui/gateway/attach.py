@@ -13,6 +13,7 @@ import dataclasses
 from upbit_tui.client.interface import AbstractWebSocketManager
 from upbit_tui.config import Config, ConfigError
 from upbit_tui.gateway.protocol import GatewayUnavailableError
+from upbit_tui.redaction import redact_url
 
 NATS_SCHEMES = ("nats://", "tls://", "ws://", "wss://")
 
@@ -23,7 +24,7 @@ def with_gateway(config: Config, nats_url: str | None) -> Config:
     if not nats_url:
         return config
     if not nats_url.startswith(NATS_SCHEMES):
-        raise ConfigError(f"--gateway: expected a nats:// URL, got '{nats_url}'")
+        raise ConfigError(f"--gateway: expected a nats:// URL, got '{redact_url(nats_url)}'")
     return config.replace(gateway=dataclasses.replace(config.gateway, nats_url=nats_url))
 
 
@@ -45,4 +46,5 @@ def build_manager(config: Config, *, name: str) -> AbstractWebSocketManager:
         routing=config.routing,
         health=config.health,
         heartbeat=max(0.2, min(1.0, config.gateway.lease_ttl / 5)),
+        auth=config.gateway,
     )

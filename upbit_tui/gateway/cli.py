@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 from upbit_tui.config import AuthConfig, Config, ConfigError, ExchangeConfig, load_config
@@ -100,6 +102,7 @@ async def serve(
     from upbit_tui.gateway.protocol import GatewayUnavailableError
 
     try:
+        from upbit_tui.gateway.natslink import redact_url
         from upbit_tui.gateway.service import GatewayService, GatewaySettings
     except ImportError as exc:  # nats-py is the `gateway` extra
         print(
@@ -123,16 +126,41 @@ async def serve(
         if demo:
             config = await stack.enter_async_context(_demo_exchange(config))
         gateway = GatewayService(config, nats_url=nats_url, name=name, settings=settings)
+        stack.push_async_callback(gateway.stop)  # also undoes a start cut short
         try:
-            await gateway.start()
+            started = await _unless_stopped(gateway.start(), stop)
         except GatewayUnavailableError as exc:
             print(f"{PROG}: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        stack.push_async_callback(gateway.stop)
-        log.info("gateway %s on %s (standing by until it holds the lease)", gateway.name, nats_url)
+        if not started:
+            log.info("gateway %s stopped while starting", gateway.name)
+            return EXIT_OK
+        log.info(
+            "gateway %s on %s (standing by until it holds the lease)",
+            gateway.name,
+            redact_url(nats_url),
+        )
         await stop.wait()
         log.info("gateway %s stopping", gateway.name)
     return EXIT_OK
+
+
+async def _unless_stopped(step: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `step` unless `stop` is set first (SIGTERM while connecting to a NATS server that
+    hangs): then cancel it and return False. The step's own errors propagate."""
+    from upbit_tui.gateway.natslink import cancel_and_wait
+
+    task = asyncio.ensure_future(step)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        task.result()
+        return True
+    await cancel_and_wait(task)
+    return False
 
 
 @contextlib.asynccontextmanager
@@ -150,4 +178,7 @@ async def _demo_exchange(config: Config) -> Any:
                 rest_url=sim.rest_url,
             ),
             auth=AuthConfig(access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY),
+            # The simulator's test account has nothing to protect: the demo shows balances
+            # over any NATS (README: Securing the gateway, for real keys).
+            gateway=dataclasses.replace(config.gateway, allow_unauthenticated_private=True),
         )

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -41,7 +42,20 @@ def nats_server_binary() -> str:
 class LocalNatsServer:
     """See the module docstring."""
 
-    def __init__(self, *, store_dir: str | None = None, start_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        store_dir: str | None = None,
+        start_timeout: float = 10.0,
+        jetstream: bool = True,
+        extra_args: Sequence[str] = (),
+        scheme: str = "nats",
+    ) -> None:
+        """`extra_args`: more nats-server options (auth, TLS: `--user u --pass p`, `--tls ...`);
+        `scheme`: of `url` ("tls" for a server that requires TLS)."""
+        self.jetstream = jetstream
+        self.extra_args = list(extra_args)
+        self.scheme = scheme
         self._own_dir = store_dir is None
         self.store_dir = store_dir or tempfile.mkdtemp(prefix="upbit-nats-")
         self.start_timeout = start_timeout
@@ -53,7 +67,7 @@ class LocalNatsServer:
     def url(self) -> str:
         if self.port is None:
             raise RuntimeError("the NATS server is not started")
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -63,8 +77,10 @@ class LocalNatsServer:
         """Start the server (on its previous port after a stop, so clients find it again)."""
         ports_dir = tempfile.mkdtemp(prefix="upbit-nats-ports-")
         port = str(self.port) if self.port is not None else "-1"
-        args = [nats_server_binary(), "-a", "127.0.0.1", "-p", port, "-js", "-sd", self.store_dir]
-        args += ["--ports_file_dir", ports_dir]
+        args = [nats_server_binary(), "-a", "127.0.0.1", "-p", port]
+        if self.jetstream:
+            args += ["-js", "-sd", self.store_dir]
+        args += ["--ports_file_dir", ports_dir, *self.extra_args]
         self._log = Path(ports_dir) / "nats-server.log"
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(

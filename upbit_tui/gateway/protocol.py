@@ -7,7 +7,8 @@ a consumer decodes straight into the same typed event. Trades also carry `Nats-M
 <code>:<sequential_id>`, JetStream's de-duplication key.
 
 Wishes: request/reply on `<prefix>.gw.<op>` with JSON bodies:
-- `subscribe`   {session, client_id, type, codes|null, depth, level} -> {ok: true}
+- `subscribe`   {session, name, wish, lease} -> {ok: {latest: [event...]}}: the gateway's cached
+  latest values of the wish's codes, which a local late subscriber would be handed at once.
 - `sync`        {session, name, wishes: [Wish...], lease} -> {ok: {gateway, rejected}}: the
   whole state of one remote manager, sent as its heartbeat; a gateway that never saw the session (it
   restarted, or a standby took over) rebuilds it from this alone.

@@ -44,9 +44,9 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from upbit_tui.client.interface import AbstractWebSocketManager, Callback, ErrorHandler, Symbols
-from upbit_tui.config import HealthConfig, RoutingConfig
+from upbit_tui.config import GatewayConfig, HealthConfig, RoutingConfig
 from upbit_tui.gateway import protocol
-from upbit_tui.gateway.natslink import connect_nats
+from upbit_tui.gateway.natslink import connect_nats, redact_url
 from upbit_tui.gateway.protocol import (
     EVENT_CLASSES,
     GatewayUnavailableError,
@@ -109,8 +109,10 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         connect_timeout: float = 2.0,
         resume_trades: Mapping[str, int] | None = None,
         keep_wishes_for: float = 0.0,
+        auth: GatewayConfig | None = None,
     ) -> None:
         self.nats_url = nats_url
+        self._auth = auth  # [gateway]'s NATS credentials and TLS files
         self.name = name or f"remote-{uuid.uuid4().hex[:6]}"
         self.prefix = prefix
         self.routing = routing or RoutingConfig()
@@ -159,6 +161,7 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
             on_disconnected=self._on_disconnected,
             on_reconnected=self._on_reconnected,
             on_error=self._on_nats_error,
+            auth=self._auth,
         )
         self._router = Router(metrics=self._metrics, slow_callback=self.routing.slow_callback)
         self._started = True
@@ -309,7 +312,7 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         await self._refresh_interest()
         wish = Wish(client_id, data_type.value, codes, depth, level)
         try:
-            await self._request(
+            reply = await self._request(
                 "subscribe",
                 SubscribeRequest(
                     session=self.session, name=self.name, wish=wish, lease=self.keep_wishes_for
@@ -324,6 +327,34 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
             self._close_handle(handle)
             await self._refresh_interest()
             raise
+        else:
+            if isinstance(reply, dict):  # a gateway before the replay answered `true`
+                self._replay_latest(data_type, reply.get("latest") or ())
+
+    def _replay_latest(self, data_type: DataType, values: Any) -> None:
+        """Hand on the gateway's cached latest values (what a local late subscriber gets at
+        once), unless this process already holds the same or newer: a live event may have
+        come on the bus before the reply."""
+        router = self._router
+        if router is None:
+            return
+        cls = EVENT_CLASSES[data_type]
+        for value in values:
+            try:
+                event: Any = msgspec.convert(value, cls)
+            except (msgspec.ValidationError, TypeError):
+                self.bad_messages += 1
+                continue
+            code = event.symbol
+            if data_type is DataType.TRADE:
+                if code in self._replay_from or not self._seen.add(code, event.sequential_id):
+                    continue  # replayed from JetStream, or already delivered
+                self._last_trade[code] = event.sequential_id
+            else:
+                held = router.latest(data_type, code)
+                if held is not None and held.timestamp_ms >= event.timestamp_ms:
+                    continue
+            router.publish(event)
 
     async def unsubscribe(self, client_id: str, data_type: DataType, symbols: Symbols | None
                           ) -> None:  # fmt: skip
@@ -592,7 +623,7 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
             None if self.last_gateway_reply is None else time.monotonic() - self.last_gateway_reply
         )
         return {
-            "nats_url": self.nats_url,
+            "nats_url": redact_url(self.nats_url),
             "nats_connected": nc is not None and nc.is_connected,
             "session": self.session,
             "name": self.name,
@@ -608,7 +639,8 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
     def _link_problem(self) -> str | None:
         nc = self._nc
         if nc is None or not nc.is_connected:
-            return f"NATS unreachable at {self.nats_url}; subscriptions resume when it is back"
+            url = redact_url(self.nats_url)
+            return f"NATS unreachable at {url}; subscriptions resume when it is back"
         if self.last_gateway_error is not None:
             return f"gateway: {self.last_gateway_error}; subscriptions resume when it is back"
         return None
@@ -623,7 +655,8 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         problem = self._link_problem()
         if problem is not None:
             data["status"] = "critical" if data.get("status") == "critical" else DEGRADED
-            data["reasons"] = [*data.get("reasons", []), problem]
+            reasons = list(data.get("reasons", []))
+            data["reasons"] = reasons if problem in reasons else [*reasons, problem]
         data["remote"] = link
         data["subscribers"] = self.subscriber_stats()
         return data
@@ -673,10 +706,10 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
 
     async def _on_disconnected(self) -> None:
         if self._started:
-            log.warning("lost NATS at %s; reconnecting", self.nats_url)
+            log.warning("lost NATS at %s; reconnecting", redact_url(self.nats_url))
 
     async def _on_reconnected(self) -> None:
-        log.info("reconnected to NATS at %s", self.nats_url)
+        log.info("reconnected to NATS at %s", redact_url(self.nats_url))
         self._sync_now.set()
 
 

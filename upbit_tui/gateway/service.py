@@ -33,19 +33,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 from nats.js.api import StorageType
-from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import KeyWrongLastSequenceError, ServiceUnavailableError
 from nats.js.kv import KeyValue
 
-from upbit_tui.client.manager import GlobalWebSocketManager
+from upbit_tui.client.manager import GlobalWebSocketManager, PrivateUnavailableError
 from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.config import Config
 from upbit_tui.gateway import protocol
-from upbit_tui.gateway.natslink import connect_nats
+from upbit_tui.gateway.natslink import connect_nats, redact_url, server_requires_auth
 from upbit_tui.gateway.protocol import (
     CONTROL_QUEUE,
+    GatewayUnavailableError,
     SnapshotRequest,
     SubscribeRequest,
     SyncRequest,
@@ -59,6 +62,8 @@ log = logging.getLogger("upbit_tui.gateway")
 BRIDGE_WAIT_FOR_LIVE = 10.0
 
 ORDERBOOK_DEPTH = 30  # the gateway streams full books; each consumer trims its own copy
+# Keys of the gateways' own lines in the lease bucket, next to `active`.
+MEMBER_PREFIX = "member."
 GATEWAY_QUEUE_SIZE = 65536  # gateway-side subscriber queues: a publish never waits on NATS long
 
 
@@ -112,6 +117,7 @@ class GatewayService:
         self._serving: list[asyncio.Task[Any]] = []  # ended when this gateway steps down
         self._active = asyncio.Event()
         self._stopped = False
+        self.nats_authenticated = False  # the server requires credentials (set at start)
         self.became_active_at: float | None = None
         self.requests_served = 0
         self._wish_lock = asyncio.Lock()
@@ -144,17 +150,64 @@ class GatewayService:
             on_disconnected=self._on_disconnected,
             on_reconnected=self._on_reconnected,
             on_error=self._on_nats_error,
+            auth=self.config.gateway,
         )
+        self.nats_authenticated = server_requires_auth(self._nc)
+        self._warn_about_private_data()
         js = self._nc.jetstream()
         bucket = f"{self.settings.prefix}-gateway"
         try:
             kv = await js.create_key_value(
                 bucket=bucket, ttl=self.settings.active_ttl, history=1, storage=StorageType.FILE
             )
+        except (ServiceUnavailableError, NoRespondersError, nats.errors.TimeoutError):
+            raise self._no_jetstream() from None
         except Exception:  # made by a gateway with another --active-ttl: its TTL stands
-            kv = await js.key_value(bucket)
+            try:
+                kv = await js.key_value(bucket)
+            except Exception as exc:
+                raise GatewayUnavailableError(
+                    f"cannot use the JetStream bucket {bucket} on NATS at "
+                    f"{redact_url(self.nats_url)}: {exc}"
+                ) from None
         self._kv = kv
         self._tasks.append(asyncio.create_task(self._hold_lease(kv), name="gateway-lease"))
+
+    def private_refusal(self) -> str | None:
+        """Why this gateway does not serve myAsset/myOrder, or None: they would go over a NATS
+        server that lets anyone connect and subscribe, unless the operator opted in."""
+        if self.nats_authenticated or self.config.gateway.allow_unauthenticated_private:
+            return None
+        return (
+            "the gateway does not serve private data over a NATS server without authentication "
+            "(set [gateway] nats_user/nats_password, nats_token, nats_creds or a TLS client "
+            "certificate, or allow_unauthenticated_private = true)"
+        )
+
+    def _warn_about_private_data(self) -> None:
+        if not self.config.auth.has_keys:
+            return  # no private data to serve
+        shown = redact_url(self.nats_url)
+        if self.private_refusal() is not None:
+            log.warning(
+                "NATS at %s requires no authentication: private data (myAsset, myOrder) is "
+                "not served; secure the server (README: Securing the gateway) or set "
+                "[gateway] allow_unauthenticated_private = true",
+                shown,
+            )
+        elif not self.nats_authenticated:
+            log.warning(
+                "serving private data (myAsset, myOrder) over NATS at %s without "
+                "authentication (allow_unauthenticated_private = true): anyone who reaches "
+                "the server can read the account's balances and orders",
+                shown,
+            )
+
+    def _no_jetstream(self) -> GatewayUnavailableError:
+        return GatewayUnavailableError(
+            f"NATS at {redact_url(self.nats_url)} has no JetStream (the gateway keeps its lease "
+            "and trades there): start nats-server with -js"
+        )
 
     async def stop(self) -> None:
         if self._stopped:
@@ -171,6 +224,9 @@ class GatewayService:
             # A clean stop hands over at once instead of after the lease's TTL.
             with contextlib.suppress(Exception):
                 await self._kv.delete("active")
+        if self._kv is not None:
+            with contextlib.suppress(Exception):
+                await self._kv.delete(self._member_key)
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.close()
@@ -197,11 +253,39 @@ class GatewayService:
                         log.warning("gateway %s lost the active lease; standing by", self.name)
                         revision = None
                         await self._step_down()
+                await kv.put(self._member_key, self._member_entry(revision is not None))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS unreachable: keep serving, retry the lease
                 log.debug("lease refresh failed: %s", exc)
             await asyncio.sleep(interval)
+
+    @property
+    def _member_key(self) -> str:
+        return f"{MEMBER_PREFIX}{self.instance}"
+
+    def _member_entry(self, active: bool) -> bytes:
+        """This gateway's line in the bucket (gone with the bucket's TTL once it stops
+        refreshing it): how the active gateway knows its standbys, for the monitor."""
+        return msgspec.json.encode({"name": self.name, "instance": self.instance, "active": active})
+
+    async def peers(self) -> list[dict[str, Any]]:
+        """The other gateways on this NATS and this bucket (standbys), from their lines."""
+        kv = self._kv
+        if kv is None:
+            return []
+        try:
+            keys = await kv.keys()
+        except Exception:  # no keys (nats-py raises), or NATS away: none known
+            return []
+        found: list[dict[str, Any]] = []
+        for key in keys:
+            if not key.startswith(MEMBER_PREFIX) or key == self._member_key:
+                continue
+            with contextlib.suppress(Exception):
+                entry = await kv.get(key)
+                found.append(msgspec.json.decode(entry.value or b"{}"))
+        return sorted(found, key=lambda p: str(p.get("name")))
 
     async def _serve(self) -> None:
         """Become the active gateway: start the manager, answer wishes, sweep leases."""
@@ -300,6 +384,8 @@ class GatewayService:
         """Make the gateway hold `wish` (add=True: on top of what it holds; else exactly)."""
         assert self.manager is not None and self._publisher is not None
         data_type = DataType(wish.type)
+        if data_type.is_private and (refusal := self.private_refusal()) is not None:
+            raise PrivateUnavailableError(refusal)
         proxy, held = self._client(session_id, session, wish.client_id)
         gw_id = proxy.client_id
         before = held.get(data_type)
@@ -420,7 +506,21 @@ class GatewayService:
         async with self._wish_lock:
             session = self._session(req.session, req.name, req.lease)
             await self._apply(req.session, session, req.wish, add=True)
-        return True
+            return {"latest": self._latest_for(req.session, req.wish)}
+
+    def _latest_for(self, session_id: str, wish: Wish) -> list[Any]:
+        """The latest values a local late subscriber would be handed (Router.replay_values),
+        for a remote one: its process has none cached. Codes whose owner is this very wish
+        are left out: its own replay went out on the bus already (publisher.py)."""
+        assert self.manager is not None and self._publisher is not None
+        data_type = DataType(wish.type)
+        level = float(wish.level or 0.0) if data_type is DataType.ORDERBOOK else None
+        gw_id = f"{session_id}/{wish.client_id}"
+        return [
+            event
+            for event in self.manager.replay_values(data_type, wish.codes, level)
+            if self._publisher.owner(data_type.value, event.symbol, level) != gw_id  # type: ignore[attr-defined]
+        ]
 
     async def _on_sync(self, data: bytes) -> Any:
         req = msgspec.json.decode(data, type=SyncRequest)
@@ -450,10 +550,17 @@ class GatewayService:
             "gateway": self.name,
             "instance": self.instance,
             "rejected": rejected,
-            "private": {
-                "available": self.manager.is_private_available(),
-                "reason": self.manager.private_unavailable_reason,
-            },
+            "private": self._private_status(),
+        }
+
+    def _private_status(self) -> dict[str, Any]:
+        assert self.manager is not None
+        refusal = self.private_refusal()
+        if refusal is not None:
+            return {"available": False, "reason": refusal}
+        return {
+            "available": self.manager.is_private_available(),
+            "reason": self.manager.private_unavailable_reason,
         }
 
     async def _on_bye(self, data: bytes) -> Any:
@@ -479,7 +586,11 @@ class GatewayService:
     async def _on_health(self, data: bytes) -> Any:
         assert self.manager is not None
         health = await self.manager.health_check()
+        refusal = self.private_refusal()
+        if refusal is not None and isinstance(health.get("private"), dict):
+            health["private"] = {**health["private"], "available": False, "reason": refusal}
         health["gateway"] = self.status()
+        health["gateway"]["standbys"] = [p for p in await self.peers() if not p.get("active")]
         return health
 
     def status(self) -> dict[str, Any]:
@@ -490,8 +601,15 @@ class GatewayService:
             "name": self.name,
             "instance": self.instance,
             "active": self.active,
-            "nats_url": self.nats_url,
+            "active_for_s": (
+                None
+                if not self.active or self.became_active_at is None
+                else round(now - self.became_active_at, 3)
+            ),
+            "nats_url": redact_url(self.nats_url),
             "nats_connected": self._nc is not None and self._nc.is_connected,
+            "nats_authenticated": self.nats_authenticated,
+            "private_served": self.private_refusal() is None,
             "published": 0 if publisher is None else publisher.published,
             "bridged_trades": self.bridged_trades,
             "publish_errors": 0 if publisher is None else publisher.publish_errors,
@@ -501,6 +619,7 @@ class GatewayService:
                     "session": sid,
                     "name": s.name,
                     "last_seen_s": round(now - s.last_seen, 3),
+                    "lease_s": s.lease,
                     "subscriptions": {
                         cid: {t.value: w.codes for t, w in held.items()}
                         for cid, (_p, held) in s.clients.items()
@@ -531,7 +650,7 @@ class GatewayService:
         log.debug("NATS: %s", exc)
 
     async def _on_disconnected(self) -> None:
-        if not self._stopped:
+        if not self._stopped and self._nc is not None:  # not a start that failed
             log.warning("gateway %s lost NATS; reconnecting", self.name)
 
     async def _on_reconnected(self) -> None:

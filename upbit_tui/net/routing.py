@@ -367,6 +367,30 @@ class Router:
         route = self._routes.get(DataType(data_type).value, {}).get(symbol)
         return None if route is None else route.latest
 
+    def replay_values(
+        self, data_type: DataType | str, symbols: Iterable[str] | None, level: float | None = None
+    ) -> list[MarketEvent]:
+        """What `subscribe` hands a new subscriber of `symbols` (None: every symbol) at once:
+        each latest value of the current epoch, none for myOrder; `level` filters orderbooks
+        as a subscriber's level does. A gateway serves a late joiner elsewhere with these."""
+        data_type = DataType(data_type)
+        if data_type.value in _NO_REPLAY:
+            return []
+        table = self._routes.get(data_type.value, {})
+        if data_type is DataType.BALANCE:
+            symbols = [ALL_SYMBOLS]
+        connection = PRIVATE if data_type.is_private else PUBLIC
+        found: list[MarketEvent] = []
+        for symbol in list(table) if symbols is None else symbols:
+            route = table.get(symbol)
+            latest = None if route is None else route.latest
+            if latest is None or not self._is_current(latest, connection):
+                continue
+            if level is not None and getattr(latest, "level", level) != level:
+                continue
+            found.append(latest)
+        return found
+
     def set_epoch(self, connection: str, epoch: int) -> None:
         """The current epoch of "public" or "private": older events are never delivered."""
         if connection not in self._epochs:

@@ -34,6 +34,7 @@ from upbit_tui.config import (
 )
 from upbit_tui.logsetup import LoggingSetupError
 from upbit_tui.net.rest import MarketInfo, UpbitRestClient
+from upbit_tui.redaction import redact_url
 from upbit_tui.tui.commands import UpbitCommands
 from upbit_tui.tui.health_alerts import HealthAlerts
 from upbit_tui.tui.layout import PANES, apply_layout, layout_mode
@@ -188,6 +189,9 @@ class UpbitApp(App[int]):
     def where(self) -> str:
         if self.demo:
             return "demo simulator"
+        gateway = self.runtime.config.gateway.nats_url
+        if gateway:  # attached: the gateway is where the data comes from
+            return "gateway " + redact_url(gateway).split("//", 1)[-1].split("/", 1)[0]
         url = self.runtime.config.exchange.websocket_url
         return url.split("//", 1)[-1].split("/", 1)[0]
 
