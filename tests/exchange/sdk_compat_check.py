@@ -10,8 +10,10 @@ the project does not use. Run it from a separate environment against the install
 It starts `upbit-tui exchange --port 0`, then drives the SDK's REST client with strict response
 validation (quotation; accounts; orders: create, get, open, closed, by uuids, chance, test,
 cancel_and_new, cancel all; week/month/year candles; wallet status; API keys; deposits) and its
-WebSocket streams in all four formats, public, private and info (indicators and a crossover
-signal, the market clock moved 5 minutes at a time through the control API), validating every
+WebSocket streams in all four formats, public, private, announcement (notices published and
+edited through the control API, filtered by category, with their body) and info (indicators
+and a crossover signal, the market clock moved 5 minutes at a time through the control API),
+validating every
 event against the SDK's pydantic models and checking that every field the SDK models is sent.
 Exit status 0 when everything checks out; each problem is printed.
 """
@@ -22,6 +24,7 @@ import asyncio
 import json
 import re
 import sys
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -196,6 +199,42 @@ async def check_private_streams(client: AsyncUpbit, rest_url: str) -> dict[str, 
     return seen
 
 
+async def check_announcement_streams(client: AsyncUpbit, rest_url: str) -> dict[str, set[str]]:
+    """Notices published and edited through the control API: the subscribed categories only,
+    CREATED then UPDATED, with the body."""
+    seen: dict[str, set[str]] = {}
+    base = f"{rest_url}/_sim/announcements"
+    title = urllib.parse.quote("옴니네트워크(OMNI) 원화 마켓 디지털 자산 추가")
+    for fmt in FORMATS:
+        print(f"announcement WebSocket, {fmt}")
+        await asyncio.sleep(1.0)  # Upbit allows 5 connects/s per key; these connections are quick
+        async with client.ws_stream.announcement(
+            categories=["trade", "wallet"], include_body=True, format=fmt
+        ) as stream:
+            await stream.list_subscriptions()  # the subscription is in place
+            created = post(f"{base}?category=trade&title={title}&body=%23%20OMNI")
+            post(f"{base}?category=event")  # another category: must not arrive
+            uuid = created["announcement"]["uuid"]
+            post(f"{base}/update?uuid={uuid}&title={title}%20(%EC%88%98%EC%A0%95)")
+            kinds = []
+            for _ in range(2):
+                event = await asyncio.wait_for(stream.recv(), 10)
+                check_event(event, f"announcement {fmt}", seen)
+                for item in event if isinstance(event, list) else [event]:
+                    raw = item.model_dump(by_alias=True)
+                    kinds.append(
+                        (
+                            raw.get("event_type", raw.get("et")),
+                            raw.get("category", raw.get("cat")),
+                            raw.get("uuid", raw.get("uid")),
+                        )
+                    )
+            expected = [("CREATED", "trade", uuid), ("UPDATED", "trade", uuid)]
+            check(kinds == expected, f"announcement {fmt}: {kinds}")
+            print(f"  ok  {len(kinds)} events")
+    return seen
+
+
 INDICATORS: list[dict[str, Any]] = [
     {"type": "volume", "params": {"period": 20}},
     {"type": "rsi", "params": {"period": 14}},
@@ -252,12 +291,14 @@ async def check_info_streams(client: AsyncUpbit, rest_url: str) -> dict[str, set
 def check_coverage(seen: dict[str, set[str]]) -> None:
     """Every field the SDK models for a type must have been sent at least once."""
     from upbit.types import (
+        Announcement,
         BollingerBandsIndicator,
         MacdIndicator,
         MaCrossoverIndicator,
         MaCrossoverIndicatorSignal,
         MovingAverageIndicator,
         RsiIndicator,
+        SimpleAnnouncement,
         VolumeIndicator,
     )
     from upbit.types.connect_private_server_event import MyAsset, MyOrder
@@ -285,7 +326,16 @@ def check_coverage(seen: dict[str, set[str]]) -> None:
         MacdIndicator,
         MaCrossoverIndicatorSignal,
     )
-    models = (Ticker, Trade, Orderbook, WsCandleResponse, MyOrder, MyAsset, *info_models)
+    models = (
+        Ticker,
+        Trade,
+        Orderbook,
+        WsCandleResponse,
+        MyOrder,
+        MyAsset,
+        Announcement,
+        *info_models,
+    )
     from upbit.types import (
         SimpleBollingerBandsIndicator,
         SimpleMacdIndicator,
@@ -302,6 +352,7 @@ def check_coverage(seen: dict[str, set[str]]) -> None:
         SimpleOrderbook,
         SimpleCandle,
         SimpleMyOrder,
+        SimpleAnnouncement,
         SimpleVolumeIndicator,
         SimpleRsiIndicator,
         SimpleMovingAverageIndicator,
@@ -320,6 +371,7 @@ def check_coverage(seen: dict[str, set[str]]) -> None:
 async def main(command: list[str]) -> int:
     process = await asyncio.create_subprocess_exec(
         *command, "exchange", "--port", "0", "--rate", "100", "--markets", "10",
+        "--announcements-every", "0",
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -339,6 +391,7 @@ async def main(command: list[str]) -> int:
             await check_rest(client, rest_url)
             seen = await check_public_streams(client)
             seen.update(await check_private_streams(client, rest_url))
+            seen.update(await check_announcement_streams(client, rest_url))
             seen.update(await check_info_streams(client, rest_url))
         check_coverage(seen)
     finally:

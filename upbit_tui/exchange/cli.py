@@ -27,6 +27,7 @@ from upbit_tui.exchange.server import DEFAULT_API_KEYS, ExchangeServer
 
 DEFAULT_PORT = 8765
 DEFAULT_RATE = 20.0
+DEFAULT_ANNOUNCEMENTS_EVERY = 180.0  # a notice every few minutes, so a demo shows some
 EXIT_OK = 0
 EXIT_ERROR = 1
 
@@ -161,6 +162,14 @@ def add_exchange_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="share of trades (0..1) sent with a sequential_id below the previous one, as "
         f"Upbit allows (unique, seeded; default {OUT_OF_ORDER_IDS})",
     )
+    parser.add_argument(
+        "--announcements-every",
+        type=_non_negative,
+        default=DEFAULT_ANNOUNCEMENTS_EVERY,
+        metavar="SECONDS",
+        help="mean seconds between seeded notices on the private `announcement` stream "
+        f"(default {DEFAULT_ANNOUNCEMENTS_EVERY:g}; 0 = only POST /_sim/announcements)",
+    )
     parser.set_defaults(run=run_exchange)
     return parser
 
@@ -190,6 +199,7 @@ def run_exchange(args: argparse.Namespace) -> int:
         out_of_order_ids=args.out_of_order_ids,
         btc_markets=args.btc_markets,
         usdt_markets=args.usdt_markets,
+        announcements_every=args.announcements_every,
     )
     try:
         asyncio.run(_serve(server))
@@ -218,9 +228,14 @@ async def _serve(server: ExchangeServer) -> None:
         )
         for access_key, secret_key in server.api_keys.items():
             print(f"test API key: access_key={access_key} secret_key={secret_key}", flush=True)
+        notices = (
+            f"a notice every ~{server.announcements_every:g} s"
+            if server.announcements_every
+            else "no seeded notices"
+        )
         print(
             f"{server.market_count} KRW, {server.btc_markets} BTC and {server.usdt_markets} "
-            f"USDT markets, seed {server.seed}, {server.rate:g} trades/s; "
+            f"USDT markets, seed {server.seed}, {server.rate:g} trades/s, {notices}; "
             f"control API: {server.rest_url}/_sim/ ; stop with Ctrl-C",
             flush=True,
         )

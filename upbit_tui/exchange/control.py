@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from upbit_tui.exchange.announcements import AnnouncementBoard, Notice, UnknownNotice
 from upbit_tui.exchange.faults import Endpoint, Faults
 from upbit_tui.exchange.limits import RateLimits
 from upbit_tui.exchange.market import MarketModel, OrderRejected, UnknownMarket
@@ -47,6 +48,22 @@ class ControlTarget(Protocol):
     def set_firehose(self, messages_per_second: float) -> None: ...
 
     def advance_clock(self, seconds: float) -> int: ...
+
+    @property
+    def announcements(self) -> AnnouncementBoard: ...
+
+    def post_announcement(
+        self, category: str | None = None, title: str | None = None, body: str = ""
+    ) -> Notice: ...
+
+    def update_announcement(
+        self,
+        notice_uuid: str,
+        *,
+        category: str | None = None,
+        title: str | None = None,
+        body: str | None = None,
+    ) -> Notice: ...
 
 
 class BadParameter(ValueError):
@@ -95,6 +112,25 @@ def _optional_number(request: web.Request, name: str) -> float | None:
     if math.isinf(value):
         raise BadParameter(f"{name} must be finite")
     return value
+
+
+async def _text_fields(request: web.Request, names: tuple[str, ...]) -> dict[str, str]:
+    """`names` from the query string, or from a JSON object body (long Markdown bodies)."""
+    fields = {name: request.query[name] for name in names if name in request.query}
+    if request.can_read_body and request.content_type == "application/json":
+        try:
+            data = await request.json()
+        except ValueError:
+            raise BadParameter("the body is not JSON") from None
+        if not isinstance(data, dict):
+            raise BadParameter("the body must be a JSON object")
+        for name in names:
+            value = data.get(name)
+            if value is not None and not isinstance(value, str):
+                raise BadParameter(f"{name} must be a string")
+            if value is not None:
+                fields[name] = value
+    return fields
 
 
 def is_loopback_host(host: str) -> bool:
@@ -279,6 +315,36 @@ def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
         pushed = sim.advance_clock(seconds)
         return _ok(now_ms=sim.model.now_ms(), indicator_messages=pushed)
 
+    async def announcements(request: web.Request) -> web.Response:
+        return _ok(notices=[n.summary() for n in sim.announcements.notices()])
+
+    async def post_announcement(request: web.Request) -> web.Response:
+        fields = await _text_fields(request, ("category", "title", "body"))
+        try:
+            notice = sim.post_announcement(
+                fields.get("category") or None, fields.get("title"), fields.get("body", "")
+            )
+        except ValueError as exc:
+            raise BadParameter(str(exc)) from None
+        return _ok(announcement=notice.summary())
+
+    async def update_announcement(request: web.Request) -> web.Response:
+        fields = await _text_fields(request, ("uuid", "category", "title", "body"))
+        try:
+            notice = sim.update_announcement(
+                fields.get("uuid", ""),
+                category=fields.get("category") or None,
+                title=fields.get("title"),
+                body=fields.get("body"),
+            )
+        except UnknownNotice:
+            raise BadParameter(
+                f"uuid={fields.get('uuid', '')!r} is not a published notice"
+            ) from None
+        except ValueError as exc:
+            raise BadParameter(str(exc)) from None
+        return _ok(announcement=notice.summary())
+
     def guarded(handler: Handler) -> Handler:
         async def run(request: web.Request) -> web.StreamResponse:
             refusal = control_refusal(request, sim.host)
@@ -293,6 +359,7 @@ def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
 
     app.router.add_get("/_sim/", guarded(index))
     app.router.add_get("/_sim/stats", guarded(stats))
+    app.router.add_get("/_sim/announcements", guarded(announcements))
     posts: dict[str, Handler] = {
         "/_sim/faults/drop": drop,
         "/_sim/faults/close": close,
@@ -311,6 +378,8 @@ def add_control_routes(app: web.Application, sim: ControlTarget) -> None:
         "/_sim/orders": place_order,
         "/_sim/orders/cancel": cancel_order,
         "/_sim/clock/advance": advance_clock,
+        "/_sim/announcements": post_announcement,
+        "/_sim/announcements/update": update_announcement,
     }
     for path, handler in posts.items():
         app.router.add_post(path, guarded(handler))
@@ -336,4 +405,7 @@ ROUTES = [
     " [identifier=] [access_key=first configured key]",
     "POST /_sim/orders/cancel uuid=|identifier= [access_key=]",
     "POST /_sim/clock/advance seconds=X",
+    "GET  /_sim/announcements",
+    "POST /_sim/announcements [category=] [title=] [body=] (or a JSON object body)",
+    "POST /_sim/announcements/update uuid= [category=] [title=] [body=] (or a JSON object body)",
 ]

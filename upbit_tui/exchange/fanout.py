@@ -7,7 +7,8 @@ then queued to every subscribed connection. Realtime rules:
   trade (the model's BookChange events, several per trade, as on Upbit);
 - candle.*: once per `candle_interval` (1 s), only for (code, interval) pairs that traded since
   the previous push (Upbit's "1초 간격, 변경 시에만");
-- myOrder / myAsset: on every order or balance change of the connection's access key.
+- myOrder / myAsset: on every order or balance change of the connection's access key;
+- announcement: on every notice published or edited (announcements.py, `self.announcements`).
 Snapshots (unless is_only_realtime): ticker = current ticker; trade = the latest trade; orderbook
 = the current book at the requested depth and level; candle = the most recent existing candle
 (Upbit's snapshot rule: it may be older than the current bucket). In the list formats the
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from upbit_tui.exchange.announcements import AnnouncementBoard
 from upbit_tui.exchange.book import BookChange
 from upbit_tui.exchange.market import MarketModel, ModelEvent
 from upbit_tui.exchange.records import AssetUpdate, Candle, OrderUpdate, Trade
@@ -49,8 +51,9 @@ BookView = tuple[int, float]  # (depth, level)
 class Fanout:
     """The subscription index of every open connection, and the renderer of market events."""
 
-    def __init__(self, model: MarketModel) -> None:
+    def __init__(self, model: MarketModel, seed: int = 1) -> None:
         self.model = model
+        self.announcements = AnnouncementBoard(model.now_ms, self.send, seed)
         self._quote: dict[QuoteKey, dict[Session, list[BookView]]] = {}
         self._my_order: dict[str, dict[Session, frozenset[str]]] = {}
         self._my_asset: dict[str, set[Session]] = {}
@@ -66,6 +69,14 @@ class Fanout:
         session.subscription = request
         session.format = request.format or "DEFAULT"
         keys: list[QuoteKey] = []
+        notices = [t for t in request.types if t.type == "announcement"]
+        if notices:  # several announcement objects merge into one subscription
+            categories = [t.categories for t in notices]
+            self.announcements.subscribe(
+                session,
+                None if None in categories else frozenset().union(*(c or () for c in categories)),
+                any(t.include_body for t in notices),
+            )
         for t in request.types:
             if not t.realtime:
                 continue
@@ -98,6 +109,7 @@ class Fanout:
                 subscribers.pop(session, None)
                 if not subscribers:
                     del self._quote[key]
+        self.announcements.unsubscribe(session)
         if session.access_key is not None:
             orders = self._my_order.get(session.access_key)
             if orders is not None:

@@ -10,9 +10,10 @@ Why one module of ~770 lines: the handshakes, the per-connection read loop and t
 model of this class; everything that is its own job already lives elsewhere (control.py,
 faults.py, fanout.py, session.py, limits.py, ws_request.py, rest.py).
 
-One port serves `/websocket/v1` (quotation), `/websocket/v1/private` (myOrder, myAsset; JWT on
-the handshake), `/websocket/v1/info` (indicator, indicator_signal; the same JWT check;
-info_channel.py), REST under `/v1/` (rest.py) and the control API under `/_sim/`:
+One port serves `/websocket/v1` (quotation), `/websocket/v1/private` (myOrder, myAsset,
+announcement; JWT on the handshake), `/websocket/v1/info` (indicator, indicator_signal; the
+same JWT check; info_channel.py), REST under `/v1/` (rest.py) and the control API under
+`/_sim/`:
 
     GET  /_sim/                        this list
     GET  /_sim/stats                   same JSON as sim.stats()
@@ -35,7 +36,12 @@ info_channel.py), REST under `/v1/` (rest.py) and the control API under `/_sim/`
     POST /_sim/orders/cancel           uuid= | identifier= [access_key=]
     POST /_sim/clock/advance           seconds=X  move the market clock forward (candles close,
                                        /info pushes); it never goes back
-Parameters go in the query string; answers are JSON (`{"ok": true, ...}` or 400 with
+    GET  /_sim/announcements           the notices published so far
+    POST /_sim/announcements           [category=] [title=] [body=]  publish a notice (CREATED);
+                                       without a title, a seeded one (of `category` if given)
+    POST /_sim/announcements/update    uuid= [category=] [title=] [body=]  edit one (UPDATED)
+Parameters go in the query string (the announcement routes also take them as a JSON object
+body, for long Markdown bodies); answers are JSON (`{"ok": true, ...}` or 400 with
 `{"error": "..."}`).
 
 Decisions where Upbit is silent (documented for the README; see also ws_request.py, fanout.py,
@@ -79,6 +85,7 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+from upbit_tui.exchange.announcements import AnnouncementBoard, Notice
 from upbit_tui.exchange.auth import AuthError, AuthOk, KeyStore
 from upbit_tui.exchange.catalog import DEFAULT_MARKET_COUNT
 from upbit_tui.exchange.control import add_control_routes
@@ -145,6 +152,8 @@ class ExchangeServer:
         "refuse" (401 nonce_used, each handshake needs a fresh nonce).
     btc_markets, usdt_markets: BTC- and USDT-quoted markets listed after the KRW ones (up to
         8 each; default 0).
+    announcements_every: mean seconds between seeded notices on the `announcement` stream
+        (0 = none, the default: only post_announcement() / POST /_sim/announcements).
     """
 
     def __init__(
@@ -176,9 +185,10 @@ class ExchangeServer:
         private_token_reuse: Literal["accept", "refuse"] = "accept",
         btc_markets: int = 0,
         usdt_markets: int = 0,
+        announcements_every: float = 0.0,
     ) -> None:
-        if rate < 0 or firehose < 0:
-            raise ValueError("rate and firehose must be >= 0")
+        if rate < 0 or firehose < 0 or not announcements_every >= 0:
+            raise ValueError("rate, firehose and announcements_every must be >= 0")
         if idle_timeout <= 0 or candle_interval <= 0 or status_up_interval <= 0:
             raise ValueError("idle_timeout, candle_interval and status_up_interval must be > 0")
         self.seed = seed
@@ -204,6 +214,7 @@ class ExchangeServer:
         self.private_token_reuse = private_token_reuse
         self.btc_markets = btc_markets
         self.usdt_markets = usdt_markets
+        self.announcements_every = announcements_every
         self.keys = KeyStore(self.api_keys)
         self.limits = RateLimits(
             enabled=rate_limits,
@@ -259,7 +270,7 @@ class ExchangeServer:
             btc_markets=self.btc_markets,
             usdt_markets=self.usdt_markets,
         )
-        self._fanout = Fanout(self._model)
+        self._fanout = Fanout(self._model, self.seed)
         self._model.add_listener(self._fanout.on_event)
         self._info = InfoChannel(self._model, self._fanout.send)
         self._model.add_listener(self._count_trade)
@@ -291,6 +302,10 @@ class ExchangeServer:
             asyncio.create_task(self._firehose_loop(), name="sim-firehose"),
             asyncio.create_task(self._warm_up_loop(), name="sim-warm-up"),
         ]
+        if self.announcements_every > 0 and not math.isinf(self.announcements_every):
+            self._tasks.append(
+                asyncio.create_task(self._announcement_loop(), name="sim-announcements")
+            )
 
     async def stop(self) -> None:
         """Close every connection, stop the loops, release the port."""
@@ -333,6 +348,32 @@ class ExchangeServer:
         if self._info is None:
             raise RuntimeError("ExchangeServer not started")
         return self._info
+
+    @property
+    def announcements(self) -> AnnouncementBoard:
+        """The notice board of the `announcement` stream (its notices and subscribers)."""
+        return self.fanout.announcements
+
+    def post_announcement(
+        self, category: str | None = None, title: str | None = None, body: str = ""
+    ) -> Notice:
+        """Publish a notice now (CREATED); without a title, a seeded one (of `category` if
+        given). Raises ValueError for an unknown category or an empty title."""
+        board = self.announcements
+        if title is None:
+            return board.publish_seeded(self.model.markets(), category)
+        return board.post(category or "notice", title, body)
+
+    def update_announcement(
+        self,
+        notice_uuid: str,
+        *,
+        category: str | None = None,
+        title: str | None = None,
+        body: str | None = None,
+    ) -> Notice:
+        """Edit a published notice now (UPDATED); raises UnknownNotice or ValueError."""
+        return self.announcements.edit(notice_uuid, category=category, title=title, body=body)
 
     @property
     def websocket_url(self) -> str:
@@ -472,6 +513,10 @@ class ExchangeServer:
             "messages_enqueued": self._fanout.frames_enqueued if self._fanout else 0,
             "markets": markets,
             "faults": self.faults.pending(),
+            "announcements": {
+                "notices": len(self._fanout.announcements.notices()) if self._fanout else 0,
+                "subscribers": self._fanout.announcements.subscriber_count if self._fanout else 0,
+            },
         }
 
     # -- fault target (see faults.py) ----------------------------------------------------------
@@ -784,6 +829,16 @@ class ExchangeServer:
                 self.push_indicators()
             except Exception:
                 logger.exception("indicator push failed")
+
+    async def _announcement_loop(self) -> None:
+        """A seeded notice (or a follow-up edit) every `announcements_every` s on average."""
+        board = self.announcements
+        while True:
+            await asyncio.sleep(board.next_delay(self.announcements_every))
+            try:
+                board.publish_seeded(self.model.markets())
+            except Exception:  # a simulator bug must not stop the notices for good
+                logger.exception("seeded announcement failed")
 
     async def _status_up_loop(self) -> None:
         """`{"status":"UP"}` every `status_up_interval` s to connections that sent PING."""

@@ -22,9 +22,13 @@ Decisions where Upbit is silent (documented for the README):
 - `level` may be a JSON number or a numeric string; another type -> WRONG_FORMAT. An unsupported
   level is accepted and produces no data (Upbit's documented behaviour).
 - Orderbook `KRW-BTC.N`: N in 1/5/15/30, any other integer -> 30 units.
-- Private types (myOrder, myAsset) on the public endpoint -> INVALID_AUTH; quotation types on
-  the private endpoint -> INVALID_PARAM. `announcement` is accepted on both and sends nothing
-  (the simulator has no announcements).
+- Private types (myOrder, myAsset, announcement) on the public endpoint -> INVALID_AUTH;
+  quotation types on the private endpoint -> INVALID_PARAM.
+- `announcement` (announcements.py): `codes` -> WRONG_FORMAT (as on myAsset); `categories`
+  not a list of strings -> WRONG_FORMAT, a value outside ANNOUNCEMENT_CATEGORIES (they are
+  case-sensitive) -> INVALID_PARAM naming it; `categories` missing, null or `[]` -> every
+  category; `include_body` not a Boolean -> WRONG_FORMAT; the snapshot flags are checked and
+  then ignored (there is no snapshot).
 - A request with a LIST_SUBSCRIPTIONS method object is a query: type objects next to it are
   ignored and the subscription is unchanged.
 """
@@ -42,8 +46,23 @@ QUOTATION_TYPES = frozenset(
     {"ticker", "trade", "orderbook"}
     | {f"candle.{unit}" for unit in ("1s", "1m", "3m", "5m", "10m", "15m", "30m", "60m", "240m")}
 )
-PRIVATE_TYPES = frozenset({"myOrder", "myAsset"})
-OTHER_TYPES = frozenset({"announcement"})
+PRIVATE_TYPES = frozenset({"myOrder", "myAsset", "announcement"})
+# Upbit's SDK v1.1.0 `AnnouncementCategory` (the docs: anything else is INVALID_PARAM).
+ANNOUNCEMENT_CATEGORIES = (
+    "notice",
+    "trade",
+    "wallet",
+    "maintenance",
+    "digital_asset",
+    "nft",
+    "service",
+    "event",
+    "note",
+    "trading",
+    "airdrop",
+    "feature",
+    "disclosure",
+)
 ORDERBOOK_DEPTHS = (1, 5, 15, 30)
 DEFAULT_DEPTH = 30
 _SNAPSHOT_KEYS = ("is_only_snapshot", "isOnlySnapshot", "isOnlySanpshot")
@@ -72,6 +91,8 @@ class TypeRequest:
     level: float | None  # orderbook only (default 0)
     snapshot: bool
     realtime: bool
+    categories: frozenset[str] | None = None  # announcement: None = every category
+    include_body: bool = False  # announcement only
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +239,7 @@ def _type_request(
     type_ = obj["type"]
     if not isinstance(type_, str):
         raise RequestError("WRONG_FORMAT", "type 은 문자열이어야 합니다.")
-    if type_ not in QUOTATION_TYPES and type_ not in PRIVATE_TYPES and type_ not in OTHER_TYPES:
+    if type_ not in QUOTATION_TYPES and type_ not in PRIVATE_TYPES:
         raise RequestError("INVALID_PARAM", f"지원하지 않는 type 입니다: {type_[:40]}")
     if type_ in PRIVATE_TYPES and not private:
         raise RequestError("INVALID_AUTH", "인증 정보가 올바르지 않습니다.")
@@ -227,9 +248,11 @@ def _type_request(
     snapshot = not _flag(obj, _REALTIME_KEYS)
     realtime = not _flag(obj, _SNAPSHOT_KEYS)
 
-    if type_ == "myAsset":
+    if type_ in ("myAsset", "announcement"):
         if "codes" in obj:
-            raise RequestError("WRONG_FORMAT", "myAsset 은 codes 를 지원하지 않습니다.")
+            raise RequestError("WRONG_FORMAT", f"{type_} 은 codes 를 지원하지 않습니다.")
+        if type_ == "announcement":
+            return _announcement_request(obj)
         return TypeRequest(type_, None, (), (), None, False, True)
     raw_codes = obj.get("codes")
     if raw_codes is None:
@@ -254,8 +277,6 @@ def _type_request(
                 depths.append(depth)
     else:
         markets = list(codes)
-    if type_ == "announcement":
-        markets = []
     missing = [m for m in markets if m not in known]
     if missing:
         if unknown == "error":
@@ -273,3 +294,16 @@ def _type_request(
         snapshot and type_ != "myOrder",
         realtime,
     )
+
+
+def _announcement_request(obj: dict[str, Any]) -> TypeRequest:
+    raw = obj.get("categories")
+    if raw is not None and (not isinstance(raw, list) or not all(isinstance(c, str) for c in raw)):
+        raise RequestError("WRONG_FORMAT", "categories 는 문자열 리스트여야 합니다.")
+    unknown = [c for c in raw or () if c not in ANNOUNCEMENT_CATEGORIES]
+    if unknown:
+        shown = ", ".join(c[:40] for c in unknown[:5])
+        raise RequestError("INVALID_PARAM", f"지원하지 않는 categories 입니다: {shown}")
+    include_body = _flag(obj, ("include_body",))
+    categories = frozenset(raw) if raw else None
+    return TypeRequest("announcement", None, (), (), None, False, True, categories, include_body)
