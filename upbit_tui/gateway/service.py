@@ -248,6 +248,8 @@ class GatewayService:
         self._subs.clear()
         for session in list(self._sessions):
             self._drop_session(session)
+        if self._publisher is not None:
+            await self._publisher.aclose()
         manager, self.manager = self.manager, None
         if manager is not None:
             await manager.stop()
