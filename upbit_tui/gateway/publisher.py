@@ -8,11 +8,11 @@ can offer a trade twice, so trades are also filtered by sequential_id (never old
 one published for the code).
 
 Hot path: the forwarders are sync callbacks, so the manager's router hands them a whole socket
-read back to back (no task step per event); each event is encoded into the outbox, and one pump
-task sends the outbox's messages to NATS after the read, so nats-py flushes them in one write.
-A coroutine chain per event (forward, publish, send, nats publish) cost more than the encoding.
-The outbox is bounded like the subscriber queue it replaces: while NATS blocks the pump, the
-oldest messages go first and are counted (`dropped`).
+read back to back (no task step per event); each event is encoded once, queued for its subject
+and added to its type's open batch; one pump task then sends the batches (one NATS message per
+type, protocol.py) and the per-subject messages, so nats-py writes them all at once. A coroutine
+chain per event (forward, publish, send) cost more than the encoding. The queues are bounded: while
+NATS blocks the pump, the oldest messages go first and are counted (`dropped`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from upbit_tui.gateway.protocol import encode, event_subject, trade_msg_id
+from upbit_tui.gateway.protocol import batch_subject, encode, event_subject, trade_msg_id
 from upbit_tui.gateway.trade_ids import SeenTradeIds
 from upbit_tui.wire.events import CandleEvent, DataType, MarketEvent, OrderbookEvent, TradeEvent
 
@@ -34,8 +34,14 @@ log = logging.getLogger(__name__)
 HolderKey = tuple[str, str, float | None]
 Send = Callable[[str, bytes, dict[str, str] | None], Awaitable[None]]
 Forwarder = Callable[[Any], None]
+Message = tuple[str, bytes, dict[str, str] | None]
 # Messages waiting for the pump at most (the gateway-side subscriber queues had this size).
 OUTBOX_SIZE = 65536
+# Events per batch message at most: a backlog (a backfill, a bridge) goes out in several, each
+# far below NATS's default 1 MB max_payload (128 full order books: ~0.4 MB).
+BATCH_EVENTS = 128
+# Events without a market code (myAsset) or not market data: never batched.
+_UNBATCHED = frozenset({"myAsset", "myOrder"})
 
 _KIND_BY_CLASS: dict[type, str] = {}
 
@@ -59,7 +65,9 @@ def kind_of(event: MarketEvent) -> str:
 class EventPublisher:
     """See the module docstring. `send(subject, payload, headers)` is the NATS publish."""
 
-    def __init__(self, send: Send, prefix: str, outbox_size: int = OUTBOX_SIZE) -> None:
+    def __init__(
+        self, send: Send, prefix: str, *, batches: bool = True, outbox_size: int = OUTBOX_SIZE
+    ) -> None:
         self._send = send
         self.prefix = prefix
         self._holders: dict[HolderKey, list[str]] = {}
@@ -68,12 +76,16 @@ class EventPublisher:
         self._forwarders: dict[str, Forwarder] = {}
         self._held: dict[str, list[TradeEvent]] = {}
         self._first_held: dict[str, asyncio.Event] = {}  # set by a held code's first live trade
-        self._outbox: deque[tuple[str, bytes, dict[str, str] | None]] = deque()
+        self._outbox: deque[Message] = deque()
         self._outbox_size = outbox_size
+        self.batches = batches
+        self._open: dict[str, list[bytes]] = {}  # kind -> encoded events of the next batch
+        self._sealed: deque[Message] = deque()  # batch messages, sent before the outbox
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._closed = False
         self.published = 0
+        self.batches_published = 0
         self.skipped_trades = 0
         self.publish_errors = 0
         self.dropped = 0  # messages the full outbox discarded (NATS blocked the pump)
@@ -161,58 +173,90 @@ class EventPublisher:
         if event.__class__ is TradeEvent:
             held = self._held.get(code)
             if held is not None:
-                held.append(event)  # type: ignore[arg-type]
+                held.append(event)
                 self._first_held[code].set()
                 return
-            self._publish_trade(event, code)  # type: ignore[arg-type]
+            self._publish_trade(event, code)
             return
-        self._queue(self._subject(kind, code), encode(event), None)
+        self._queue(kind, code, encode(event), None)
 
     def _publish_trade(self, event: TradeEvent, code: str) -> None:
         if not self._seen.add(code, event.sequential_id):
             self.skipped_trades += 1
             return
         headers = {"Nats-Msg-Id": trade_msg_id(code, event.sequential_id)}
-        self._queue(self._subject("trade", code), encode(event), headers)
+        self._queue("trade", code, encode(event), headers)
 
-    def _subject(self, kind: str, code: str) -> str:
+    def _queue(self, kind: str, code: str, payload: bytes, headers: dict[str, str] | None
+               ) -> None:  # fmt: skip
+        if self._closed:
+            return
         subject = self._subjects.get((kind, code))
         if subject is None:
             subject = self._subjects[(kind, code)] = event_subject(self.prefix, kind, code)
-        return subject
-
-    def _queue(self, subject: str, payload: bytes, headers: dict[str, str] | None) -> None:
-        if self._closed:
-            return
         outbox = self._outbox
         if len(outbox) >= self._outbox_size:
             outbox.popleft()
             self.dropped += 1
         outbox.append((subject, payload, headers))
+        if self.batches and kind not in _UNBATCHED:
+            batch = self._open.get(kind)
+            if batch is None:
+                self._open[kind] = [payload]
+            else:
+                batch.append(payload)
+                if len(batch) >= BATCH_EVENTS:
+                    self._seal()
         if self._pump is None:
             self._pump = asyncio.get_running_loop().create_task(self._run_pump(), name="publish")
         self._wake.set()
 
+    def _seal(self) -> None:
+        """Turn the open batches into messages (the read that filled them is over)."""
+        sealed = self._sealed
+        for kind, payloads in self._open.items():
+            if len(sealed) >= self._outbox_size:
+                sealed.popleft()
+                self.dropped += 1
+            sealed.append((batch_subject(self.prefix, kind), b"[" + b",".join(payloads) + b"]",
+                           None))  # fmt: skip
+        self._open = {}
+
     async def _run_pump(self) -> None:
-        outbox, send, wake = self._outbox, self._send, self._wake
+        outbox, sealed, send, wake = self._outbox, self._sealed, self._send, self._wake
         while True:
             await wake.wait()
             wake.clear()
-            while outbox:
-                subject, payload, headers = outbox.popleft()
+            while True:
+                # Batches first: a batch subscriber then waits for no per-code message.
+                if self._open:
+                    self._seal()
+                if sealed:
+                    subject, payload, headers = sealed.popleft()
+                    batch = True
+                elif outbox:
+                    subject, payload, headers = outbox.popleft()
+                    batch = False
+                else:
+                    break
                 try:
                     await send(subject, payload, headers)
                 except Exception as exc:  # NATS down: the event is lost for the bus, counted
                     self.publish_errors += 1
                     log.debug("publish on %s failed: %s", subject, exc)
                     continue
-                self.published += 1
+                if batch:
+                    self.batches_published += 1
+                else:
+                    self.published += 1
 
     async def aclose(self) -> None:
         """Stop the pump; what is still queued is dropped (this gateway stops serving)."""
         self._closed = True
         pump, self._pump = self._pump, None
         self._outbox.clear()
+        self._sealed.clear()
+        self._open = {}
         if pump is not None:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):

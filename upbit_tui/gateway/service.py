@@ -73,6 +73,8 @@ class GatewaySettings:
     connect_timeout: float = 2.0
     # A trade stored by a previous gateway at most this old is bridged (its gap fetched once).
     bridge_max_age: float = 120.0
+    # Also publish each read's events of a type as one message (protocol.py: batches).
+    batches: bool = True
 
 
 @dataclass
@@ -211,7 +213,9 @@ class GatewayService:
         await self._ensure_trade_stream(js)
         self.manager = GlobalWebSocketManager(self.config)
         await self.manager.start()
-        self._publisher = EventPublisher(self._send, self.settings.prefix)
+        self._publisher = EventPublisher(
+            self._send, self.settings.prefix, batches=self.settings.batches
+        )
         prefix = self.settings.prefix
         handlers = {
             "subscribe": self._on_subscribe,
@@ -495,6 +499,7 @@ class GatewayService:
             "nats_url": self.nats_url,
             "nats_connected": self._nc is not None and self._nc.is_connected,
             "published": 0 if publisher is None else publisher.published,
+            "batches_published": 0 if publisher is None else publisher.batches_published,
             "bridged_trades": self.bridged_trades,
             "publish_errors": 0 if publisher is None else publisher.publish_errors,
             "requests_served": self.requests_served,
