@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -63,7 +64,10 @@ async def worker(mode: str, target: str, seconds: float, codes: list[str]) -> No
     if mode == "gateway":
         from upbit_tui.gateway.remote import RemoteWebSocketManager
 
-        manager = RemoteWebSocketManager(target, name=f"bench-{os.getpid()}", heartbeat=0.5)
+        url, prefix = target.split("|")
+        manager = RemoteWebSocketManager(
+            url, prefix=prefix, name=f"bench-{os.getpid()}", heartbeat=0.5
+        )
     else:
         from upbit_tui.client.manager import GlobalWebSocketManager
 
@@ -201,6 +205,9 @@ def pid_cpu(pid: int | None) -> float:
     return 0.0 if t is None else float(t.user + t.system)
 
 
+_ROUND = itertools.count(1)
+
+
 async def fan_round(mode: str, n: int, args: argparse.Namespace, nats_url: str,
                     nats_pid: int | None = None) -> dict[str, Any]:  # fmt: skip
     """One measured round: N consumers, direct or through a gateway."""
@@ -211,9 +218,13 @@ async def fan_round(mode: str, n: int, args: argparse.Namespace, nats_url: str,
         with tempfile.TemporaryDirectory() as tmp:
             gateway: Proc | None = None
             if mode == "gateway":
-                gateway = await start_gateway(gateway_toml(sim, tmp), nats_url, "bench-gw")
-                await wait_gateway(nats_url, "bench-gw")
-                target = nats_url
+                # Its own subjects and trade stream: the previous round's trades (another
+                # simulator) would be "bridged" from Upbit's REST as if this were a failover.
+                prefix = f"fan{next(_ROUND)}"
+                config = gateway_toml(sim, tmp)
+                gateway = await start_gateway(config, nats_url, "bench-gw", prefix)
+                await wait_gateway(nats_url, "bench-gw", prefix)
+                target = f"{nats_url}|{prefix}"
             else:
                 target = f"{sim.websocket_url}|{sim.rest_url}"
             workers = [

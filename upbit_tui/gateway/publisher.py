@@ -3,7 +3,7 @@
 Every remote client's wish is a proxy inside the gateway, so the manager keeps doing the union,
 ref-counting, grace periods and recovery. Each of those subscriptions is a callback here, and of
 all the holders of one (type, code) only the first, its owner, publishes: the event is encoded
-once (msgspec) and sent once. When the owner leaves, the next holder takes over; the handover
+once (msgspec) and sent once on its subject (and once in its type's batch). When the owner leaves, the next holder takes over; the handover
 can offer a trade twice, so trades are also filtered by sequential_id (never older than the last
 one published for the code).
 

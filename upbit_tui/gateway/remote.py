@@ -422,10 +422,12 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
 
     # ------------------------------------------------------------------ NATS interest
 
-    def _wanted_subjects(self) -> dict[str, tuple[DataType, str | None]]:
-        """Subject -> (type, code or None). A type whose codes are all, or at least
-        `batch_min_codes`, comes from its batch subject (filtered here by `_batched`), except
-        the trade codes resuming from JetStream, which keep their own ordered consumer."""
+    def _wanted_subjects(
+        self,
+    ) -> tuple[dict[str, tuple[DataType, str | None]], dict[str, _BatchFilter]]:
+        """Subject -> (type, code or None), and the batch filters by type. A type whose codes
+        are all, or at least `batch_min_codes`, comes from its batch subject, except the trade
+        codes resuming from JetStream, which keep their own ordered consumer."""
         per_type: dict[DataType, set[str] | None] = {}
         for record in self._clients.values():
             for handle in record.handles:
@@ -452,8 +454,7 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
             for code in each:
                 subject = protocol.subscription_subject(self.prefix, data_type, code)
                 wanted[subject] = (data_type, code)
-        self._batched = batched
-        return wanted
+        return wanted, batched
 
     def _takes_batch(self, data_type: DataType, codes: set[str] | None) -> bool:
         if self.batch_min_codes is None or data_type.is_private:
@@ -468,9 +469,10 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
 
     async def _refresh_interest_now(self) -> None:
         nc, _ = self._require_started()
-        wanted = self._wanted_subjects()
-        # New subjects first: a type moving between its codes' subjects and its batch overlaps
-        # (trades are de-duplicated) instead of missing what was published in between.
+        wanted, batched = self._wanted_subjects()
+        # New subjects first, then the batch filters, then the old subjects go: a type moving
+        # between its codes' subjects and its batch overlaps (trades are de-duplicated; a
+        # ticker may come twice) instead of missing what was published in between.
         for subject, (data_type, code) in wanted.items():
             if subject in self._nats_subs:
                 continue
@@ -482,6 +484,7 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
                 self._nats_subs[subject] = await self._replay_trades(subject, code, on_message)
             else:
                 self._nats_subs[subject] = await nc.subscribe(subject, cb=on_message)
+        self._batched = batched
         for subject in [s for s in self._nats_subs if s not in wanted]:
             sub = self._nats_subs.pop(subject)
             with contextlib.suppress(Exception):
