@@ -3,9 +3,9 @@
 Every remote client's wish is a proxy inside the gateway, so the manager keeps doing the union,
 ref-counting, grace periods and recovery. Each of those subscriptions is a callback here, and of
 all the holders of one (type, code) only the first, its owner, publishes: the event is encoded
-once (msgspec) and sent once on its subject (and once in its type's batch). When the owner leaves, the next holder takes over; the handover
-can offer a trade twice, so trades are also filtered by sequential_id (never older than the last
-one published for the code).
+once (msgspec) and sent once on its subject (and once in its type's batch). When the owner
+leaves, the next holder takes over; the handover can offer a trade twice, so trades are also
+filtered by identity (SeenTradeIds: a window of the ids published per code).
 
 Hot path: the forwarders are sync callbacks, so the manager's router hands them a whole socket
 read back to back (no task step per event); each event is encoded once, queued for its subject
