@@ -6,7 +6,8 @@ venv, `upbit-tui gateway` as a child process, consumers as child processes (this
 
 1. Per N (1, 4, 16): Upbit public WebSocket connections opened and REST calls (the simulator's
    own counters), at start and after one outage (every connection dropped once); total CPU
-   seconds per delivered event (consumers + gateway); latency from the reader that took the
+   seconds per delivered event (consumers + gateway, and the NATS server's share on its own:
+   JetStream storing every trade is part of the hop's cost); latency from the reader that took the
    frame off the Upbit socket to the consumer's callback, p50/p99 (direct: the manager's own
    read -> callback; gateway: the gateway's read -> NATS -> remote manager -> callback, so the
    difference is the hop's added latency).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -62,7 +64,10 @@ async def worker(mode: str, target: str, seconds: float, codes: list[str]) -> No
     if mode == "gateway":
         from upbit_tui.gateway.remote import RemoteWebSocketManager
 
-        manager = RemoteWebSocketManager(target, name=f"bench-{os.getpid()}", heartbeat=0.5)
+        url, prefix = target.split("|")
+        manager = RemoteWebSocketManager(
+            url, prefix=prefix, name=f"bench-{os.getpid()}", heartbeat=0.5
+        )
     else:
         from upbit_tui.client.manager import GlobalWebSocketManager
 
@@ -192,7 +197,19 @@ async def wait_gateway(url: str, name: str, prefix: str = "upbit") -> None:
                 await asyncio.sleep(0.05)
 
 
-async def fan_round(mode: str, n: int, args: argparse.Namespace, nats_url: str) -> dict[str, Any]:
+def pid_cpu(pid: int | None) -> float:
+    try:
+        t = psutil.Process(pid).cpu_times() if pid else None
+    except psutil.Error:
+        return 0.0
+    return 0.0 if t is None else float(t.user + t.system)
+
+
+_ROUND = itertools.count(1)
+
+
+async def fan_round(mode: str, n: int, args: argparse.Namespace, nats_url: str,
+                    nats_pid: int | None = None) -> dict[str, Any]:  # fmt: skip
     """One measured round: N consumers, direct or through a gateway."""
     from upbit_tui.exchange import ExchangeServer
 
@@ -201,9 +218,13 @@ async def fan_round(mode: str, n: int, args: argparse.Namespace, nats_url: str) 
         with tempfile.TemporaryDirectory() as tmp:
             gateway: Proc | None = None
             if mode == "gateway":
-                gateway = await start_gateway(gateway_toml(sim, tmp), nats_url, "bench-gw")
-                await wait_gateway(nats_url, "bench-gw")
-                target = nats_url
+                # Its own subjects and trade stream: the previous round's trades (another
+                # simulator) would be "bridged" from Upbit's REST as if this were a failover.
+                prefix = f"fan{next(_ROUND)}"
+                config = gateway_toml(sim, tmp)
+                gateway = await start_gateway(config, nats_url, "bench-gw", prefix)
+                await wait_gateway(nats_url, "bench-gw", prefix)
+                target = f"{nats_url}|{prefix}"
             else:
                 target = f"{sim.websocket_url}|{sim.rest_url}"
             workers = [
@@ -224,11 +245,15 @@ async def fan_round(mode: str, n: int, args: argparse.Namespace, nats_url: str) 
                 await asyncio.sleep(1.0)  # snapshots and backfills of the start settle
                 opened, rest_start = public_opened(sim), rest_calls(sim)
                 cpu0 = sum(w.cpu() for w in workers) + (gateway.cpu() if gateway else 0.0)
+                gw0, nats0 = (gateway.cpu() if gateway else 0.0), pid_cpu(nats_pid)
                 for w in workers:
                     w.send()
                 for w in workers:
                     await w.wait_for(lambda lines: any(x.startswith("{") for x in lines))
                 cpu = sum(w.cpu() for w in workers) + (gateway.cpu() if gateway else 0.0) - cpu0
+                gw_cpu = (gateway.cpu() if gateway else 0.0) - gw0
+                nats_cpu = pid_cpu(nats_pid) - nats0
+                load = os.getloadavg()[0]
                 results = [
                     json.loads(next(x for x in w.lines if x.startswith("{"))) for w in workers
                 ]
@@ -255,6 +280,9 @@ async def fan_round(mode: str, n: int, args: argparse.Namespace, nats_url: str) 
         "rest_after_outage": rest_outage,
         "events": events,
         "cpu_us_per_event": round(cpu / max(events, 1) * 1e6, 1),
+        "gateway_us_per_event": round(gw_cpu / max(events, 1) * 1e6, 1),
+        "nats_us_per_event": round(nats_cpu / max(events, 1) * 1e6, 1),
+        "load1": round(load, 2),
         "p50_ms": round(statistics.median(p50s), 3) if p50s else None,
         "p99_ms": round(max(p99s), 3) if p99s else None,
     }
@@ -373,9 +401,10 @@ async def main(args: argparse.Namespace) -> None:
 
     report: dict[str, Any] = {"rate": args.rate, "seconds": args.seconds, "fan": []}
     with LocalNatsServer() as nats_server:
-        for n in [] if args.skip_fan else [int(x) for x in args.ns.split(",")]:
+        ns = [] if args.skip_fan else [int(x) for x in args.ns.split(",")]
+        for n in [n for n in ns for _ in range(args.repeat)]:
             for mode in ("direct", "gateway"):
-                row = await fan_round(mode, n, args, nats_server.url)
+                row = await fan_round(mode, n, args, nats_server.url, nats_server.pid)
                 report["fan"].append(row)
                 print(json.dumps(row), flush=True)
         if not args.skip_faults:
@@ -397,6 +426,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=8.0, help="measured window per round")
     parser.add_argument("--failover-rate", type=float, default=1000.0)
     parser.add_argument("--gap", type=float, default=30.0, help="consumer down for (s)")
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds per N")
     parser.add_argument("--skip-faults", action="store_true")
     parser.add_argument("--skip-fan", action="store_true")
     asyncio.run(main(parser.parse_args()))

@@ -6,6 +6,13 @@ DEFAULT field names plus `epoch`, `stream_type`, `received_at`, and `backfilled`
 a consumer decodes straight into the same typed event. Trades also carry `Nats-Msg-Id:
 <code>:<sequential_id>`, JetStream's de-duplication key.
 
+Batches: the public events of one type that one socket read brought (plus what queued while NATS
+was busy) also go out together, as a JSON array of the same encodings, on
+`<prefix>.batch.<type>` (`upbit.batch.trade`). A consumer that wants most codes of a type takes
+the batch and drops the codes it does not want; one that wants a few takes their subjects. The
+per-code subjects and the trade stream are unchanged (JetStream still keeps one message per
+trade, de-duplicated by its Nats-Msg-Id), so batches need no de-duplication key of their own.
+
 Wishes: request/reply on `<prefix>.gw.<op>` with JSON bodies:
 - `subscribe`   {session, name, wish, lease} -> {ok: {latest: [event...]}}: the gateway's cached
   latest values of the wish's codes, which a local late subscriber would be handed at once.
@@ -57,6 +64,11 @@ EVENT_CLASSES: Final[dict[DataType, type[MarketEvent]]] = {
 def event_subject(prefix: str, kind: str, code: str) -> str:
     """`upbit.trade.KRW-BTC`; `code` "*" (myAsset) becomes `all`."""
     return f"{prefix}.{kind}.{NO_CODE if code == '*' else code}"
+
+
+def batch_subject(prefix: str, kind: str) -> str:
+    """`upbit.batch.trade`: every code's events of one type, several per message."""
+    return f"{prefix}.batch.{kind}"
 
 
 def subscription_subject(prefix: str, data_type: DataType, code: str | None) -> str:

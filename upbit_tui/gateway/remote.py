@@ -62,6 +62,7 @@ from upbit_tui.net.routing import Router, Subscriber
 from upbit_tui.wire.events import (
     CandleEvent,
     DataType,
+    MarketEvent,
     OrderbookEvent,
     TickerEvent,
 )
@@ -71,6 +72,10 @@ if TYPE_CHECKING:
     from upbit_tui.client.proxy import WebSocketClientProxy
 
 log = logging.getLogger("upbit_tui.gateway.remote")
+# A type wanted for at least this many codes (or all) comes in batches, filtered here: one NATS
+# message per gateway read instead of one per event. Fewer codes keep their own subjects, so a
+# consumer of a few quiet markets does not receive every market's traffic.
+BATCH_MIN_CODES = 16
 
 
 @dataclass(eq=False)
@@ -84,6 +89,14 @@ class _Handle:
     subs: dict[str | None, Subscriber]
     depth: int | None = None
     level: float | None = None
+
+
+@dataclass(frozen=True)
+class _BatchFilter:
+    """The codes a batch receiver keeps (None: all), minus those with their own subject."""
+
+    codes: frozenset[str] | None
+    own: frozenset[str]
 
 
 @dataclass(eq=False)
@@ -110,6 +123,7 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         resume_trades: Mapping[str, int] | None = None,
         keep_wishes_for: float = 0.0,
         auth: GatewayConfig | None = None,
+        batch_min_codes: int | None = BATCH_MIN_CODES,
     ) -> None:
         self.nats_url = nats_url
         self._auth = auth  # [gateway]'s NATS credentials and TLS files
@@ -133,6 +147,12 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         self._seen = SeenTradeIds()
         # Markets replaying from JetStream: skip up to and including this id (by position).
         self._replay_from: dict[str, int] = {}
+        # Batches (protocol.py): a type with this many codes wanted, or all, takes its batch
+        # subject (None: never). `_batched` is what each batch receiver keeps, by type.
+        self.batch_min_codes = batch_min_codes
+        self._batched: dict[str, _BatchFilter] = {}
+        self._batch_prefix = protocol.batch_subject(prefix, "")
+        self._js_codes: set[str] = set()  # trade codes on their own JetStream consumer
         self._loop: asyncio.AbstractEventLoop | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._sync_now = asyncio.Event()
@@ -433,15 +453,44 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
 
     # ------------------------------------------------------------------ NATS interest
 
-    def _wanted_subjects(self) -> dict[str, tuple[DataType, str | None]]:
-        wanted: dict[str, tuple[DataType, str | None]] = {}
+    def _wanted_subjects(
+        self,
+    ) -> tuple[dict[str, tuple[DataType, str | None]], dict[str, _BatchFilter]]:
+        """Subject -> (type, code or None), and the batch filters by type. A type whose codes
+        are all, or at least `batch_min_codes`, comes from its batch subject, except the trade
+        codes resuming from JetStream, which keep their own ordered consumer."""
+        per_type: dict[DataType, set[str] | None] = {}
         for record in self._clients.values():
             for handle in record.handles:
-                each: list[str | None] = [*handle.codes] if handle.codes else [None]
-                for code in each:
-                    subject = protocol.subscription_subject(self.prefix, handle.data_type, code)
-                    wanted[subject] = (handle.data_type, code)
-        return wanted
+                if handle.codes is None:
+                    per_type[handle.data_type] = None
+                else:
+                    codes = per_type.setdefault(handle.data_type, set())
+                    if codes is not None:
+                        codes.update(handle.codes)
+        wanted: dict[str, tuple[DataType, str | None]] = {}
+        batched: dict[str, _BatchFilter] = {}
+        for data_type, codes in per_type.items():
+            if self._takes_batch(data_type, codes):
+                own = self._js_codes | self._resume.keys() if data_type is DataType.TRADE else set()
+                own = own if codes is None else own & codes
+                subject = protocol.batch_subject(self.prefix, data_type.value)
+                wanted[subject] = (data_type, None)
+                batched[data_type.value] = _BatchFilter(
+                    None if codes is None else frozenset(codes), frozenset(own)
+                )
+                each: list[str | None] = [*sorted(own)]
+            else:
+                each = [None] if codes is None else [*sorted(codes)]
+            for code in each:
+                subject = protocol.subscription_subject(self.prefix, data_type, code)
+                wanted[subject] = (data_type, code)
+        return wanted, batched
+
+    def _takes_batch(self, data_type: DataType, codes: set[str] | None) -> bool:
+        if self.batch_min_codes is None or data_type.is_private:
+            return False
+        return codes is None or len(codes) >= self.batch_min_codes
 
     async def _refresh_interest(self) -> None:
         # Serialised: subscribe() and the heartbeat both call this, and two concurrent runs
@@ -451,25 +500,33 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
 
     async def _refresh_interest_now(self) -> None:
         nc, _ = self._require_started()
-        wanted = self._wanted_subjects()
-        for subject in [s for s in self._nats_subs if s not in wanted]:
-            sub = self._nats_subs.pop(subject)
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        wanted, batched = self._wanted_subjects()
+        # New subjects first, then the batch filters, then the old subjects go: a type moving
+        # between its codes' subjects and its batch overlaps (trades are de-duplicated; a
+        # ticker may come twice) instead of missing what was published in between.
         for subject, (data_type, code) in wanted.items():
             if subject in self._nats_subs:
                 continue
-            on_message = self._make_receiver(data_type)
+            if code is None and subject.startswith(self._batch_prefix):
+                on_message = self._make_batch_receiver(data_type)
+            else:
+                on_message = self._make_receiver(data_type)
             if data_type is DataType.TRADE and code is not None and code in self._resume:
                 self._nats_subs[subject] = await self._replay_trades(subject, code, on_message)
             else:
                 self._nats_subs[subject] = await nc.subscribe(subject, cb=on_message)
+        self._batched = batched
+        for subject in [s for s in self._nats_subs if s not in wanted]:
+            sub = self._nats_subs.pop(subject)
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def _replay_trades(self, subject: str, code: str, on_message: Any) -> Any:
         """Trades after the cursor from JetStream, then live, on one ordered consumer."""
         nc, _ = self._require_started()
         after = self._resume.pop(code)
         self._replay_from[code] = after
+        self._js_codes.add(code)
         try:
             return await nc.jetstream().subscribe(
                 subject,
@@ -500,10 +557,8 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
                 sid = event.sequential_id  # type: ignore[attr-defined]
                 if self._replaying(code, sid, msg):
                     return
-                if not self._seen.add(code, sid):
-                    self.duplicate_trades += 1
+                if not self._new_trade(code, sid):
                     return
-                self._last_trade[code] = sid
                 if _has_js_meta(msg):
                     self.jetstream_trades += 1
             metrics.record_message()
@@ -512,6 +567,55 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
             router.publish(event)
 
         return on_message
+
+    def _make_batch_receiver(self, data_type: DataType) -> Callable[[Msg], Any]:
+        """One batch message: its events of the codes wanted (and not resuming on their own
+        subject), each handled as if it had come alone."""
+        decoder: msgspec.json.Decoder[list[MarketEvent]] = msgspec.json.Decoder(
+            list[EVENT_CLASSES[data_type]]  # type: ignore[valid-type]
+        )
+        router = self._router
+        assert router is not None
+        metrics = self._metrics
+        kind = data_type.value
+        is_trade = data_type is DataType.TRADE
+
+        async def on_batch(msg: Msg) -> None:
+            try:
+                events = decoder.decode(msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self.bad_messages += 1
+                metrics.record_bad_frame()
+                return
+            wanted = self._batched.get(kind)
+            if wanted is None:
+                return  # no longer batched: the codes' own subjects deliver
+            codes, own = wanted.codes, wanted.own
+            now = time.time()
+            delivered = 0
+            for event in events:
+                code: str = event.symbol  # type: ignore[attr-defined]  # every public event
+                if (codes is not None and code not in codes) or code in own:
+                    continue
+                if is_trade and not self._new_trade(code, event.sequential_id):  # type: ignore[attr-defined]
+                    continue
+                # Latency sampled as the router does: the batch's first (oldest), every 8th.
+                if not delivered & 7 and event.received_at:
+                    metrics.latency.record((now - event.received_at) * 1000)
+                delivered += 1
+                router.publish(event)
+            if delivered:
+                metrics.record_message(delivered)
+
+        return on_batch
+
+    def _new_trade(self, code: str, sid: int) -> bool:
+        """Remember a live trade; False (counted) when it was delivered already."""
+        if not self._seen.add(code, sid):
+            self.duplicate_trades += 1
+            return False
+        self._last_trade[code] = sid
+        return True
 
     def _replaying(self, code: str, sid: int, msg: Msg) -> bool:
         """True for a replayed trade at or before the resume cursor: delivered before the

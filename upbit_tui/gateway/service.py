@@ -78,6 +78,8 @@ class GatewaySettings:
     connect_timeout: float = 2.0
     # A trade stored by a previous gateway at most this old is bridged (its gap fetched once).
     bridge_max_age: float = 120.0
+    # Also publish each read's events of a type as one message (protocol.py: batches).
+    batches: bool = True
 
 
 @dataclass
@@ -295,7 +297,9 @@ class GatewayService:
         await self._ensure_trade_stream(js)
         self.manager = GlobalWebSocketManager(self.config)
         await self.manager.start()
-        self._publisher = EventPublisher(self._send, self.settings.prefix)
+        self._publisher = EventPublisher(
+            self._send, self.settings.prefix, batches=self.settings.batches
+        )
         prefix = self.settings.prefix
         handlers = {
             "subscribe": self._on_subscribe,
@@ -332,6 +336,8 @@ class GatewayService:
         self._subs.clear()
         for session in list(self._sessions):
             self._drop_session(session)
+        if self._publisher is not None:
+            await self._publisher.aclose()
         manager, self.manager = self.manager, None
         if manager is not None:
             await manager.stop()
@@ -611,6 +617,7 @@ class GatewayService:
             "nats_authenticated": self.nats_authenticated,
             "private_served": self.private_refusal() is None,
             "published": 0 if publisher is None else publisher.published,
+            "batches_published": 0 if publisher is None else publisher.batches_published,
             "bridged_trades": self.bridged_trades,
             "publish_errors": 0 if publisher is None else publisher.publish_errors,
             "requests_served": self.requests_served,
