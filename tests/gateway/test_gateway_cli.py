@@ -74,6 +74,7 @@ async def test_headless_streams_through_a_gateway(
         events = [json.loads(line) for line in out.splitlines()]
         assert len(events) == 5 and {e["code"] for e in events} == {"KRW-BTC"}
         assert all(e["epoch"] >= 1 and "sequential_id" in e for e in events)
+        assert f"streaming trade for KRW-BTC from gateway {nats_server.url} " in err
         # Headless used the gateway's connection: the simulator saw one public socket only.
         public = [s for s in sim.stats()["connections"]["items"] if s["endpoint"] == "public"]
         assert len(public) == 1

@@ -28,6 +28,14 @@ def with_gateway(config: Config, nats_url: str | None) -> Config:
     return config.replace(gateway=dataclasses.replace(config.gateway, nats_url=nats_url))
 
 
+def data_source(config: Config) -> str:
+    """Where the events come from, for a log line: the gateway (credentials hidden) when
+    attached, else Upbit's (or the simulator's) REST address."""
+    if config.gateway.nats_url:
+        return f"gateway {redact_url(config.gateway.nats_url)}"
+    return config.exchange.rest_url
+
+
 def build_manager(config: Config, *, name: str) -> AbstractWebSocketManager:
     """A RemoteWebSocketManager when `config.gateway.nats_url` is set, else the local manager."""
     if not config.gateway.nats_url:

@@ -37,7 +37,7 @@ from upbit_tui.config import (
     default_config_path,
     load_config,
 )
-from upbit_tui.gateway.attach import with_gateway
+from upbit_tui.gateway.attach import data_source, with_gateway
 from upbit_tui.headless.options import HeadlessOptions, HeadlessUsageError, resolve_options
 from upbit_tui.headless.output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
 from upbit_tui.redaction import redact
@@ -413,7 +413,7 @@ async def _stream(
         "streaming %s for %s from %s (policy %s, queue %d)",
         ", ".join(types),
         ", ".join(options.symbols),
-        config.exchange.rest_url,
+        data_source(config),
         config.headless.policy,
         config.headless.queue_size,
     )
