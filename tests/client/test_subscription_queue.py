@@ -103,10 +103,12 @@ async def test_a_batch_in_flight_loses_the_unsubscribed_symbol_from_the_next_eve
 ) -> None:
     """An async callback is awaited mid-batch; an unsubscribe meanwhile takes effect at once."""
     got: list[tuple[str, int]] = []
-    entered, release = asyncio.Event(), asyncio.Event()
+    entered, release, last = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def slow(event: TradeEvent) -> None:
         got.append((event.symbol, event.sequential_id))
+        if event.sequential_id == 6:
+            last.set()
         if event.sequential_id == 1:
             entered.set()
             await release.wait()
@@ -120,8 +122,7 @@ async def test_a_batch_in_flight_loses_the_unsubscribed_symbol_from_the_next_eve
     release.set()
     router.publish(trade(6, "KRW-XRP"))
     async with asyncio.timeout(2):
-        while ("KRW-XRP", 6) not in got:
-            await asyncio.sleep(0.01)
+        await last.wait()
     assert got == [("KRW-BTC", 1), ("KRW-BTC", 3), ("KRW-XRP", 5), ("KRW-XRP", 6)]
 
 
@@ -131,9 +132,12 @@ async def test_a_sync_callback_narrowing_its_own_subscription_stops_the_rest_of_
     """The router's flush path (sync callbacks): the same guarantee as the drain task's."""
     got: list[tuple[str, int]] = []
     handle: Handle | None = None
+    last = asyncio.Event()
 
     def on_trade(event: TradeEvent) -> None:
         got.append((event.symbol, event.sequential_id))
+        if event.sequential_id == 5:
+            last.set()
         if event.sequential_id == 1:
             assert handle is not None
             shrink_handle(router, handle, ["KRW-ETH"])
@@ -142,6 +146,5 @@ async def test_a_sync_callback_narrowing_its_own_subscription_stops_the_rest_of_
     for sid, code in enumerate(["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-ETH", "KRW-BTC"], 1):
         router.publish(trade(sid, code))
     async with asyncio.timeout(2):
-        while ("KRW-BTC", 5) not in got:
-            await asyncio.sleep(0.01)
+        await last.wait()
     assert got == [("KRW-BTC", 1), ("KRW-XRP", 3), ("KRW-BTC", 5)]

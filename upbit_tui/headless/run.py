@@ -37,6 +37,8 @@ from upbit_tui.config import (
     default_config_path,
     load_config,
 )
+from upbit_tui.eventloop import run as run_on_loop
+from upbit_tui.eventloop import running_loop_name
 from upbit_tui.gateway.attach import with_gateway
 from upbit_tui.headless.options import HeadlessOptions, HeadlessUsageError, resolve_options
 from upbit_tui.headless.output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
@@ -217,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _configure_logging(config)
     try:
-        return asyncio.run(run_headless(config, options, demo=demo))
+        return run_on_loop(run_headless(config, options, demo=demo), config.connection.event_loop)
     except KeyboardInterrupt:
         # A second Ctrl-C while stopping: give up on the flush, still not an error.
         return EXIT_OK
@@ -410,12 +412,13 @@ async def _stream(
         print(f"{PROG}: nothing to stream (see the lines above)", file=sys.stderr)
         return EXIT_USAGE
     log.info(
-        "streaming %s for %s from %s (policy %s, queue %d)",
+        "streaming %s for %s from %s (policy %s, queue %d, %s loop)",
         ", ".join(types),
         ", ".join(options.symbols),
         config.exchange.rest_url,
         config.headless.policy,
         config.headless.queue_size,
+        running_loop_name(),
     )
     waits: dict[asyncio.Task[Any], str] = {
         asyncio.create_task(stop.event.wait()): "",
