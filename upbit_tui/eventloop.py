@@ -1,7 +1,7 @@
 """Which asyncio event loop the entry points run on: `[connection] event_loop`.
 
-"auto" (the default) runs on uvloop when it is installed (`pip install 'upbit-tui[fast]'`, Linux
-and macOS), else on asyncio's own loop; "asyncio" and "uvloop" ask for one. At 5,000 messages a
+"auto" (the default) runs on uvloop when it is installed (a dependency on Linux and macOS with
+CPython), else on asyncio's own loop; "asyncio" and "uvloop" ask for one. At 5,000 messages a
 second each socket read carries a few frames, and waking the loop for it is most of the CPU:
 uvloop does that in C (BENCHMARKS.md, "Peers").
 
@@ -39,8 +39,8 @@ def resolve_event_loop(name: str) -> str:
         return FAST_LOOP if fast_loop_installed() else "asyncio"
     if name == FAST_LOOP and not fast_loop_installed():
         raise ValueError(
-            "event loop 'uvloop' is not installed (pip install 'upbit-tui[fast]'; Linux and "
-            'macOS only), or use event_loop = "asyncio"'
+            "event loop 'uvloop' is not installed (pip install uvloop; Linux and macOS only), "
+            'or use event_loop = "asyncio"'
         )
     return name
 
