@@ -361,6 +361,9 @@ async def main(seconds: float, seed: int, without: frozenset[str] = frozenset())
                     check_all()
                     last_check = time.monotonic()
             sim.faults.clear()
+            # Settle with the market stopped: every trade made is then delivered or lost, none
+            # is still on its way when the final check's window closes at "now".
+            sim.set_rate(0.0)
             await asyncio.sleep(15.0)  # settle: the last trades delivered and backfilled
             check_all(final=True)
             gc.collect()

@@ -17,6 +17,8 @@ callback:
 - cryptofeed (its FeedHandler with its defaults, which install uvloop; `cryptofeed:asyncio` is
   the same on asyncio's own loop, like every other client here) and ccxt pro
   (`watch_trades_for_symbols`), their Upbit URLs pointed at the source (only the URLs).
+Ours and the bare loops run once on asyncio's loop and once on uvloop's (`--loops`; a
+`@uvloop` row), so each loop is compared with its like.
 Each client measures its own CPU time (`time.process_time`, every thread) over a window after a
 warm-up. Rounds are interleaved (the client order rotates each round); the table shows medians
 and every ratio is against the bare websockets loop of the same run.
@@ -26,7 +28,7 @@ dependencies: `pip install cryptofeed ccxt picows msgspec websockets`.
 
     .venv/bin/python bench/bench_peers.py [--seconds 4] [--rounds 3] [--rate 5000]
         [--clients ours,websockets,picows,cryptofeed,cryptofeed:asyncio,ccxt]
-        [--transports websockets,picows]
+        [--transports websockets,picows] [--loops asyncio,uvloop]
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ PEERS_VENV = Path("/tmp/upbit-bench-peers")
 PEER_PACKAGES = ["cryptofeed", "ccxt", "picows", "msgspec", "websockets"]
 # Run with the peers' interpreter.
 PEER_CLIENTS = {"picows", "cryptofeed", "cryptofeed:asyncio", "ccxt"}
+# Run on each of `--loops` (cryptofeed picks its own loop; ccxt runs on asyncio's).
+LOOP_CLIENTS = {"websockets", "picows"}
 WARM_UP = 1.0
 
 # --------------------------------------------------------------------------- the source
@@ -394,6 +398,7 @@ def run_client(kind: str, url: str, rest: str, seconds: float, paced: bool) -> d
     probe = Probe(latency=paced)
     if kind.startswith("cryptofeed"):
         return run_cryptofeed(url, rest, probe, seconds, uvloop=not kind.endswith(":asyncio"))
+    kind, _, loop = kind.partition("@")  # "@uvloop": the same client on uvloop's loop
     runs: dict[str, Callable[[], Any]] = {
         "websockets": lambda: client_websockets(url, probe, seconds),
         "picows": lambda: client_picows(url, probe, seconds),
@@ -401,8 +406,14 @@ def run_client(kind: str, url: str, rest: str, seconds: float, paced: bool) -> d
     }
     if kind.startswith("ours"):
         transport = kind.partition(":")[2] or "auto"
-        return asyncio.run(client_ours(url, rest, probe, seconds, transport))
-    return asyncio.run(runs[kind]())
+        runs[kind] = lambda: client_ours(url, rest, probe, seconds, transport)
+    factory = None
+    if loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return dict(runner.run(runs[kind]()))
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -447,12 +458,19 @@ def _median(values: list[float]) -> float:
 
 def main(args: argparse.Namespace) -> None:
     kinds = []
+    loops = [f"@{loop}" if loop != "asyncio" else "" for loop in args.loops.split(",")]
     for name in args.clients.split(","):
-        if name == "ours":
-            kinds += [f"ours:{t}" for t in args.transports.split(",")]
-        else:
-            kinds.append(name)
-    peers = _peers_python(Path(args.peers_venv)) if PEER_CLIENTS & set(kinds) else None
+        names = [f"ours:{t}" for t in args.transports.split(",")] if name == "ours" else [name]
+        for each in names:
+            if each in LOOP_CLIENTS or each.startswith("ours"):
+                kinds += [each + loop for loop in loops]
+            else:
+                kinds.append(each)
+    peers = (
+        _peers_python(Path(args.peers_venv))
+        if PEER_CLIENTS & {k.partition("@")[0] for k in kinds}
+        else None
+    )
     source = subprocess.Popen(
         [sys.executable, __file__, "--source", "--rate", str(args.rate)],
         stdout=subprocess.PIPE,
@@ -466,7 +484,8 @@ def main(args: argparse.Namespace) -> None:
             order = kinds[round_ % len(kinds) :] + kinds[: round_ % len(kinds)]
             for paced in (False, True):
                 for kind in order:
-                    python = peers if kind in PEER_CLIENTS and peers else sys.executable
+                    peer = kind.partition("@")[0] in PEER_CLIENTS
+                    python = peers if peer and peers else sys.executable
                     result = _child(python, kind, port, args.seconds, paced)
                     results.setdefault((kind, paced), []).append(result)
                     if result:
@@ -495,6 +514,8 @@ def _table(
 
     base = {paced: med("websockets", paced, "rate") for paced in (False, True)}
     cf = {paced: med("cryptofeed", paced, "rate") for paced in (False, True)}
+    # On uvloop, also against the bare websockets loop on uvloop.
+    uv = {paced: med("websockets@uvloop", paced, "rate") for paced in (False, True)}
     print()
     print(
         f"| client | events/CPU-s paced {rate:g}/s (x bare ws, x cryptofeed) | events/CPU-s "
@@ -505,8 +526,9 @@ def _table(
         cells = []
         for paced in (True, False):
             value = med(kind, paced, "rate")
+            same = f", {value / uv[paced]:.2f}x bare ws@uvloop" if kind.endswith("@uvloop") else ""
             cells.append(
-                f"{value / 1000:.1f}k ({value / base[paced]:.2f}x, {value / cf[paced]:.2f}x)"
+                f"{value / 1000:.1f}k ({value / base[paced]:.2f}x, {value / cf[paced]:.2f}x{same})"
             )
         latency = f"{med(kind, True, 'p50_ms'):.2f} / {med(kind, True, 'p99_ms'):.2f} ms"
         print(f"| {kind} | {cells[0]} | {cells[1]} | {latency} |")
@@ -521,6 +543,11 @@ if __name__ == "__main__":
         "--clients", default="ours,websockets,picows,cryptofeed,cryptofeed:asyncio,ccxt"
     )
     parser.add_argument("--transports", default="websockets,picows", help="ours, one row each")
+    parser.add_argument(
+        "--loops",
+        default="asyncio,uvloop",
+        help="event loops of ours and the bare loops, one row each (name@uvloop)",
+    )
     parser.add_argument("--peers-venv", default=str(PEERS_VENV))
     parser.add_argument("--source", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)

@@ -8,6 +8,7 @@ up) and the worst single stall, process CPU %, messages/s seen by the manager, a
 second per pane; and the ratios load/idle measured in the same run.
 
     .venv/bin/python bench/bench_ui.py [--markets 244] [--rate 3000] [--seconds 10]
+        [--event-loop asyncio|uvloop]
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from upbit_tui.config import (  # noqa: E402
     LoggingConfig,
     WatchlistConfig,
 )
+from upbit_tui.eventloop import resolve_event_loop  # noqa: E402
+from upbit_tui.eventloop import run as run_on_loop  # noqa: E402
 from upbit_tui.logsetup import setup_logging  # noqa: E402
 from upbit_tui.tui.app import make_app  # noqa: E402
 from widgets.proxy_pane import ProxyPane  # noqa: E402
@@ -247,8 +250,12 @@ def main() -> None:
     parser.add_argument("--markets", type=int, default=244)
     parser.add_argument("--rate", type=float, default=3000.0, help="simulator trades/s under load")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--event-loop", default="asyncio", help="asyncio, uvloop or auto ([connection] event_loop)"
+    )
     args = parser.parse_args()
-    phases = asyncio.run(run(args))
+    phases = run_on_loop(run(args), args.event_loop)
+    print(f"event loop: {resolve_event_loop(args.event_loop)}")
     for phase in phases:
         panes = ", ".join(f"{n} {r:.1f}/s" for n, r in phase.repaints_per_second.items())
         print(

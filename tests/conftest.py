@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_textual_snapshot
@@ -27,6 +29,17 @@ class _TopLevelSnapshots(pytest_textual_snapshot.SVGImageExtension):
 
 
 pytest_textual_snapshot.SVGImageExtension = _TopLevelSnapshots  # type: ignore[misc]
+
+
+# UPBIT_TUI_TEST_LOOPS=uvloop (or asyncio,uvloop: each test once per loop) runs the async tests
+# on the loops named, as `[connection] event_loop` lets the app and headless run; unset, every
+# test runs on pytest-asyncio's default (asyncio's own loop).
+_LOOPS = [name for name in os.environ.get("UPBIT_TUI_TEST_LOOPS", "").split(",") if name]
+if _LOOPS:
+    from upbit_tui.eventloop import new_event_loop
+
+    def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+        return {name: functools.partial(new_event_loop, name) for name in _LOOPS}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from upbit_tui.eventloop import resolve_event_loop
 from upbit_tui.redaction import redact_url
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,9 @@ class ConnectionConfig:
     unsubscribe_grace: float = 5.0
     # The WebSocket library: "auto" (picows if installed, else websockets), "websockets", "picows".
     transport: str = "auto"
+    # The event loop of the app and headless: "auto" (uvloop if installed, else asyncio),
+    # "asyncio", "uvloop" (eventloop.py).
+    event_loop: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -534,6 +538,10 @@ def _validate(config: Config, where: str) -> None:
         resolve_transport(config.connection.transport)
     except ValueError as exc:
         raise ConfigError(f"{where}: [connection] transport: {exc}") from None
+    try:
+        resolve_event_loop(config.connection.event_loop)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: [connection] event_loop: {exc}") from None
     policies = ("drop_oldest", "coalesce_by_symbol", "throttle")
     for section in ("routing", "headless"):
         policy = getattr(config, section).policy

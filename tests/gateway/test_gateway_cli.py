@@ -15,6 +15,7 @@ import pytest
 from gateway_harness import TIMEOUT_FACTOR, Child, gateway_config_file, wait_until
 
 from upbit_tui.config import ConfigError, load_config
+from upbit_tui.eventloop import resolve_event_loop
 from upbit_tui.gateway.localserver import LocalNatsServer
 from upbit_tui.gateway.remote import RemoteWebSocketManager
 
@@ -81,6 +82,10 @@ async def test_headless_streams_through_a_gateway(
         gateway.process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10 * TIMEOUT_FACTOR):
             assert await gateway.process.wait() == 0
+        assert gateway.process.stderr is not None
+        logged = (await gateway.process.stderr.read()).decode()
+        # `[connection] event_loop` ("auto") applies to the gateway as to the app and headless.
+        assert f"cli-gw on {nats_server.url}, {resolve_event_loop('auto')} loop" in logged
     finally:
         await gateway.close()
 

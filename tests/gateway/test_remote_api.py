@@ -147,3 +147,25 @@ async def test_garbage_collected_owner_withdraws_its_wish(
         lambda: "KRW-DOGE" not in live_subscription(sim).get("ticker", set()),
         what="the owner's wish withdrawn",
     )
+
+
+async def test_one_subscribe_call_is_one_queue_through_a_gateway_too(
+    remote: RemoteWebSocketManager,
+) -> None:
+    """`queue_size` means what it means locally: one queue for all of a call's markets, narrowed
+    in place by a partial unsubscribe (it used to be one queue per market behind a gateway)."""
+    trades = Collector()
+    router = remote._router
+    assert router is not None
+    async with WebSocketClientProxy("bot", remote) as proxy:
+        await proxy.subscribe_trade(["KRW-BTC", "KRW-ETH", "KRW-XRP"], trades, queue_size=7)
+        assert router.subscriber_count == 1
+        await proxy.unsubscribe_trade(["KRW-ETH"])
+        assert router.subscriber_count == 1
+        assert proxy.subscriptions() == {"trade": ["KRW-BTC", "KRW-XRP"]}
+        await trades.wait_for(lambda c: {e.symbol for e in c.events} >= {"KRW-BTC", "KRW-XRP"})
+        seen = len(trades.events)
+        await trades.wait_for(lambda c: len(c.events) >= seen + 10)
+        assert {e.symbol for e in trades.events[seen:]} <= {"KRW-BTC", "KRW-XRP"}
+        await proxy.unsubscribe_trade(["KRW-BTC", "KRW-XRP"])
+        assert router.subscriber_count == 0 and proxy.subscriptions() == {}

@@ -302,3 +302,14 @@ async def test_second_signal_while_stopping_exits_at_once(tmp_path: Path, sim: A
         run.send_signal(signal.SIGINT)
         assert await run.wait(within=3) == 128 + signal.SIGINT
     assert "SIGINT while stopping: exiting now" in run.stderr
+
+
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+async def test_runs_on_the_configured_event_loop(tmp_path: Path, sim: Any, event_loop: str) -> None:
+    path = write_config(tmp_path / "config.toml", sim, connection={"event_loop": event_loop})
+    async with headless("--config", str(path), "--types", "trade", "--count", "20") as run:
+        events = await run.read_events(20)
+        assert await run.wait() == 0
+    assert [e["type"] for e in events] == ["trade"] * 20
+    assert f"{event_loop} loop)" in run.stderr
+    assert_clean_stderr(run.stderr)

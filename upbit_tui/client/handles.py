@@ -1,10 +1,10 @@
-"""Handles: one subscribe call's router subscribers, so it can be shrunk or removed later.
+"""Handles: one subscribe call's router subscriber, so it can be shrunk or removed later.
 
-Trades and orders are events, not state: they get one router subscriber per symbol, so dropping
-a symbol later never discards (or re-delivers) queued events of the symbols that stay. State-like
-types (ticker, orderbook, candle) get one subscriber for all symbols, rebuilt on a partial
-unsubscribe (the new subscriber starts from the latest value, so nothing is lost). Callbacks are
-held weakly: the manager must not keep a component alive.
+Every subscribe call is one router subscriber (one queue, one drain) for all its symbols, trades
+and orders included: `queue_size` bounds what waits for that callback, however many markets it
+covers. A partial unsubscribe narrows the subscriber in place (`Router.change_symbols`): queued
+events of the symbols that stay are kept in order and never re-delivered, those of the symbols
+that go are discarded. Callbacks are held weakly: the manager must not keep a component alive.
 
     handle = open_handle(router, routing_config, client_id, data_type, symbols, callback, **opts)
     shrink_handle(router, handle, symbols=None) -> bool   # True if symbols are left
@@ -26,9 +26,6 @@ from upbit_tui.net.routing import Router, Subscriber
 from upbit_tui.wire.events import DataType
 from upbit_tui.wire.symbols import normalize_symbols
 
-# Types whose events are events, not state: routed with one subscriber per symbol.
-PER_SYMBOL = frozenset({DataType.TRADE, DataType.ORDER})
-
 
 @dataclass(eq=False)
 class Handle:
@@ -39,8 +36,7 @@ class Handle:
     symbols: list[str] | None
     callback: Callable[[], Callback | None]  # weak: the manager must not keep owners alive
     error_handler: Callable[[], ErrorHandler | None] | None
-    options: dict[str, Any]
-    subs: dict[str | None, Subscriber]  # by symbol (trades, orders) or one under None
+    sub: Subscriber | None  # None once removed
 
 
 def open_handle(
@@ -75,51 +71,31 @@ def open_handle(
     else:
         options.pop("depth")
         options.pop("level")
-    subs: dict[str | None, Subscriber] = {}
-    if data_type in PER_SYMBOL and codes is not None:
-        for code in codes:
-            subs[code] = router.subscribe(
-                data_type, [code], callback, client_id=client_id, weak=True, **options
-            )
-    else:
-        subs[None] = router.subscribe(
-            data_type, codes, callback, client_id=client_id, weak=True, **options
-        )
+    sub = router.subscribe(data_type, codes, callback, client_id=client_id, weak=True, **options)
     handler = options.pop("error_handler")
     weak_handler = None if handler is None else weak_callable(handler)
-    return Handle(data_type, client_id, codes, weak_callable(callback), weak_handler, options, subs)
+    return Handle(data_type, client_id, codes, weak_callable(callback), weak_handler, sub)
 
 
 def shrink_handle(router: Router, handle: Handle, symbols: Iterable[str] | None = None) -> bool:
     """Remove `symbols` (None = all) from a subscription; True if it still has some."""
-    if symbols is None or handle.symbols is None:
-        for sub in handle.subs.values():
+    sub = handle.sub
+    if symbols is None or handle.symbols is None or sub is None or sub.closed:
+        if sub is not None:
             router.unsubscribe(sub)
-        handle.subs.clear()
+        handle.sub = None
         return False
     gone = set(symbols)
     left = [s for s in handle.symbols if s not in gone]
     if len(left) == len(handle.symbols):
         return True
     handle.symbols = left
-    if None not in handle.subs:  # per-symbol subscribers: close only the dropped ones
-        for symbol in gone & handle.subs.keys():
-            router.unsubscribe(handle.subs.pop(symbol))
-        return bool(left)
-    router.unsubscribe(handle.subs.pop(None))
-    callback = handle.callback()
-    if not left or callback is None:
+    if not left:
+        router.unsubscribe(sub)
+        handle.sub = None
         return False
-    handler = handle.error_handler() if handle.error_handler is not None else None
-    handle.subs[None] = router.subscribe(
-        handle.data_type,
-        left,
-        callback,
-        error_handler=handler,
-        client_id=handle.client_id,
-        weak=True,
-        **handle.options,
-    )
+    # Same queue and drain: what is queued for the symbols that stay is delivered once, in order.
+    router.change_symbols(sub, left)
     return True
 
 

@@ -5,7 +5,7 @@ tasks, grace timers, the REST client and the tasks of its collaborators. Proxies
 (`WebSocketClientProxy`) are the only thing components touch. The manager conducts; each part
 of the work is a collaborator in its own module:
 
-- handles.py: one subscribe call's router subscribers (per symbol for trades and orders).
+- handles.py: one subscribe call's router subscriber (one queue for all its symbols).
 - trades.py (TradeContinuity): every trade once, in order, with REST backfill after a
   (re)connect and gaps reported when the backfill fails.
 - refusals.py (Refusals): codes or requests Upbit refused (INVALID_PARAM), kept off the wire.

@@ -8,6 +8,14 @@ A proxy is used from its manager's event loop only. A call from another loop (an
 `asyncio.run`) is refused with a RuntimeError before anything changes: half of it would work
 (the request goes out) and delivery would stop silently when that loop ends.
 
+Queues: each `subscribe_*` call is one bounded queue in front of its callback, whatever number of
+markets it names: `queue_size` (default `[routing] queue_size`) bounds the events waiting for
+that callback across all of them, so a callback that falls behind holds at most that many and
+the rest are dropped by its `policy` (counted; `coalesce_by_symbol` and `throttle` keep one
+pending event per market inside that bound). `unsubscribe_*(some_markets)` narrows the queue in
+place: waiting events of the markets that stay are delivered once, in order; none of the markets
+that go is delivered after the call returns.
+
 Lifetime: `async with WebSocketClientProxy(...)` or `await proxy.cleanup()` removes every
 subscription, queue and task of the proxy. Two safety nets make forgetting that harmless:
 - `owner=`: the proxy is cleaned up when the owner object is garbage-collected (weak reference),
@@ -168,7 +176,10 @@ class WebSocketClientProxy:
         queue_size: int | None = None,
         throttle_per_second: float | None = None,
     ) -> None:
-        """`callback(TradeEvent)` for every trade; gap-free across reconnects (backfilled)."""
+        """`callback(TradeEvent)` for every trade; gap-free across reconnects (backfilled).
+
+        One queue for all `symbols`: `queue_size` bounds their waiting trades together.
+        """
         await self._subscribe(
             DataType.TRADE, symbols, callback, error_handler, policy, queue_size,
             throttle_per_second,

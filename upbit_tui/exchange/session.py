@@ -20,7 +20,7 @@ import asyncio
 import struct
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -214,8 +214,8 @@ class Session:
             append(data)
             size += length
             count += 1
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(b"".join(parts))
+        # Duck-typed: uvloop's transports write like asyncio's but subclass none of its ABCs.
+        cast(asyncio.WriteTransport, transport).write(b"".join(parts))
         self.frames_sent += count
         self.bytes_sent += size
 

@@ -19,6 +19,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from upbit_tui.config import AuthConfig, Config, ConfigError, ExchangeConfig, load_config
+from upbit_tui.eventloop import run as run_on_loop
+from upbit_tui.eventloop import running_loop_name
 
 log = logging.getLogger("upbit_tui.gateway")
 
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         code = serve(
             config, url, name=args.name, demo=demo, prefix=args.prefix, active_ttl=args.active_ttl
         )
-        return asyncio.run(code)
+        return run_on_loop(code, config.connection.event_loop)
     return EXIT_OK
 
 
@@ -136,9 +138,10 @@ async def serve(
             log.info("gateway %s stopped while starting", gateway.name)
             return EXIT_OK
         log.info(
-            "gateway %s on %s (standing by until it holds the lease)",
+            "gateway %s on %s, %s loop (standing by until it holds the lease)",
             gateway.name,
             redact_url(nats_url),
+            running_loop_name(),
         )
         await stop.wait()
         log.info("gateway %s stopping", gateway.name)

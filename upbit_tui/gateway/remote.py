@@ -80,13 +80,14 @@ BATCH_MIN_CODES = 16
 
 @dataclass(eq=False)
 class _Handle:
-    """One subscribe call: its router subscribers (one per code, or one for every code)."""
+    """One subscribe call: its one router subscriber, for all its codes (as locally:
+    `queue_size` bounds what waits for the callback, however many markets it covers)."""
 
     data_type: DataType
     codes: list[str] | None
     callback_id: int
     handler_id: int | None
-    subs: dict[str | None, Subscriber]
+    sub: Subscriber | None  # None once closed
     depth: int | None = None
     level: float | None = None
 
@@ -267,10 +268,9 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         self._changed()
 
     def _close_handle(self, handle: _Handle) -> None:
-        if self._router is not None:
-            for sub in handle.subs.values():
-                self._router.unsubscribe(sub)
-        handle.subs.clear()
+        if self._router is not None and handle.sub is not None:
+            self._router.unsubscribe(handle.sub)
+        handle.sub = None
 
     # ------------------------------------------------------------------ subscribing
 
@@ -310,23 +310,14 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         }
         if data_type is DataType.ORDERBOOK:
             options.update(depth=depth, level=level)
-        subs: dict[str | None, Subscriber] = {}
-        # Local subscribers and NATS interest first: the first events (Upbit's snapshot) may
+        # Local subscriber and NATS interest first: the first events (Upbit's snapshot) may
         # come right after the gateway accepts the wish.
-        try:
-            each: list[str | None] = [*codes] if codes else [None]
-            for code in each:
-                subs[code] = router.subscribe(
-                    data_type, None if code is None else [code], callback,
-                    client_id=client_id, weak=True, **options,
-                )  # fmt: skip
-        except Exception:
-            for sub in subs.values():
-                router.unsubscribe(sub)
-            raise
+        sub = router.subscribe(
+            data_type, codes or None, callback, client_id=client_id, weak=True, **options
+        )
         handle = _Handle(
             data_type, codes, id(callback), None if error_handler is None else id(error_handler),
-            subs, depth, level,
+            sub, depth, level,
         )  # fmt: skip
         record.handles.append(handle)
         await self._refresh_interest()
@@ -394,12 +385,15 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
                     continue
                 keep.append(handle)
                 continue
-            for code in gone & set(handle.subs):
-                if self._router is not None and code is not None:
-                    self._router.unsubscribe(handle.subs.pop(code))
-            handle.codes = [c for c in handle.codes if c not in gone]
-            if handle.codes:
-                keep.append(handle)
+            left = [c for c in handle.codes if c not in gone]
+            if not left:
+                self._close_handle(handle)
+                continue
+            if len(left) < len(handle.codes) and self._router is not None and handle.sub:
+                # Same queue: what waits for the codes that stay is delivered once, in order.
+                self._router.change_symbols(handle.sub, left)
+            handle.codes = left
+            keep.append(handle)
         record.handles[:] = keep
         self._changed()
 

@@ -37,6 +37,8 @@ from upbit_tui.config import (
     default_config_path,
     load_config,
 )
+from upbit_tui.eventloop import run as run_on_loop
+from upbit_tui.eventloop import running_loop_name
 from upbit_tui.gateway.attach import data_source, with_gateway
 from upbit_tui.headless.options import HeadlessOptions, HeadlessUsageError, resolve_options
 from upbit_tui.headless.output import JsonLineEncoder, LineWriter, OutputClosed, OutputStats
@@ -217,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _configure_logging(config)
     try:
-        return asyncio.run(run_headless(config, options, demo=demo))
+        return run_on_loop(run_headless(config, options, demo=demo), config.connection.event_loop)
     except KeyboardInterrupt:
         # A second Ctrl-C while stopping: give up on the flush, still not an error.
         return EXIT_OK
@@ -410,12 +412,13 @@ async def _stream(
         print(f"{PROG}: nothing to stream (see the lines above)", file=sys.stderr)
         return EXIT_USAGE
     log.info(
-        "streaming %s for %s from %s (policy %s, queue %d)",
+        "streaming %s for %s from %s (policy %s, queue %d, %s loop)",
         ", ".join(types),
         ", ".join(options.symbols),
         data_source(config),
         config.headless.policy,
         config.headless.queue_size,
+        running_loop_name(),
     )
     waits: dict[asyncio.Task[Any], str] = {
         asyncio.create_task(stop.event.wait()): "",
@@ -527,10 +530,7 @@ async def _subscribe(
         if data_type is DataType.TICKER:
             await proxy.subscribe_ticker(symbols, emit, policy=policy, queue_size=size)
         elif data_type is DataType.TRADE:
-            # The manager queues trades per market (a partial unsubscribe then never loses
-            # queued trades): split the per-type budget so memory stays queue_size per type.
-            per_market = -(-size // len(symbols))
-            await proxy.subscribe_trade(symbols, emit, policy=policy, queue_size=per_market)
+            await proxy.subscribe_trade(symbols, emit, policy=policy, queue_size=size)
         elif data_type is DataType.ORDERBOOK:
             await proxy.subscribe_orderbook(symbols, emit, policy=policy, queue_size=size)
         elif data_type.is_candle:
@@ -542,8 +542,7 @@ async def _subscribe(
             await proxy.subscribe_balance(emit, policy=policy, queue_size=size)
         elif data_type is DataType.ORDER:
             orders = None if options.order_symbols is None else list(options.order_symbols)
-            per_market = size if orders is None else -(-size // len(orders))
-            await proxy.subscribe_orders(emit, symbols=orders, policy=policy, queue_size=per_market)
+            await proxy.subscribe_orders(emit, symbols=orders, policy=policy, queue_size=size)
         streaming.append(data_type.value)
     return streaming
 

@@ -287,13 +287,11 @@ class Router:
         kind = sub.data_type.value
         table = self._routes.get(kind, {})
         gone, added = sub.symbols - wanted, wanted - sub.symbols
-        sub.symbols = wanted
         for symbol in gone:
             route = table.get(symbol)
             if route is not None:
                 route.remove(sub)
-        if gone:
-            sub._discard(gone)
+        sub._narrow(wanted)
         routes = []
         for symbol in added:
             route = table.get(symbol)
@@ -475,6 +473,7 @@ class Router:
                 batch = sub._take_batch()
                 if batch is None:
                     continue
+                sub._halt = False  # the queue already reflects any narrowing
                 callback = sub._callback
                 if callback is None:
                     callback = sub._resolve_callback()
@@ -508,13 +507,15 @@ class Router:
                         if result is not None and isawaitable(result):
                             handover = (result, events)
                             break
-                        if sub.closed:
-                            break
+                        if sub._halt:
+                            break  # closed, or narrowed: the task delivers the rest
                 finally:
                     sub._in_flight = 0
                     sub.delivered += delivered
                     sub.stale += stale
                     total += delivered
+                if handover is None and sub._halt and not sub.closed:
+                    handover = (None, sub._rest_of_batch(events))
                 if handover is not None and not sub.closed:
                     sub._waiter = None
                     sub._handover = handover

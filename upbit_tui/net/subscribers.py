@@ -63,6 +63,7 @@ class Subscriber(abc.ABC):
         "_callback_ref",
         "_error_handler",
         "_error_ref",
+        "_halt",
         "_handover",
         "_in_flight",
         "_inline",
@@ -139,6 +140,9 @@ class Subscriber(abc.ABC):
         # Events of the batch being delivered that have not reached the callback yet (kept
         # exact at every await; during a run of sync callbacks nobody else can look).
         self._in_flight = 0
+        # Stop the batch being delivered after the current event: closed, or symbols narrowed
+        # (change_symbols: the rest of the batch goes on without the symbols it lost).
+        self._halt = False
         self.closed = False
         self.delivered = 0
         self.dropped = 0
@@ -235,6 +239,7 @@ class Subscriber(abc.ABC):
         if self.closed:
             return
         self.closed = True
+        self._halt = True
         router = self._router
         if router is not None:
             router._closed_dropped += self.dropped
@@ -303,7 +308,9 @@ class Subscriber(abc.ABC):
                 self._handover = None
                 pending, batch = handover
                 handover = None
-                if isinstance(pending, Exception):
+                if pending is None:
+                    pass  # the rest of a batch halted by _narrow
+                elif isinstance(pending, Exception):
                     await self._failed(pending)
                 else:
                     try:
@@ -317,6 +324,7 @@ class Subscriber(abc.ABC):
                     break
             else:
                 batch = take_batch()
+                self._halt = False  # the queue already reflects any narrowing
             if batch is None:
                 # Idle: hold no reference to the callback (a weak subscriber's owner may go).
                 callback = event = None
@@ -338,8 +346,9 @@ class Subscriber(abc.ABC):
             before_ms = before * 1000.0
             if latency is not None:
                 index = latency._index
+            events = iter(batch)
             try:
-                for event in batch:
+                for event in events:
                     if event.epoch < current and event.epoch:
                         stale += 1
                         continue
@@ -384,8 +393,8 @@ class Subscriber(abc.ABC):
                         if latency is not None:
                             index = latency._index
                         current = epochs[connection]
-                    if self.closed:
-                        break  # closed by its own callback: not one more delivery
+                    if self._halt:
+                        break  # closed (not one more delivery) or narrowed (see below)
             finally:
                 self._in_flight = 0
                 self.delivered += delivered
@@ -394,6 +403,8 @@ class Subscriber(abc.ABC):
                     latency._index = index
                 if record_deliveries is not None and delivered:
                     record_deliveries(delivered)
+            if self._halt and not self.closed:
+                self._handover = (None, self._rest_of_batch(events))
             if not is_async and delivered and now() - started > slow:
                 # Sync callbacks are timed per batch: a blocking one stalls the whole loop.
                 self._slow(now() - started)
@@ -432,6 +443,23 @@ class Subscriber(abc.ABC):
             raise
         except Exception:
             log.exception("error handler of %s raised", self.client_id or "?")
+
+    def _narrow(self, symbols: frozenset[str]) -> None:
+        """Keep only the events of `symbols`: queued ones now, a batch in flight from its next
+        event on (Router.change_symbols)."""
+        gone = self.symbols - symbols if self.symbols is not None else frozenset()
+        self.symbols = symbols
+        if gone:
+            self._discard(gone)
+            self._halt = True
+
+    def _rest_of_batch(self, events: Iterator[MarketEvent]) -> Iterator[MarketEvent]:
+        """What is left of a batch halted by `_narrow`, without the symbols no longer wanted."""
+        self._halt = False
+        symbols = self.symbols
+        return iter(
+            [e for e in events if symbols is None or getattr(e, "symbol", ALL_SYMBOLS) in symbols]
+        )
 
     def _slow(self, seconds: float) -> None:
         self.slow_callbacks += 1

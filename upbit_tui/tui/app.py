@@ -32,6 +32,7 @@ from upbit_tui.config import (
     ConfigError,
     default_config_path,
 )
+from upbit_tui.eventloop import resolve_event_loop, run
 from upbit_tui.logsetup import LoggingSetupError
 from upbit_tui.net.rest import MarketInfo, UpbitRestClient
 from upbit_tui.redaction import redact_url
@@ -591,8 +592,15 @@ def run_app(args: argparse.Namespace, *, print_error: Callable[[str], None] | No
     except (ConfigError, LoggingSetupError) as exc:
         say(f"upbit-tui: {exc}")
         return EXIT_CONFIG
-    log.info("upbit-tui starting (demo=%s), logging to %s", bool(args.demo), startup.log_file)
+    event_loop = startup.config.connection.event_loop
+    log.info(
+        "upbit-tui starting (demo=%s, %s loop), logging to %s",
+        bool(args.demo),
+        resolve_event_loop(event_loop),
+        startup.log_file,
+    )
     app = make_app(startup.config, demo=bool(getattr(args, "demo", False)))
     app.notices = startup.notices
-    code = app.run()
+    # The app's own loop choice ([connection] event_loop); Textual runs on either loop.
+    code = run(app.run_async(), event_loop)
     return int(code or 0)
