@@ -207,7 +207,9 @@ def render_health(health: Mapping[str, Any], data: Mapping[str, Any] | None = No
     if isinstance(private, Mapping):
         text.append("\nPrivate data: ", style="bold")
         if _get(private, "available", default=False):
-            text.append(f"available via {_get(private, 'mode', default='websocket')}", "green")
+            mode = _get(private, "mode", default="websocket")
+            via = f"the gateway's {mode}" if attached(data) else mode
+            text.append(f"available via {via}", "green")
             degraded = _get(private, "degraded_reason")
             if degraded:
                 text.append(f" ({degraded})", style="yellow")

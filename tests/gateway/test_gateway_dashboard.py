@@ -35,7 +35,7 @@ from upbit_tui.gateway.localserver import LocalNatsServer
 from upbit_tui.gateway.remote import RemoteWebSocketManager
 from upbit_tui.gateway.service import GatewayService
 from upbit_tui.tui.app import UpbitApp, make_app
-from widgets.dashboard import DashboardPane, render_gateway
+from widgets.dashboard import DashboardPane, render_gateway, render_health
 
 SYMBOLS = ("KRW-BTC", "KRW-ETH", "KRW-XRP")
 PANES = ("watchlist", "orderbook", "balances")
@@ -168,6 +168,10 @@ async def test_gateway_section_lists_clients_and_fits(served: str, width: int) -
     assert "(this app)" in row and "ticker" in row and "KRW-BTC, KRW-ETH" in row
     if width >= 100:
         assert "signals" in row  # the component column is kept when it fits
+    # The private channel shown is the gateway's, not one of this app's own.
+    assert "Private data: available via the gateway's websocket" in _plain(
+        render_health(health, remote.dashboard()), width
+    )
 
 
 def _plain(renderable: Any, width: int) -> str:
