@@ -294,6 +294,9 @@ class GatewayConfig:
     nats_tls_cert: str = ""
     nats_tls_key: str = ""
     allow_unauthenticated_private: bool = False
+    # An attached process takes a type's batch subject (one message per socket read) instead
+    # of per-market subjects when it wants all markets or at least this many (0: never).
+    batch_min_codes: int = 16
 
 
 @dataclass(frozen=True)
@@ -581,7 +584,7 @@ def _validate(config: Config, where: str) -> None:
             f"({_did_you_mean(config.ui.theme, TEXTUAL_THEMES)}"
             f"expected one of {', '.join(TEXTUAL_THEMES)})"
         )
-    for section_name in ("connection", "routing", "health", "private", "ui", "headless"):
+    for section_name in ("connection", "routing", "health", "private", "ui", "headless", "gateway"):
         section = getattr(config, section_name)
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)

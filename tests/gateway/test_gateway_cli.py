@@ -16,6 +16,7 @@ from gateway_harness import TIMEOUT_FACTOR, Child, gateway_config_file, wait_unt
 
 from upbit_tui.config import ConfigError, load_config
 from upbit_tui.eventloop import resolve_event_loop
+from upbit_tui.gateway.attach import build_manager
 from upbit_tui.gateway.localserver import LocalNatsServer
 from upbit_tui.gateway.remote import RemoteWebSocketManager
 
@@ -116,3 +117,22 @@ def test_without_nats_py_the_gateway_commands_say_what_to_install(argv: list[str
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if "INFO" not in line]
     assert len(lines) == 1 and "pip install 'upbit-tui[gateway]'" in lines[0], done.stderr
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0", None), ("4", 4), ("", 16)])
+def test_config_batch_min_codes_reaches_the_remote_manager(
+    tmp_path: Path, value: str, expected: int | None
+) -> None:
+    path = tmp_path / "c.toml"
+    line = f"batch_min_codes = {value}\n" if value else ""
+    path.write_text(f'[gateway]\nnats_url = "nats://127.0.0.1:4222"\n{line}')
+    manager = build_manager(load_config(path), name="bot")
+    assert isinstance(manager, RemoteWebSocketManager)
+    assert manager.batch_min_codes == expected
+
+
+def test_config_batch_min_codes_must_be_a_count(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[gateway]\nbatch_min_codes = -1\n")
+    with pytest.raises(ConfigError, match=r"\[gateway\] batch_min_codes"):
+        load_config(path)

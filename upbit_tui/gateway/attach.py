@@ -55,4 +55,5 @@ def build_manager(config: Config, *, name: str) -> AbstractWebSocketManager:
         health=config.health,
         heartbeat=max(0.2, min(1.0, config.gateway.lease_ttl / 5)),
         auth=config.gateway,
+        batch_min_codes=config.gateway.batch_min_codes or None,
     )
