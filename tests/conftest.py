@@ -12,9 +12,6 @@ import pytest_textual_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Timing constants in tests scale with one factor for slow machines (as python-websockets does).
-TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
-
 
 class _TopLevelSnapshots(pytest_textual_snapshot.SVGImageExtension):
     """Keep accepted SVG snapshots in the repo's top-level snapshots/ folder.

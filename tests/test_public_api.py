@@ -1,13 +1,12 @@
 import asyncio
 import gc
-import os
+
+from suite_harness import TIMEOUT_FACTOR
 
 import upbit_tui
 from upbit_tui import Config, GlobalWebSocketManager, WebSocketClientProxy
 from upbit_tui.config import ExchangeConfig
 from upbit_tui.exchange import ExchangeServer
-
-TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
 
 
 def test_every_public_name_resolves() -> None:

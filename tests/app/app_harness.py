@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from suite_harness import TIMEOUT_FACTOR as TIMEOUT_FACTOR  # re-exported
 from textual.pilot import Pilot
 
 from upbit_tui.config import (
@@ -24,10 +24,6 @@ from upbit_tui.config import (
     WatchlistConfig,
 )
 from upbit_tui.tui.app import PANES, UpbitApp, make_app
-
-# Same factor as tests/conftest.py (imported by value: conftest modules are not importable by
-# name in this no-__init__ layout).
-TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
 
 # 2026-11-27 06:30:00 UTC = 15:30 KST: every clock the snapshots depend on reads this.
 FIXED_NOW = 1795761000.0

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from typing import Any
 
-# Same knob as tests/conftest.py (TIMEOUT_FACTOR) for slow machines.
-TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
+from suite_harness import TIMEOUT_FACTOR as TIMEOUT_FACTOR  # re-exported
+
 TIMEOUT = 2.0 * TIMEOUT_FACTOR
 
 

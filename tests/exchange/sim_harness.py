@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import uuid
 import warnings
 from pathlib import Path
 from typing import Any
 
 import jwt
+from suite_harness import TIMEOUT_FACTOR as TIMEOUT_FACTOR  # re-exported
 from websockets.asyncio.client import ClientConnection
 
-TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
 TIMEOUT = 5.0 * TIMEOUT_FACTOR
 ACCESS, SECRET = "test-access", "test-secret"
 API_KEYS = {ACCESS: SECRET}

@@ -8,42 +8,20 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from upbit_tui.config import Config, ConnectionConfig, ExchangeConfig, PrivateConfig
+# Re-exported: the gateway tests import them from here.
+from suite_harness import ACCESS as ACCESS
+from suite_harness import SECRET as SECRET
+from suite_harness import TIMEOUT_FACTOR as TIMEOUT_FACTOR  # re-exported
+from suite_harness import fast_config as fast_config
+from suite_harness import wait_until as wait_until
+
 from upbit_tui.gateway.service import GatewaySettings
-
-TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
-ACCESS = "test-access"
-SECRET = "test-secret"
-
-
-def fast_config(sim: Any) -> Config:
-    """A config pointing at `sim` with millisecond reconnect timings and a short grace."""
-    return Config(
-        exchange=ExchangeConfig(
-            websocket_url=sim.websocket_url,
-            private_websocket_url=sim.private_websocket_url,
-            rest_url=sim.rest_url,
-        ),
-        connection=ConnectionConfig(
-            ping_interval=0.2,
-            ping_timeout=0.3,
-            open_timeout=2.0,
-            reconnect_initial_delay=0.01,
-            reconnect_max_delay=0.1,
-            reconnect_jitter=0.2,
-            reconnect_reset_after=0.5,
-            stale_after=5.0,
-            batch_window=0.02,
-            unsubscribe_grace=0.1,
-        ),
-        private=PrivateConfig(rest_poll_interval=0.2),
-    )
 
 
 def unique_prefix() -> str:
@@ -55,26 +33,6 @@ def fast_settings(prefix: str, **overrides: Any) -> GatewaySettings:
     values: dict[str, Any] = {"prefix": prefix, "lease_ttl": 3.0, "active_ttl": 1.0}
     values.update(overrides)
     return GatewaySettings(**values)
-
-
-async def wait_until(
-    condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = ""
-) -> None:
-    """Poll `condition` until true; fail after `within` x TIMEOUT_FACTOR seconds.
-
-    Used only where no event exists to await (state in another process or in the simulator).
-    """
-    try:
-        async with asyncio.timeout(within * TIMEOUT_FACTOR):
-            while True:
-                result = condition()
-                if not isinstance(result, bool):
-                    result = await result
-                if result:
-                    return
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what or condition}")
 
 
 def live_subscription(sim: Any) -> dict[str, set[str]]:

@@ -15,9 +15,8 @@ from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
+from suite_harness import TIMEOUT_FACTOR as TIMEOUT_FACTOR  # re-exported
 
-# The suite's one timing factor (tests/conftest.py reads the same variable).
-TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("upbit-tui")
 # The installed console script when there is one (the real command), else the module.

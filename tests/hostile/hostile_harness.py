@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from hostile_server import HostileServer
+from suite_harness import TIMEOUT_FACTOR as TIMEOUT_FACTOR  # re-exported
+from suite_harness import wait_until as wait_until
 
 from upbit_tui.client.interface import AbstractWebSocketManager
 from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.config import Config, ConnectionConfig, ExchangeConfig, PrivateConfig
-
-# The suite's one timing factor (tests/conftest.py reads the same variable).
-TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
 
 
 def hostile_config(server: HostileServer | str, sim: Any, **connection: Any) -> Config:
@@ -63,20 +59,3 @@ async def watching_ticker(
             list(codes or ("KRW-BTC",)), seen.append if seen is not None else lambda event: None
         )
         yield proxy
-
-
-async def wait_until(
-    condition: Callable[[], bool | Awaitable[bool]], within: float = 5.0, what: str = ""
-) -> None:
-    """Poll `condition` until true; fail after `within` x TIMEOUT_FACTOR seconds."""
-    try:
-        async with asyncio.timeout(within * TIMEOUT_FACTOR):
-            while True:
-                result = condition()
-                if not isinstance(result, bool):
-                    result = await result
-                if result:
-                    return
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what or condition}")

@@ -4,76 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
+import suite_harness
+from suite_harness import ACCESS as ACCESS  # re-exported: the runtime tests import it here
+from suite_harness import SECRET as SECRET
+from suite_harness import TIMEOUT_FACTOR as TIMEOUT_FACTOR
+from suite_harness import wait_until as wait_until
 
 from upbit_tui.client.manager import GlobalWebSocketManager
-from upbit_tui.config import (
-    AuthConfig,
-    Config,
-    ConnectionConfig,
-    ExchangeConfig,
-    PrivateConfig,
-)
+from upbit_tui.config import Config
 
-# The suite's one timing factor (tests/conftest.py reads the same variable).
-TIMEOUT_FACTOR = float(os.environ.get("UPBIT_TUI_TEST_TIMEOUT_FACTOR", "1"))
 # The WebSocket transport fast_config() uses; conftest's `transport` fixture runs every runtime
 # test once per transport (UPBIT_TUI_TEST_TRANSPORTS=websockets limits the set).
 TRANSPORT = "websockets"
-ACCESS = "test-access"
-SECRET = "test-secret"
 
 
 def fast_config(sim: Any, *, keys: bool = False, secret: str = SECRET, **connection: Any) -> Config:
-    """A config pointing at `sim` with millisecond reconnect timings (and fast REST polling)."""
-    timings: dict[str, Any] = {
-        "ping_interval": 0.2,
-        "ping_timeout": 0.3,
-        "open_timeout": 2.0,
-        "reconnect_initial_delay": 0.01,
-        "reconnect_max_delay": 0.1,
-        "reconnect_jitter": 0.2,
-        "reconnect_reset_after": 0.5,
-        "stale_after": 5.0,
-        "batch_window": 0.02,
-        "unsubscribe_grace": 0.1,
-        "transport": TRANSPORT,
-        **connection,
-    }
-    return Config(
-        exchange=ExchangeConfig(
-            websocket_url=sim.websocket_url,
-            private_websocket_url=sim.private_websocket_url,
-            rest_url=sim.rest_url,
-        ),
-        auth=AuthConfig(access_key=ACCESS, secret_key=secret) if keys else AuthConfig(),
-        connection=ConnectionConfig(**timings),
-        private=PrivateConfig(rest_poll_interval=0.2),
+    """The suite's fast config on this run's transport."""
+    return suite_harness.fast_config(
+        sim, keys=keys, secret=secret, **{"transport": TRANSPORT, **connection}
     )
-
-
-async def wait_until(
-    condition: Callable[[], bool | Awaitable[bool]], within: float = 5.0, what: str = ""
-) -> None:
-    """Poll `condition` (sync or async) until true; fail after `within` x TIMEOUT_FACTOR.
-
-    Used only where no event exists to await (state inside the simulator).
-    """
-    try:
-        async with asyncio.timeout(within * TIMEOUT_FACTOR):
-            while True:
-                result = condition()
-                if not isinstance(result, bool):
-                    result = await result
-                if result:
-                    return
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what or condition}")
 
 
 async def synced(manager: GlobalWebSocketManager, within: float = 5.0) -> None:
