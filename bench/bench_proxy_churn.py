@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "runtime"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))  # suite_harness
 
 from runtime_helpers import fast_config
 
