@@ -169,3 +169,14 @@ async def test_one_subscribe_call_is_one_queue_through_a_gateway_too(
         assert {e.symbol for e in trades.events[seen:]} <= {"KRW-BTC", "KRW-XRP"}
         await proxy.unsubscribe_trade(["KRW-BTC", "KRW-XRP"])
         assert router.subscriber_count == 0 and proxy.subscriptions() == {}
+
+
+async def test_bad_options_fail_the_call_as_locally(remote: RemoteWebSocketManager) -> None:
+    """The remote manager opens its subscriber through the local manager's handles: a
+    queue_size of 0 is an error there too (it used to mean "the default" here only)."""
+    async with WebSocketClientProxy("bot", remote) as proxy:
+        with pytest.raises(ValueError, match="queue_size"):
+            await proxy.subscribe_trade(["KRW-BTC"], lambda event: None, queue_size=0)
+        with pytest.raises(ValueError, match="depth"):
+            await proxy.subscribe_orderbook(["KRW-BTC"], lambda event: None, depth=7)
+        assert proxy.subscriptions() == {}

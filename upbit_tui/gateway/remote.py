@@ -43,6 +43,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
+from upbit_tui.client.handles import Handle, open_handle, shrink_handle
 from upbit_tui.client.interface import AbstractWebSocketManager, Callback, ErrorHandler, Symbols
 from upbit_tui.config import GatewayConfig, HealthConfig, RoutingConfig
 from upbit_tui.gateway import protocol
@@ -58,7 +59,7 @@ from upbit_tui.gateway.protocol import (
 from upbit_tui.gateway.trade_ids import SeenTradeIds
 from upbit_tui.net.markets import MarketDirectory
 from upbit_tui.net.metrics import DEGRADED, MetricsCollector, PerformanceMetrics
-from upbit_tui.net.routing import Router, Subscriber
+from upbit_tui.net.routing import Router
 from upbit_tui.wire.events import (
     CandleEvent,
     DataType,
@@ -80,16 +81,19 @@ BATCH_MIN_CODES = 16
 
 @dataclass(eq=False)
 class _Handle:
-    """One subscribe call: its one router subscriber, for all its codes (as locally:
-    `queue_size` bounds what waits for the callback, however many markets it covers)."""
+    """One subscribe call: the local manager's handle (one router subscriber for all its codes,
+    so `queue_size` means the same here) and what the gateway is told."""
 
     data_type: DataType
-    codes: list[str] | None
+    local: Handle
     callback_id: int
     handler_id: int | None
-    sub: Subscriber | None  # None once closed
     depth: int | None = None
     level: float | None = None
+
+    @property
+    def codes(self) -> list[str] | None:
+        return self.local.symbols
 
 
 @dataclass(frozen=True)
@@ -268,9 +272,9 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         self._changed()
 
     def _close_handle(self, handle: _Handle) -> None:
-        if self._router is not None and handle.sub is not None:
-            self._router.unsubscribe(handle.sub)
-        handle.sub = None
+        if self._router is not None:
+            shrink_handle(self._router, handle.local)
+        handle.local.sub = None
 
     # ------------------------------------------------------------------ subscribing
 
@@ -292,32 +296,20 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
         record = self._clients.get(client_id)
         if record is None:
             raise RuntimeError(f"client '{client_id}' is not registered (was it cleaned up?)")
-        if not callable(callback):
-            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-        if error_handler is not None and not callable(error_handler):
-            raise TypeError(f"error_handler must be callable, got {type(error_handler).__name__}")
         data_type = DataType(data_type)
         codes = _codes(data_type, symbols)
         if data_type is not DataType.ORDERBOOK and (depth is not None or level is not None):
             raise ValueError(f"depth and level apply to orderbook subscriptions, not {data_type}")
-        if depth is not None and (isinstance(depth, bool) or depth not in (1, 5, 15, 30)):
-            raise ValueError(f"orderbook depth {depth!r} is not one of 1, 5, 15, 30")
-        options: dict[str, Any] = {
-            "error_handler": error_handler,
-            "policy": policy or self.routing.policy,
-            "queue_size": queue_size or self.routing.queue_size,
-            "throttle_per_second": throttle_per_second or self.routing.throttle_per_second,
-        }
-        if data_type is DataType.ORDERBOOK:
-            options.update(depth=depth, level=level)
         # Local subscriber and NATS interest first: the first events (Upbit's snapshot) may
-        # come right after the gateway accepts the wish.
-        sub = router.subscribe(
-            data_type, codes or None, callback, client_id=client_id, weak=True, **options
-        )
+        # come right after the gateway accepts the wish. Options and checks as locally.
+        local = open_handle(
+            router, self.routing, client_id, data_type, codes, callback,
+            error_handler=error_handler, policy=policy, queue_size=queue_size,
+            throttle_per_second=throttle_per_second, depth=depth, level=level,
+        )  # fmt: skip
         handle = _Handle(
-            data_type, codes, id(callback), None if error_handler is None else id(error_handler),
-            sub, depth, level,
+            data_type, local, id(callback), None if error_handler is None else id(error_handler),
+            depth, level,
         )  # fmt: skip
         record.handles.append(handle)
         await self._refresh_interest()
@@ -385,14 +377,13 @@ class RemoteWebSocketManager(AbstractWebSocketManager):
                     continue
                 keep.append(handle)
                 continue
-            left = [c for c in handle.codes if c not in gone]
-            if not left:
+            if not any(c not in gone for c in handle.codes):
                 self._close_handle(handle)
                 continue
-            if len(left) < len(handle.codes) and self._router is not None and handle.sub:
-                # Same queue: what waits for the codes that stay is delivered once, in order.
-                self._router.change_symbols(handle.sub, left)
-            handle.codes = left
+            if self._router is not None:  # same queue: what waits for the rest stays, in order
+                shrink_handle(self._router, handle.local, gone)
+            else:
+                handle.local.symbols = [c for c in handle.codes if c not in gone]
             keep.append(handle)
         record.handles[:] = keep
         self._changed()
