@@ -18,7 +18,6 @@ from gateway_harness import (
     fast_config,
     fast_settings,
     live_subscription,
-    unique_prefix,
     wait_until,
 )
 
@@ -31,11 +30,6 @@ from upbit_tui.gateway.service import GatewayService
 from upbit_tui.wire.events import StreamType, TradeEvent
 
 CODES = ["KRW-BTC", "KRW-ETH"]
-
-
-@pytest.fixture
-def prefix() -> str:
-    return unique_prefix()
 
 
 @pytest.fixture

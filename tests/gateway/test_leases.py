@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from gateway_harness import (
     Collector,
     assert_trades_exact,
@@ -19,7 +17,6 @@ from gateway_harness import (
     public_connections_opened,
     start_consumer,
     start_gateway,
-    unique_prefix,
     wait_until,
 )
 
@@ -27,21 +24,6 @@ from upbit_tui.client.proxy import WebSocketClientProxy
 from upbit_tui.gateway.localserver import LocalNatsServer
 from upbit_tui.gateway.remote import RemoteWebSocketManager
 from upbit_tui.gateway.service import GatewayService
-
-
-@pytest.fixture
-def prefix() -> str:
-    return unique_prefix()
-
-
-@pytest.fixture
-async def gateway(sim: Any, nats_server: LocalNatsServer, prefix: str
-                  ) -> AsyncIterator[GatewayService]:  # fmt: skip
-    async with GatewayService(
-        fast_config(sim), nats_url=nats_server.url, settings=fast_settings(prefix)
-    ) as gw:
-        await gw.wait_active()
-        yield gw
 
 
 async def test_wishes_of_a_killed_client_expire(

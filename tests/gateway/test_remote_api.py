@@ -8,10 +8,7 @@ from typing import Any
 import pytest
 from gateway_harness import (
     Collector,
-    fast_config,
-    fast_settings,
     live_subscription,
-    unique_prefix,
     wait_until,
 )
 
@@ -21,21 +18,6 @@ from upbit_tui.gateway.remote import RemoteWebSocketManager
 from upbit_tui.gateway.service import GatewayService
 from upbit_tui.net.markets import UnlistedSymbolError
 from upbit_tui.wire.events import TickerEvent, TradeEvent
-
-
-@pytest.fixture
-def prefix() -> str:
-    return unique_prefix()
-
-
-@pytest.fixture
-async def gateway(sim: Any, nats_server: LocalNatsServer, prefix: str
-                  ) -> AsyncIterator[GatewayService]:  # fmt: skip
-    async with GatewayService(
-        fast_config(sim), nats_url=nats_server.url, settings=fast_settings(prefix)
-    ) as gw:
-        await gw.wait_active()
-        yield gw
 
 
 @pytest.fixture

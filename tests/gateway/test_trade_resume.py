@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from gateway_harness import (
-    fast_config,
-    fast_settings,
     start_consumer,
     trades_of,
-    unique_prefix,
     wait_until,
 )
 
@@ -19,21 +14,6 @@ from upbit_tui.gateway.localserver import LocalNatsServer
 from upbit_tui.gateway.service import GatewayService
 
 CODES = ["KRW-BTC", "KRW-ETH"]
-
-
-@pytest.fixture
-def prefix() -> str:
-    return unique_prefix()
-
-
-@pytest.fixture
-async def gateway(sim: Any, nats_server: LocalNatsServer, prefix: str
-                  ) -> AsyncIterator[GatewayService]:  # fmt: skip
-    async with GatewayService(
-        fast_config(sim), nats_url=nats_server.url, settings=fast_settings(prefix)
-    ) as gw:
-        await gw.wait_active()
-        yield gw
 
 
 def sim_last_trade(sim: Any, code: str) -> int:
